@@ -1,0 +1,23 @@
+// Request/response shapes of the Anweddol protocol (PROTOCOL.md §2) and who sent them.
+
+export interface AnweddolRequest {
+  verb: string;
+  parameters: Record<string, unknown>;
+}
+
+export interface AnweddolResponse {
+  success: boolean;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export type Transport = 'tcp' | 'http' | 'https';
+
+export interface ClientInfo {
+  /** Remote IP address as seen by the listener (IPv4-mapped IPv6 already unmapped). */
+  address: string;
+  port: number;
+  transport: Transport;
+  /** First 7 hex chars of sha256(address): the only client identity that reaches logs. */
+  id: string;
+}

@@ -12,7 +12,7 @@ echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 trap 'bash scripts/dockerd.sh down >/dev/null 2>&1 || true' EXIT
 eval "$(bash scripts/dockerd.sh up)"
 export DOCKER_HOST
-echo "== sandbox image"; node dist/src/cli/main.js build-image --docker-host "$DOCKER_HOST"
+echo "== sandbox image"; bash iso/build.sh
 
 if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
 echo "== tests (${#files[@]} files)"

@@ -19,6 +19,25 @@ export interface Sandbox {
   /** 64 lowercase hex: identity of the image the sandbox runs (`container_iso_sha256`). */
   imageSha256: string;
   labels: Record<string, string>;
+  /** The sandbox's address on the backend's private network (reachable from the daemon only). */
+  ipAddress?: string;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface SandboxFile {
+  /** Path relative to the target directory. */
+  name: string;
+  content: Buffer;
+  /** Octal permission bits, default 0o644. */
+  mode?: number;
+  /** Numeric owner inside the sandbox, default 0 (root). */
+  uid?: number;
+  gid?: number;
 }
 
 export type SandboxEndReason = 'stopped' | 'died' | 'removed' | 'oom';
@@ -41,6 +60,12 @@ export interface VirtualizationInterface {
   /** Sandboxes owned by this server (by label). */
   list(): Promise<Sandbox[]>;
   isAvailable(): boolean;
+  /** Run a command inside a sandbox (as root unless `user` is given); `detach` returns at once with exitCode 0. */
+  exec(id: string, cmd: string[], options?: { user?: string; env?: Record<string, string>; detach?: boolean; timeoutMs?: number }): Promise<ExecResult>;
+  /** Copy files into a directory of a sandbox (created if missing). */
+  putFiles(id: string, directory: string, files: SandboxFile[]): Promise<void>;
+  /** Address sandboxes reach the host at (bridge gateway), once started; undefined when unknown. */
+  gatewayAddress(): string | undefined;
   on<E extends keyof VirtualizationEvents>(event: E, listener: VirtualizationEvents[E]): this;
   off<E extends keyof VirtualizationEvents>(event: E, listener: VirtualizationEvents[E]): this;
   /** Stop watching; does not destroy sandboxes. */

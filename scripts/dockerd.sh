@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# A private dockerd for development, tests and CI: its own state, socket and address pool, beside any system engine.
+# Usage: scripts/dockerd.sh up|down|status
+#   up      install docker.io if needed, start (or reuse) the daemon, print `DOCKER_HOST=unix://…` on stdout
+#   down    stop it (SIGTERM, bounded wait, then leftover shims/containerd/mounts); safe when nothing runs
+#   status  print `DOCKER_HOST=…` and exit 0 when it answers, exit 1 otherwise
+# Environment: ANWEDDOL_DOCKERD_DIR (state folder, default <repo>/.cache/dockerd),
+#              ANWEDDOL_DOCKERD_POOL (default address pool, default base=10.231.0.0/16,size=24),
+#              ANWEDDOL_DOCKERD_TIMEOUT (seconds to wait for the daemon, default 60).
+# Only the line `DOCKER_HOST=…` goes to stdout, so `eval "$(bash scripts/dockerd.sh up)"` works.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+state=${ANWEDDOL_DOCKERD_DIR:-$repo/.cache/dockerd}
+pool=${ANWEDDOL_DOCKERD_POOL:-base=10.231.0.0/16,size=24}
+timeout=${ANWEDDOL_DOCKERD_TIMEOUT:-60}
+
+log() { echo "dockerd.sh: $*" >&2; }
+
+mkdir -p "$state"
+state=$(cd "$state" && pwd)
+data_root=$state/data
+exec_root=$state/exec
+sock=$state/docker.sock
+pidfile=$state/dockerd.pid
+logfile=$state/dockerd.log
+host=unix://$sock
+# A name derived from the folder keeps containerd namespaces of two private daemons apart
+# even if they ever share a system containerd.
+ns=anweddol-$(printf '%s' "$state" | sha256sum | cut -c1-12)
+
+if [ "${#sock}" -gt 100 ]; then
+  log "socket path too long for a unix socket (${#sock} chars): $sock; set ANWEDDOL_DOCKERD_DIR to a shorter folder"
+  exit 1
+fi
+
+# The CLI on PATH may be newer than Debian's dockerd (API 1.41): retry with the version pinned.
+answers() {
+  [ -S "$sock" ] || return 1
+  DOCKER_HOST=$host timeout 10 docker info --format '{{.ID}}' >/dev/null 2>&1 \
+    || DOCKER_HOST=$host DOCKER_API_VERSION=1.41 timeout 10 docker info --format '{{.ID}}' >/dev/null 2>&1
+}
+
+running_pid() {
+  [ -f "$pidfile" ] || return 1
+  local pid
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [ -d "/proc/$pid" ] || return 1
+  grep -qa dockerd "/proc/$pid/cmdline" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+# Processes whose command line mentions our exec-root: the managed containerd and its shims.
+owned_pids() {
+  local p
+  for p in /proc/[0-9]*; do
+    if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "$exec_root/"; then
+      echo "${p#/proc/}"
+    fi
+  done
+}
+
+ensure_installed() {
+  command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" != 0 ]; then
+    log "dockerd is missing; run as root to install docker.io"
+    exit 1
+  fi
+  log "installing docker.io"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io iptables >&2
+}
+
+up() {
+  ensure_installed
+  exec 9>"$state/.lock"
+  flock -w "$timeout" 9 || { log "timed out waiting for another dockerd.sh in $state"; exit 1; }
+  if running_pid >/dev/null && answers; then
+    log "reusing dockerd (pid $(running_pid)) at $host"
+    echo "DOCKER_HOST=$host"
+    return 0
+  fi
+  local started=
+  if pid=$(running_pid); then
+    log "dockerd pid $pid is not answering; waiting for it"
+  else
+    rm -f "$pidfile" "$sock"
+    mkdir -p "$data_root" "$exec_root"
+    log "starting dockerd (state in $state, log $logfile)"
+    # setsid: the daemon must outlive the caller's shell and not receive its terminal signals.
+    setsid dockerd \
+      --data-root "$data_root" \
+      --exec-root "$exec_root" \
+      -H "$host" \
+      --pidfile "$pidfile" \
+      --bridge=none \
+      --default-address-pool "$pool" \
+      --iptables=true \
+      --containerd-namespace "$ns" \
+      --containerd-plugins-namespace "$ns-plugins" \
+      --storage-driver overlay2 \
+      --log-level warn \
+      >>"$logfile" 2>&1 </dev/null 9>&- &
+    started=$!
+    disown || true
+  fi
+  local deadline=$((SECONDS + timeout))
+  until answers; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log "dockerd did not answer within ${timeout}s; last log lines:"
+      tail -n 20 "$logfile" >&2 || true
+      exit 1
+    fi
+    if [ -n "$started" ] && [ ! -d "/proc/$started" ]; then
+      log "dockerd exited; last log lines:"
+      tail -n 20 "$logfile" >&2 || true
+      exit 1
+    fi
+    sleep 0.2
+  done
+  log "dockerd answers at $host"
+  echo "DOCKER_HOST=$host"
+}
+
+down() {
+  exec 9>"$state/.lock"
+  flock -w "$timeout" 9 || { log "timed out waiting for another dockerd.sh in $state"; exit 1; }
+  local pid
+  if pid=$(running_pid); then
+    log "stopping dockerd (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 30))
+    while [ -d "/proc/$pid" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+    if [ -d "/proc/$pid" ]; then
+      log "dockerd did not stop in 30 s; SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+    fi
+  else
+    log "no dockerd running in $state"
+  fi
+  # Leftover containerd / shims of this daemon only (matched by our exec-root).
+  local leftovers
+  leftovers=$(owned_pids | tr '\n' ' ')
+  if [ -n "${leftovers// /}" ]; then
+    log "stopping leftover processes: $leftovers"
+    # shellcheck disable=SC2086
+    kill -TERM $leftovers 2>/dev/null || true
+    sleep 1
+    leftovers=$(owned_pids | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    [ -z "${leftovers// /}" ] || kill -KILL $leftovers 2>/dev/null || true
+  fi
+  # Mounts left under our folders (overlay layers, network namespaces), deepest first.
+  local m
+  while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done < <(awk -v a="$data_root/" -v b="$exec_root/" 'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/self/mounts | sort -r)
+  rm -f "$pidfile" "$sock"
+}
+
+status() {
+  if running_pid >/dev/null && answers; then
+    log "dockerd running (pid $(running_pid))"
+    echo "DOCKER_HOST=$host"
+    return 0
+  fi
+  log "dockerd not running in $state"
+  return 1
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

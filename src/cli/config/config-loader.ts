@@ -1,0 +1,148 @@
+// Finds, parses and validates anweddol.conf.yaml into one typed AnweddolConfig (the only reader of config files).
+import { Ajv, type ErrorObject } from 'ajv';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { configSchema, type AnweddolConfig } from './config-schema.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/anweddol/anweddol.conf.yaml';
+export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
+
+/** A configuration that cannot be used; `problems` holds one line per fault, each naming its key path. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** `--config`, then `$ANWEDDOL_CONFIG`, then the system path. */
+export function resolveConfigPath(flag: string | undefined, env: Environment): string {
+  return resolve(flag ?? env.ANWEDDOL_CONFIG ?? DEFAULT_CONFIG_PATH);
+}
+
+export function loadConfig(filePath: string, env: Environment): AnweddolConfig {
+  let text: string;
+  try {
+    text = readFileSync(filePath, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? error);
+    throw new ConfigError([`${filePath}: cannot read configuration file (${why})`]);
+  }
+  return parseConfig(text, env, dirname(filePath), filePath);
+}
+
+/** Parses YAML text; relative paths in it are resolved against `baseDir` (the config file's folder). */
+export function parseConfig(text: string, env: Environment, baseDir: string, source = 'configuration'): AnweddolConfig {
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      document.errors.map((e) => {
+        const at = e.linePos?.[0];
+        const where = at ? ` at line ${at.line}, column ${at.col}` : '';
+        return `${source}: invalid YAML${where}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
+      }),
+    );
+  }
+  const raw: unknown = document.toJS() ?? {};
+  if (!validate(raw)) throw new ConfigError(describeErrors(validate.errors ?? []));
+  const config = raw as AnweddolConfig;
+  const problems = checkRelations(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return resolveDerived(config, env, baseDir);
+}
+
+/** The defaults alone (what an empty file gives), for docs and tests. */
+export function defaultConfig(env: Environment = {}): AnweddolConfig {
+  return parseConfig('{}', env, '/');
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, allowUnionTypes: true, strict: true });
+ajv.addKeyword({ keyword: 'x-expect', schemaType: 'string' });
+ajv.addFormat('ip', (value: string) => isIP(value) !== 0);
+ajv.addFormat('ip-or-cidr', (value: string) => value === 'any' || isIpOrCidr(value));
+const validate = ajv.compile(configSchema);
+
+function isIpOrCidr(value: string): boolean {
+  const slash = value.indexOf('/');
+  if (slash === -1) return isIP(value) !== 0;
+  const family = isIP(value.slice(0, slash));
+  const prefix = value.slice(slash + 1);
+  if (family === 0 || !/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+function keyPath(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+}
+
+function shown(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function describeErrors(errors: ErrorObject[]): string[] {
+  const lines = new Map<string, string>();
+  for (const error of errors) {
+    if (error.keyword === 'additionalProperties') {
+      const key = (error.params as { additionalProperty: string }).additionalProperty;
+      const at = keyPath(error.instancePath);
+      const full = at ? `${at}.${key}` : key;
+      lines.set(full, `${full}: unknown key`);
+      continue;
+    }
+    const at = keyPath(error.instancePath) || '(top level)';
+    if (lines.has(at)) continue; // one line per key, even when several keywords fail
+    const expect = (error.parentSchema as { 'x-expect'?: string } | undefined)?.['x-expect'];
+    lines.set(at, `${at}: must be ${expect ?? error.message ?? 'valid'}, got ${shown(error.data)}`);
+  }
+  return [...lines.values()];
+}
+
+function checkRelations(config: AnweddolConfig): string[] {
+  const problems: string[] = [];
+  const [first, last] = config.port_forwarding.port_range;
+  if (first > last) {
+    problems.push(`port_forwarding.port_range: must be a pair [first, last] of port numbers, first ≤ last, got ${shown([first, last])}`);
+  }
+  return problems;
+}
+
+const PATH_KEYS: ReadonlyArray<readonly [keyof AnweddolConfig, string]> = [
+  ['server', 'public_rsa_key_file_path'],
+  ['server', 'private_rsa_key_file_path'],
+  ['server', 'log_file_path'],
+  ['server', 'pid_file_path'],
+  ['server', 'admin_socket_path'],
+  ['web_server', 'ssl_pem_private_key_file_path'],
+  ['web_server', 'ssl_pem_certificate_file_path'],
+  ['web_server', 'log_file_path'],
+  ['web_server', 'pid_file_path'],
+  ['database', 'file_path'],
+  ['access_token', 'access_token_database_file_path'],
+  ['log_rotation', 'log_archive_folder_path'],
+  ['fl', 'data_dir'],
+];
+
+function resolveDerived(config: AnweddolConfig, env: Environment, baseDir: string): AnweddolConfig {
+  for (const [sectionName, key] of PATH_KEYS) {
+    const sectionValues = config[sectionName] as unknown as Record<string, unknown>;
+    const value = sectionValues[key];
+    if (typeof value === 'string' && !isAbsolute(value)) sectionValues[key] = resolve(baseDir, value);
+  }
+  const web = config.web_server as { listen_port: number | null };
+  web.listen_port ??= config.web_server.enable_ssl ? 4443 : 8080;
+  const docker = config.docker as { host: string | null };
+  docker.host ??= env.DOCKER_HOST || DEFAULT_DOCKER_HOST;
+  const tokens = config.access_token as { access_token_database_file_path: string | null };
+  tokens.access_token_database_file_path ??= config.database.file_path;
+  return config;
+}

@@ -1,0 +1,202 @@
+// The layout of anweddol.conf.yaml: one JSON Schema (defaults, bounds, expectations) and its typed result.
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+export interface AnweddolConfig {
+  server: {
+    enable_tcp: boolean;
+    bind_address: string;
+    listen_port: number;
+    timeout: number;
+    max_connections: number;
+    max_frame_size: number;
+    public_rsa_key_file_path: string;
+    private_rsa_key_file_path: string;
+    rsa_key_size: number;
+    enable_onetime_rsa_keys: boolean;
+    log_file_path: string;
+    log_level: LogLevel;
+    pid_file_path: string;
+    admin_socket_path: string;
+  };
+  web_server: {
+    enabled: boolean;
+    bind_address: string;
+    /** Resolved by the loader: 8080 (HTTP) or 4443 (HTTPS) when left null in the file. */
+    listen_port: number;
+    enable_ssl: boolean;
+    ssl_pem_private_key_file_path: string;
+    ssl_pem_certificate_file_path: string;
+    max_body_size: number;
+    log_file_path: string | null;
+    pid_file_path: string | null;
+  };
+  docker: {
+    /** Resolved by the loader: $DOCKER_HOST, else unix:///var/run/docker.sock, when left null. */
+    host: string;
+  };
+  container: {
+    image: string;
+    max_allowed_running_container_domains: number | null;
+    container_memory: number;
+    container_vcpus: number;
+    pids_limit: number;
+    published_address: string;
+    ready_timeout: number;
+    client_sudo: boolean;
+    destroy_on_stop: boolean;
+    network_name: string | null;
+  };
+  port_forwarding: {
+    port_range: [number, number];
+  };
+  database: {
+    file_path: string;
+  };
+  access_token: {
+    enabled: boolean;
+    /** Resolved by the loader: database.file_path when left null. */
+    access_token_database_file_path: string;
+  };
+  ip_filter: {
+    enabled: boolean;
+    allowed_ip_list: string[];
+    denied_ip_list: string[];
+  };
+  log_rotation: {
+    enabled: boolean;
+    action: 'archive' | 'delete';
+    max_log_lines_amount: number | null;
+    max_log_file_size: number | null;
+    log_archive_folder_path: string;
+    max_archived_files: number | null;
+  };
+  fl: {
+    enabled: boolean;
+    listen_port: number;
+    data_dir: string;
+  };
+}
+
+// `x-expect` is the human expectation printed in errors ("must be <x-expect>, got …").
+const port = (def: number | null, expect = 'a port number (1–65535)') => ({
+  type: def === null ? ['integer', 'null'] : 'integer',
+  minimum: 1,
+  maximum: 65535,
+  default: def,
+  'x-expect': expect,
+});
+const int = (def: number | null, minimum: number, expect: string, maximum?: number) => ({
+  type: def === null ? ['integer', 'null'] : 'integer',
+  minimum,
+  ...(maximum === undefined ? {} : { maximum }),
+  default: def,
+  'x-expect': expect,
+});
+const str = (def: string | null, expect = 'a non-empty string') => ({
+  type: def === null ? ['string', 'null'] : 'string',
+  minLength: 1,
+  default: def,
+  'x-expect': expect,
+});
+const path = (def: string | null) => str(def, 'a file path (non-empty string)');
+const bool = (def: boolean) => ({ type: 'boolean', default: def, 'x-expect': 'true or false' });
+const address = (def: string) => ({ type: 'string', format: 'ip', default: def, 'x-expect': 'an IPv4 or IPv6 address' });
+const ipList = (def: string[]) => ({
+  type: 'array',
+  items: { type: 'string', format: 'ip-or-cidr', 'x-expect': '"any", an IP address or a CIDR range' },
+  default: def,
+  'x-expect': 'a list of "any", IP addresses or CIDR ranges',
+});
+const section = (properties: Record<string, unknown>) => ({
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  'x-expect': 'a mapping',
+  properties,
+});
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  'x-expect': 'a mapping of sections',
+  properties: {
+    server: section({
+      enable_tcp: bool(true),
+      bind_address: address('0.0.0.0'),
+      listen_port: port(6150),
+      timeout: int(10, 1, 'an integer ≥ 1 (seconds)', 3600),
+      max_connections: int(1024, 1, 'an integer ≥ 1 (connections)', 1_000_000),
+      max_frame_size: int(65536, 1024, 'an integer ≥ 1024 (bytes)', 64 * 1024 * 1024),
+      public_rsa_key_file_path: path('/etc/anweddol/rsa/public.pem'),
+      private_rsa_key_file_path: path('/etc/anweddol/rsa/private.pem'),
+      rsa_key_size: { type: 'integer', enum: [2048, 3072, 4096], default: 4096, 'x-expect': 'one of 2048, 3072, 4096 (bits)' },
+      enable_onetime_rsa_keys: bool(false),
+      log_file_path: path('/var/log/anweddol/server.log'),
+      log_level: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info', 'x-expect': 'one of error, warn, info, debug' },
+      pid_file_path: path('/run/anweddol/server.pid'),
+      admin_socket_path: path('/run/anweddol/admin.sock'),
+    }),
+    web_server: section({
+      enabled: bool(false),
+      bind_address: address('0.0.0.0'),
+      listen_port: port(null, 'a port number (1–65535) or null (8080, or 4443 with SSL)'),
+      enable_ssl: bool(false),
+      ssl_pem_private_key_file_path: path('/etc/anweddol/ssl/private_key.pem'),
+      ssl_pem_certificate_file_path: path('/etc/anweddol/ssl/certificate.pem'),
+      max_body_size: int(65536, 256, 'an integer ≥ 256 (bytes)', 64 * 1024 * 1024),
+      log_file_path: path(null),
+      pid_file_path: path(null),
+    }),
+    docker: section({
+      host: str(null, 'a Docker endpoint (unix:///path or tcp://host:port) or null ($DOCKER_HOST)'),
+    }),
+    container: section({
+      image: str('anweddol/sandbox:latest', 'an image reference (non-empty string)'),
+      max_allowed_running_container_domains: int(6, 1, 'an integer ≥ 1 (sandboxes) or null (no limit)'),
+      container_memory: int(1024, 64, 'an integer ≥ 64 (MiB)'),
+      container_vcpus: { type: 'number', exclusiveMinimum: 0, maximum: 1024, default: 2, 'x-expect': 'a number > 0 (CPUs)' },
+      pids_limit: int(256, 16, 'an integer ≥ 16 (processes)'),
+      published_address: address('0.0.0.0'),
+      ready_timeout: int(30, 1, 'an integer ≥ 1 (seconds)', 3600),
+      client_sudo: bool(false),
+      destroy_on_stop: bool(true),
+      network_name: str(null, 'a Docker network name or null (backend default)'),
+    }),
+    port_forwarding: section({
+      port_range: {
+        type: 'array',
+        items: { type: 'integer', minimum: 1, maximum: 65535, 'x-expect': 'a port number (1–65535)' },
+        minItems: 2,
+        maxItems: 2,
+        default: [10000, 15000],
+        'x-expect': 'a pair [first, last] of port numbers, first ≤ last',
+      },
+    }),
+    database: section({
+      file_path: path('/var/lib/anweddol/anweddol.db'),
+    }),
+    access_token: section({
+      enabled: bool(false),
+      access_token_database_file_path: path(null),
+    }),
+    ip_filter: section({
+      enabled: bool(false),
+      allowed_ip_list: ipList(['any']),
+      denied_ip_list: ipList([]),
+    }),
+    log_rotation: section({
+      enabled: bool(false),
+      action: { type: 'string', enum: ['archive', 'delete'], default: 'archive', 'x-expect': 'archive or delete' },
+      max_log_lines_amount: int(100000, 1, 'an integer ≥ 1 (lines) or null'),
+      max_log_file_size: int(null, 1, 'an integer ≥ 1 (KiB) or null'),
+      log_archive_folder_path: path('/var/log/anweddol/archives'),
+      max_archived_files: int(30, 1, 'an integer ≥ 1 (files) or null (keep all)'),
+    }),
+    fl: section({
+      enabled: bool(true),
+      listen_port: port(6160),
+      data_dir: path('/var/lib/anweddol/fl'),
+    }),
+  },
+} as const;

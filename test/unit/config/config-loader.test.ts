@@ -1,0 +1,128 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ConfigError,
+  DEFAULT_CONFIG_PATH,
+  defaultConfig,
+  loadConfig,
+  parseConfig,
+  resolveConfigPath,
+} from '../../../src/cli/config/config-loader.js';
+
+const shipped = fileURLToPath(new URL('../../../anweddol.conf.yaml', import.meta.url));
+
+function problemsOf(yaml: string): string[] {
+  try {
+    parseConfig(yaml, {}, '/etc/anweddol');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('config loader', () => {
+  it('fills every default from an empty file', () => {
+    const config = parseConfig('', {}, '/etc/anweddol');
+    assert.equal(config.server.listen_port, 6150);
+    assert.equal(config.server.max_connections, 1024);
+    assert.equal(config.server.max_frame_size, 65536);
+    assert.equal(config.container.max_allowed_running_container_domains, 6);
+    assert.deepEqual(config.port_forwarding.port_range, [10000, 15000]);
+    assert.deepEqual(config.ip_filter.allowed_ip_list, ['any']);
+    assert.equal(config.fl.listen_port, 6160);
+  });
+
+  it('ships an anweddol.conf.yaml that states exactly the defaults', () => {
+    assert.deepEqual(loadConfig(shipped, {}), defaultConfig());
+  });
+
+  it('names the key and the expectation for a wrong type', () => {
+    assert.deepEqual(problemsOf('container:\n  container_memory: "1G"\n'), [
+      'container.container_memory: must be an integer ≥ 64 (MiB), got "1G"',
+    ]);
+  });
+
+  it('reports an unknown key with its full path', () => {
+    assert.deepEqual(problemsOf('container:\n  foo: 1\n'), ['container.foo: unknown key']);
+  });
+
+  it('reports an unknown section', () => {
+    assert.deepEqual(problemsOf('serveur:\n  listen_port: 1\n'), ['serveur: unknown key']);
+  });
+
+  it('reports a value out of range', () => {
+    assert.deepEqual(problemsOf('server:\n  listen_port: 70000\n'), [
+      'server.listen_port: must be a port number (1–65535), got 70000',
+    ]);
+  });
+
+  it('reports every faulty key, one line each', () => {
+    assert.equal(problemsOf('server:\n  timeout: 0\n  max_frame_size: 10\ncontainer:\n  pids_limit: x\n').length, 3);
+  });
+
+  it('rejects an ip filter entry that is neither any, an address nor a CIDR range', () => {
+    assert.deepEqual(problemsOf('ip_filter:\n  denied_ip_list: ["10.0.0.0/8", "::1", "1.2.3.4/33"]\n'), [
+      'ip_filter.denied_ip_list[2]: must be "any", an IP address or a CIDR range, got "1.2.3.4/33"',
+    ]);
+  });
+
+  it('rejects a port range whose first port is after its last', () => {
+    assert.match(problemsOf('port_forwarding:\n  port_range: [15000, 10000]\n')[0]!, /^port_forwarding\.port_range: .*first ≤ last/);
+  });
+
+  it('reports bad YAML with its line', () => {
+    const [problem] = problemsOf('server:\n  listen_port: [1,\n');
+    assert.match(problem!, /invalid YAML at line \d+, column \d+/);
+  });
+
+  it('rejects a duplicated key as bad YAML', () => {
+    assert.match(problemsOf('server: {}\nserver: {}\n')[0]!, /invalid YAML/);
+  });
+
+  it('names the path of a missing file in one line', () => {
+    assert.throws(() => loadConfig('/nonexistent/anweddol.conf.yaml', {}), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, ['/nonexistent/anweddol.conf.yaml: cannot read configuration file (no such file)']);
+      return true;
+    });
+  });
+
+  it('takes docker.host from DOCKER_HOST when the file leaves it null', () => {
+    assert.equal(parseConfig('', { DOCKER_HOST: 'unix:///tmp/d.sock' }, '/').docker.host, 'unix:///tmp/d.sock');
+    assert.equal(parseConfig('', {}, '/').docker.host, 'unix:///var/run/docker.sock');
+    assert.equal(parseConfig('docker:\n  host: tcp://127.0.0.1:2375\n', { DOCKER_HOST: 'x' }, '/').docker.host, 'tcp://127.0.0.1:2375');
+  });
+
+  it('picks 4443 as the REST port when SSL is on and no port is given', () => {
+    assert.equal(parseConfig('web_server:\n  enable_ssl: true\n', {}, '/').web_server.listen_port, 4443);
+    assert.equal(parseConfig('', {}, '/').web_server.listen_port, 8080);
+  });
+
+  it('resolves relative paths against the folder of the config file', () => {
+    const config = parseConfig('database:\n  file_path: data/a.db\n', {}, '/srv/anweddol');
+    assert.equal(config.database.file_path, '/srv/anweddol/data/a.db');
+    assert.equal(config.access_token.access_token_database_file_path, '/srv/anweddol/data/a.db');
+  });
+
+  it('looks for the file in --config, then ANWEDDOL_CONFIG, then /etc/anweddol', () => {
+    assert.equal(resolveConfigPath('/a.yaml', { ANWEDDOL_CONFIG: '/b.yaml' }), '/a.yaml');
+    assert.equal(resolveConfigPath(undefined, { ANWEDDOL_CONFIG: '/b.yaml' }), '/b.yaml');
+    assert.equal(resolveConfigPath(undefined, {}), DEFAULT_CONFIG_PATH);
+  });
+
+  it('reads a real file from disk', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'anweddol-config-'));
+    try {
+      const file = join(dir, 'a.yaml');
+      writeFileSync(file, 'server:\n  listen_port: 7000\n');
+      assert.equal(loadConfig(file, {}).server.listen_port, 7000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

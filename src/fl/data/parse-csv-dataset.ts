@@ -1,0 +1,58 @@
+// CSV → Dataset: numeric features, integer class label in the last column, optional header row (pure).
+import type { Dataset } from './dataset.js';
+
+export class DatasetFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatasetFormatError';
+  }
+}
+
+export function parseCsvDataset(text: string): Dataset {
+  const lines = text.split(/\r?\n/);
+  let dims = -1;
+  let first = true;
+  const feats: number[] = [];
+  const labels: number[] = [];
+  for (let ln = 0; ln < lines.length; ln++) {
+    const line = lines[ln]!.trim();
+    if (line === '') continue;
+    const cells = line.split(',').map((c) => c.trim());
+    if (first) {
+      first = false;
+      // A first row with any non-numeric cell is a header.
+      if (cells.some((c) => c === '' || !Number.isFinite(Number(c)))) {
+        if (cells.length < 2) throw new DatasetFormatError(`line ${ln + 1}: header has ${cells.length} column, need features and a label`);
+        dims = cells.length - 1;
+        continue;
+      }
+    }
+    if (cells.length < 2) throw new DatasetFormatError(`line ${ln + 1}: ${cells.length} column, need at least one feature and a label`);
+    if (dims === -1) dims = cells.length - 1;
+    if (cells.length !== dims + 1) throw new DatasetFormatError(`line ${ln + 1}: ${cells.length} columns, expected ${dims + 1}`);
+    for (let k = 0; k < dims; k++) {
+      const v = Number(cells[k]);
+      if (cells[k] === '' || !Number.isFinite(v)) throw new DatasetFormatError(`line ${ln + 1}, column ${k + 1}: '${cells[k]!.slice(0, 20)}' is not a number`);
+      feats.push(v);
+    }
+    const label = Number(cells[dims]);
+    if (cells[dims] === '' || !Number.isInteger(label) || label < 0) {
+      throw new DatasetFormatError(`line ${ln + 1}: label '${cells[dims]!.slice(0, 20)}' is not a non-negative integer`);
+    }
+    labels.push(label);
+  }
+  if (labels.length === 0) throw new DatasetFormatError('the data set has no rows');
+  return { features: Float32Array.from(feats), labels: Int32Array.from(labels), count: labels.length, dimensions: dims };
+}
+
+/** A dataset as header-less CSV (what a client's shard looks like inside its sandbox). */
+export function formatCsvDataset(data: Dataset): string {
+  const d = data.dimensions;
+  const out: string[] = [];
+  for (let r = 0; r < data.count; r++) {
+    const row = Array.from(data.features.subarray(r * d, r * d + d), (v) => String(v));
+    row.push(String(data.labels[r]));
+    out.push(row.join(','));
+  }
+  return out.join('\n') + '\n';
+}

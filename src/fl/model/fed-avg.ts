@@ -17,7 +17,7 @@ export function fedAvg(updates: readonly WeightedUpdate[], out?: Float32Array): 
   }
   const result = out ?? new Float32Array(n);
   if (result.length !== n) throw new RangeError(`FedAvg: output has ${result.length} slots, expected ${n}`);
-  let k = 0;
+  let k: number;
   // Four clients per pass over `result`: fewer read-modify-writes of the output per input byte.
   if (updates.length >= 4) {
     const [a, b, c, d] = [updates[0]!, updates[1]!, updates[2]!, updates[3]!];

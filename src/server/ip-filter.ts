@@ -1,0 +1,57 @@
+// Allow/deny policy on client addresses ("any", single addresses, CIDR ranges; IPv4 and IPv6); the deny list wins.
+import { BlockList, isIP } from 'node:net';
+
+export interface IpFilterOptions {
+  allowed: readonly string[];
+  denied: readonly string[];
+}
+
+/** Strips the IPv4-mapped IPv6 prefix so `::ffff:10.0.0.1` matches `10.0.0.0/8`. */
+export function normalizeAddress(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped ? mapped[1]! : address;
+}
+
+interface AddressSet {
+  any: boolean;
+  list: BlockList;
+}
+
+export class IpFilter {
+  private readonly allowed: AddressSet;
+  private readonly denied: AddressSet;
+
+  constructor(options: IpFilterOptions) {
+    this.allowed = IpFilter.compile(options.allowed, 'allowed');
+    this.denied = IpFilter.compile(options.denied, 'denied');
+  }
+
+  isAllowed(address: string): boolean {
+    const normalized = normalizeAddress(address);
+    const family = isIP(normalized);
+    if (family === 0) return false;
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (this.denied.any || this.denied.list.check(normalized, type)) return false;
+    return this.allowed.any || this.allowed.list.check(normalized, type);
+  }
+
+  private static compile(entries: readonly string[], listName: string): AddressSet {
+    const set: AddressSet = { any: false, list: new BlockList() };
+    for (const entry of entries) {
+      if (entry === 'any') {
+        set.any = true;
+        continue;
+      }
+      const [rawAddress, prefix] = entry.split('/');
+      const address = normalizeAddress(rawAddress ?? '');
+      const family = isIP(address);
+      if (family === 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) {
+        throw new Error(`ip filter: invalid ${listName} entry ${JSON.stringify(entry)}`);
+      }
+      const type = family === 4 ? 'ipv4' : 'ipv6';
+      if (prefix === undefined) set.list.addAddress(address, type);
+      else set.list.addSubnet(address, Number(prefix), type);
+    }
+    return set;
+  }
+}

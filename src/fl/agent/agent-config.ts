@@ -1,0 +1,59 @@
+// The agent's configuration file (written by the coordinator into the sandbox) and its validation.
+
+export interface TrainerCommand {
+  /** Program to run, e.g. `python3`. */
+  executor: string;
+  /** Script passed as the first argument, then `train|test --training-id … --round … --model-id …`. */
+  script: string;
+  /** Kill the trainer after this many seconds. */
+  timeoutSeconds: number;
+}
+
+export interface AgentHyperparameters {
+  epochs: number;
+  learningRate: number;
+  batchSize: number;
+  /** FedProx proximal coefficient (0 = FedAvg). */
+  mu: number;
+  seed: number;
+}
+
+export interface AgentConfig {
+  trainingUuid: string;
+  /** The client's name in uploads (`owner`). */
+  owner: string;
+  /** Bearer token for the coordinator API; the coordinator presents it to the agent too. */
+  token: string;
+  coordinatorUrl: string;
+  listenHost: string;
+  listenPort: number;
+  /** CSV shard (header-less, label last). */
+  dataPath: string;
+  hyperparameters: AgentHyperparameters;
+  /** External trainer; absent = the built-in trainer. */
+  trainer?: TrainerCommand;
+}
+
+export function validateAgentConfig(value: unknown): AgentConfig {
+  const c = value as Partial<AgentConfig> | null;
+  const fail = (what: string): never => {
+    throw new Error(`agent config: ${what}`);
+  };
+  if (typeof c !== 'object' || c === null) return fail('not an object');
+  for (const k of ['trainingUuid', 'owner', 'token', 'coordinatorUrl', 'listenHost', 'dataPath'] as const) {
+    if (typeof c[k] !== 'string' || c[k] === '') fail(`${k} must be a non-empty string`);
+  }
+  if (!Number.isInteger(c.listenPort) || c.listenPort! < 0 || c.listenPort! > 65535) fail('listenPort must be a port number');
+  const h = c.hyperparameters;
+  if (typeof h !== 'object' || h === null) return fail('hyperparameters missing');
+  if (!(Number.isInteger(h.epochs) && h.epochs >= 0)) fail('hyperparameters.epochs must be an integer ≥ 0');
+  if (!(h.learningRate > 0)) fail('hyperparameters.learningRate must be > 0');
+  if (!(Number.isInteger(h.batchSize) && h.batchSize >= 1)) fail('hyperparameters.batchSize must be an integer ≥ 1');
+  if (!(h.mu >= 0)) fail('hyperparameters.mu must be ≥ 0');
+  if (!Number.isInteger(h.seed)) fail('hyperparameters.seed must be an integer');
+  if (c.trainer !== undefined) {
+    const t = c.trainer;
+    if (typeof t.executor !== 'string' || typeof t.script !== 'string' || !(t.timeoutSeconds > 0)) fail('trainer needs executor, script and timeoutSeconds > 0');
+  }
+  return c as AgentConfig;
+}

@@ -1,0 +1,167 @@
+// The in-sandbox FL agent: an HTTP endpoint for coordinator notifications that runs the trainer per round.
+import { spawn } from 'node:child_process';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Dataset } from '../data/dataset.js';
+import { computeFeatureStatistics } from '../data/standardizer.js';
+import type { AgentConfig } from './agent-config.js';
+import { runBuiltinTrainer, type TrainerTask } from './builtin-trainer.js';
+import { CoordinatorClient } from './coordinator-client.js';
+import { NotificationError, parseNotification, type Notification } from './notification.js';
+
+const MAX_NOTIFICATION_BYTES = 64 * 1024;
+
+export interface AgentLog {
+  (level: 'info' | 'error', message: string): void;
+}
+
+export class FlAgent {
+  private server: Server | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly client: CoordinatorClient;
+  private readonly tokenDigest: Buffer;
+  private finishedResolve!: () => void;
+  /** Resolves once TRAINING_FINISHED arrived (main exits then). */
+  readonly finished: Promise<void>;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly shard: Dataset,
+    private readonly log: AgentLog = () => {},
+  ) {
+    this.client = new CoordinatorClient(config.coordinatorUrl, config.token, config.owner);
+    this.tokenDigest = createHash('sha256').update(config.token).digest();
+    this.finished = new Promise((resolve) => (this.finishedResolve = resolve));
+  }
+
+  async start(): Promise<number> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.requestTimeout = 10_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.listenPort, this.config.listenHost, () => resolve());
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** Stops listening; waits for the running trainer task. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await this.queue;
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const h = req.headers.authorization ?? '';
+    if (!h.startsWith('Bearer ')) return false;
+    const digest = createHash('sha256').update(h.slice(7)).digest();
+    return timingSafeEqual(digest, this.tokenDigest);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const reply = (status: number, body: Record<string, unknown>) => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    try {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method === 'GET' && path === '/health') return reply(200, { status: 'ready' });
+      if (req.method !== 'POST' || (path !== '/notifications/' && path !== '/')) return reply(404, { error: 'not found' });
+      if (!this.authorized(req)) return reply(401, { error: 'bad or missing bearer token' });
+      let raw: unknown;
+      try {
+        raw = JSON.parse((await readBody(req, MAX_NOTIFICATION_BYTES)).toString('utf8'));
+      } catch (e) {
+        return reply(e instanceof BodyTooLarge ? 413 : 400, { error: e instanceof BodyTooLarge ? e.message : 'body is not JSON' });
+      }
+      let n: Notification;
+      try {
+        n = parseNotification(raw);
+      } catch (e) {
+        if (e instanceof NotificationError) return reply(400, { error: e.message });
+        throw e;
+      }
+      if (n.trainingUuid !== this.config.trainingUuid) return reply(409, { error: 'notification for another training' });
+      this.log('info', `notification ${n.type}${'round' in n ? ` round ${n.round}` : ''}`);
+      switch (n.type) {
+        case 'TRAINING_START':
+          this.enqueue(() => this.client.postStatistics(n.trainingUuid, computeFeatureStatistics(this.shard)), 'statistics');
+          return reply(202, { status: 'accepted' });
+        case 'UPDATE_ROUND_START':
+        case 'MODEL_TEST_ROUND': {
+          const task: TrainerTask = { mode: n.type === 'UPDATE_ROUND_START' ? 'train' : 'test', trainingId: n.trainingUuid, round: n.round, modelId: n.globalModelUuid };
+          this.enqueue(() => this.runTrainer(task), `${task.mode} round ${task.round}`);
+          return reply(202, { status: 'accepted' });
+        }
+        case 'TRAINING_FINISHED':
+          reply(200, { status: 'finished' });
+          this.finishedResolve();
+          return;
+      }
+    } catch (e) {
+      this.log('error', `notification handling failed: ${(e as Error).message}`);
+      if (!res.headersSent) reply(500, { error: 'internal error' });
+    }
+  }
+
+  /** One task at a time, in arrival order; a failed task is logged (the coordinator's deadline covers it). */
+  private enqueue(task: () => Promise<void>, what: string): void {
+    this.queue = this.queue.then(task).then(
+      () => this.log('info', `${what} done`),
+      (e: Error) => this.log('error', `${what} failed: ${e.message}`),
+    );
+  }
+
+  private runTrainer(task: TrainerTask): Promise<void> {
+    const t = this.config.trainer;
+    if (!t) return runBuiltinTrainer(task, this.shard, this.config.hyperparameters, this.client);
+    return new Promise((resolve, reject) => {
+      const args = [t.script, task.mode, '--training-id', task.trainingId, '--round', String(task.round), '--model-id', task.modelId];
+      const child = spawn(t.executor, args, {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: {
+          ...process.env,
+          ANWEDDOL_FL_COORDINATOR_URL: this.config.coordinatorUrl,
+          ANWEDDOL_FL_TOKEN: this.config.token,
+          ANWEDDOL_FL_OWNER: this.config.owner,
+          ANWEDDOL_FL_DATA: this.config.dataPath,
+        },
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), t.timeoutSeconds * 1000);
+      child.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (code === 0) resolve();
+        else reject(new Error(`trainer exited with ${signal ?? `code ${code}`}`));
+      });
+    });
+  }
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new BodyTooLarge(`body larger than ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

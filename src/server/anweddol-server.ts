@@ -1,0 +1,299 @@
+// The library API (ARCHITECTURE.md): an Anweddol server with typed events, custom verbs and pluggable transports.
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { OaepDecryptPool, type OaepDecryptor } from '../crypto/oaep-decrypt-pool.js';
+import type { RsaKeyPair } from '../crypto/rsa-key-pair.js';
+import type { SessionStore } from '../database/session-store.js';
+import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
+import { badRequest } from './errors.js';
+import { silentLogger, type Logger } from './logger.js';
+import { MemorySessionStore } from './memory-session-store.js';
+import { DEFAULT_MAX_FRAME_SIZE } from './protocol/frame.js';
+import { DEFAULT_MAX_KEY_LENGTH } from './protocol/handshake.js';
+import { RequestDispatcher, type AccessTokenVerifier, type RequestHandler } from './request-dispatcher.js';
+import { SandboxCapacity } from './sandbox-capacity.js';
+import { SandboxManager } from './sandbox-manager.js';
+import { ServerEvents, type EventHandler, type ServerEventName, type ServerEventPayloads } from './server-events.js';
+import { TcpListener } from './tcp-listener.js';
+import type { AnweddolResponse, ClientInfo } from './types.js';
+import { builtInVerbs } from './verbs/built-in-verbs.js';
+
+export interface AnweddolServerOptions {
+  bindAddress?: string;
+  listenPort?: number;
+  timeoutSeconds?: number;
+  maxConnections?: number;
+  maxFrameSize?: number;
+  maxKeyLength?: number;
+  rsaKeyPair: RsaKeyPair;
+  /** Absent → CREATE answers `Unavailable (no virtualization backend)`. */
+  virtualization?: VirtualizationInterface;
+  /** Absent → an in-memory store. */
+  sessions?: SessionStore;
+  /** Default 6; null = no limit ("nolimit" in STAT). */
+  maxSandboxes?: number | null;
+  destroyOnStop?: boolean;
+  logger?: Logger;
+  /** false → TCP: close before key exchange; other transports: Refused request. */
+  ipFilter?: (address: string) => boolean;
+  /** Present = access tokens required (PROTOCOL.md §4). */
+  accessTokens?: AccessTokenVerifier;
+  version?: string;
+  enableTcp?: boolean;
+  /** Worker threads for RSA-OAEP private decryption; 0 = decrypt on the event loop. Default: one per core, at most 4. */
+  rsaWorkers?: number;
+}
+
+export interface Transport {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface RuntimeStatistics {
+  isRunning: boolean;
+  runtimeErrors: number;
+  /** Seconds since start (0 when stopped). */
+  uptime: number;
+  availableContainers: number | 'nolimit';
+  connectionsServed: number;
+  activeConnections: number;
+  sessions: number;
+}
+
+export type { RequestHandler, RequestContext } from './request-dispatcher.js';
+
+function packageVersion(): string {
+  try {
+    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    return (JSON.parse(text) as { version: string }).version;
+  } catch {
+    try {
+      const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
+      return (JSON.parse(text) as { version: string }).version;
+    } catch {
+      return '0.0.0';
+    }
+  }
+}
+
+const CREATE_CREDENTIAL_KEYS = ['container_uuid', 'client_token'] as const;
+
+export class AnweddolServer {
+  readonly options: Readonly<Required<Omit<AnweddolServerOptions, 'virtualization' | 'accessTokens' | 'ipFilter'>>> &
+    Pick<AnweddolServerOptions, 'virtualization' | 'accessTokens' | 'ipFilter'>;
+  private readonly logger: Logger;
+  private readonly events: ServerEvents;
+  private readonly dispatcher: RequestDispatcher;
+  private readonly capacity: SandboxCapacity;
+  private readonly sandboxes: SandboxManager;
+  private readonly transports: Transport[] = [];
+  private tcp: TcpListener | undefined;
+  private decryptor: OaepDecryptor | undefined;
+  private startedAt: number | undefined;
+  private runtimeErrors = 0;
+  private connectionsServed = 0;
+  private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped';
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(options: AnweddolServerOptions) {
+    const cores = typeof availableParallelism === 'function' ? availableParallelism() : 1;
+    this.options = {
+      bindAddress: '0.0.0.0',
+      listenPort: 6150,
+      timeoutSeconds: 10,
+      maxConnections: 1024,
+      maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+      maxKeyLength: DEFAULT_MAX_KEY_LENGTH,
+      sessions: new MemorySessionStore(),
+      maxSandboxes: 6,
+      destroyOnStop: true,
+      logger: silentLogger,
+      version: packageVersion(),
+      enableTcp: true,
+      rsaWorkers: Math.min(4, Math.max(1, cores)),
+      ...stripUndefined(options),
+      rsaKeyPair: options.rsaKeyPair,
+    };
+    const o = this.options;
+    if (!(o.timeoutSeconds > 0)) throw new RangeError('timeoutSeconds must be > 0');
+    if (!Number.isInteger(o.maxConnections) || o.maxConnections < 1) throw new RangeError('maxConnections must be a positive integer');
+    if (!Number.isInteger(o.maxFrameSize) || o.maxFrameSize < 64) throw new RangeError('maxFrameSize must be an integer ≥ 64');
+    if (!Number.isInteger(o.maxKeyLength) || o.maxKeyLength < 256 || o.maxKeyLength > 99_999_999) throw new RangeError('maxKeyLength out of range');
+    if (o.maxSandboxes !== null && (!Number.isInteger(o.maxSandboxes) || o.maxSandboxes < 0)) throw new RangeError('maxSandboxes must be an integer ≥ 0 or null');
+    this.logger = o.logger;
+    this.events = new ServerEvents((event, error) => this.runtimeError(`event handler ${event}`, error, false));
+    this.capacity = new SandboxCapacity(o.maxSandboxes, o.sessions);
+    this.sandboxes = new SandboxManager({
+      virtualization: o.virtualization,
+      sessions: o.sessions,
+      capacity: this.capacity,
+      events: this.events,
+      logger: this.logger,
+      onRuntimeError: (source, error) => this.runtimeError(source, error),
+    });
+    this.dispatcher = new RequestDispatcher({
+      events: this.events,
+      logger: this.logger,
+      accessTokens: o.accessTokens,
+      onRuntimeError: (source, error) => this.runtimeError(source, error),
+    });
+    const verbs = builtInVerbs({ version: o.version, uptime: () => this.uptimeSeconds(), capacity: this.capacity, sandboxes: this.sandboxes });
+    for (const [verb, handler] of Object.entries(verbs)) this.dispatcher.setHandler(verb, handler);
+  }
+
+  on<E extends ServerEventName>(event: E, handler: EventHandler<ServerEventPayloads[E]>): this;
+  on(event: string, handler: EventHandler<Record<string, unknown>>): this;
+  on(event: string, handler: EventHandler<never>): this {
+    this.events.on(event, handler as EventHandler<Record<string, unknown>>);
+    return this;
+  }
+
+  off(event: string, handler: EventHandler<never>): this {
+    this.events.off(event, handler);
+    return this;
+  }
+
+  /** Emits any event (e.g. the FL helper's `fl_*` events); resolves to the refusal reason if a handler vetoed. */
+  async emitEvent(event: string, payload: object = {}): Promise<{ refused: boolean; reason?: string }> {
+    const outcome = await this.events.emit(event, payload);
+    return outcome.refusal === undefined ? { refused: false } : { refused: true, reason: outcome.refusal.reason };
+  }
+
+  /** Registers (or replaces, built-ins included) the handler of a verb (`^[A-Z]+$`). */
+  setRequestHandler(verb: string, handler: RequestHandler): this {
+    this.dispatcher.setHandler(verb, handler);
+    return this;
+  }
+
+  /** The one request chain every transport uses; never throws. */
+  dispatch(request: unknown, client: ClientInfo): Promise<AnweddolResponse> {
+    const work = this.dispatcher.dispatch(request, client);
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+    return work;
+  }
+
+  /** Answers a body that is not a JSON object: `malformed_request`, then `Bad request`. */
+  async rejectMalformed(client: ClientInfo, reason: string): Promise<AnweddolResponse> {
+    this.logger.warn(`client ${client.id}: malformed request (${reason})`);
+    await this.events.emit('malformed_request', { client, reason });
+    return badRequest(reason).toResponse();
+  }
+
+  addTransport(transport: Transport): this {
+    this.transports.push(transport);
+    return this;
+  }
+
+  isAllowed(address: string): boolean {
+    return this.options.ipFilter === undefined ? true : this.options.ipFilter(address);
+  }
+
+  tcpAddress(): { address: string; port: number; family: string } | undefined {
+    return this.tcp?.address();
+  }
+
+  /** Sockets still open on the TCP listener (leak checks). */
+  tcpConnectionCount(): Promise<number> {
+    return this.tcp?.getConnections() ?? Promise.resolve(0);
+  }
+
+  getRuntimeStatistics(): RuntimeStatistics {
+    return {
+      isRunning: this.state === 'running',
+      runtimeErrors: this.runtimeErrors,
+      uptime: this.uptimeSeconds(),
+      availableContainers: this.capacity.available(),
+      connectionsServed: this.connectionsServed,
+      activeConnections: this.tcp?.activeConnections ?? 0,
+      sessions: this.options.sessions.count(),
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'stopped') throw new Error(`cannot start: server is ${this.state}`);
+    this.state = 'starting';
+    const o = this.options;
+    try {
+      await this.sandboxes.start();
+      if (o.enableTcp) {
+        this.decryptor = o.rsaWorkers > 0 ? new OaepDecryptPool(o.rsaKeyPair, o.rsaWorkers) : { decrypt: async (c) => o.rsaKeyPair.decrypt(c), close: async () => {} };
+        this.tcp = new TcpListener({
+          bindAddress: o.bindAddress,
+          port: o.listenPort,
+          maxConnections: o.maxConnections,
+          logger: this.logger,
+          isAllowed: (address) => this.isAllowed(address),
+          onAccepted: () => this.connectionsServed++,
+          host: {
+            serverPublicKeyPem: Buffer.from(o.rsaKeyPair.publicKeyPem, 'ascii'),
+            serverCiphertextBytes: o.rsaKeyPair.ciphertextBytes,
+            decryptor: this.decryptor,
+            limits: { maxKeyLength: o.maxKeyLength, maxFrameSize: o.maxFrameSize, timeoutMs: o.timeoutSeconds * 1000 },
+            logger: this.logger,
+            emit: (event, payload) => this.events.emit(event, payload),
+            dispatch: (raw, client) => this.dispatch(raw, client),
+            malformed: (client, reason) => this.rejectMalformed(client, reason),
+            undelivered: (response, client) => this.undoUndelivered(response, client),
+          },
+        });
+        const bound = await this.tcp.start();
+        this.logger.info(`listening on ${bound.address}:${bound.port} (tcp)`);
+      }
+      for (const transport of this.transports) await transport.start();
+    } catch (error) {
+      await this.release();
+      this.state = 'stopped';
+      throw error;
+    }
+    this.startedAt = Date.now();
+    this.state = 'running';
+    const tcpAddress = this.tcp?.address();
+    await this.events.emit('server_started', tcpAddress === undefined ? {} : { tcpAddress: { address: tcpAddress.address, port: tcpAddress.port } });
+  }
+
+  /** Graceful: stop accepting, finish in-flight requests, destroy owned sandboxes (destroyOnStop), close the backend. */
+  async stop(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    await this.release();
+    this.startedAt = undefined;
+    this.state = 'stopped';
+    await this.events.emit('server_stopped', {});
+  }
+
+  private async release(): Promise<void> {
+    const graceMs = this.options.timeoutSeconds * 1000;
+    await Promise.allSettled([this.tcp?.stop(graceMs), ...this.transports.map((t) => t.stop())]);
+    await Promise.allSettled([...this.inFlight]);
+    this.tcp = undefined;
+    await this.decryptor?.close();
+    this.decryptor = undefined;
+    if (this.options.destroyOnStop) await this.sandboxes.destroyAll().catch((error) => this.runtimeError('destroy on stop', error));
+    await this.sandboxes.close().catch((error) => this.runtimeError('close virtualization', error));
+  }
+
+  /** A CREATE whose credentials never reached the client would leave an unreachable sandbox: destroy it. */
+  private async undoUndelivered(response: AnweddolResponse, client: ClientInfo): Promise<void> {
+    const [uuid, token] = CREATE_CREDENTIAL_KEYS.map((key) => response.data[key]);
+    if (!response.success || typeof uuid !== 'string' || typeof token !== 'string') return;
+    if (response.data.container_listen_port === undefined) return;
+    this.logger.warn(`client ${client.id}: left before receiving its CREATE response; destroying the sandbox`);
+    await this.sandboxes.destroy(uuid, token, client).catch((error) => this.runtimeError('destroy undelivered sandbox', error));
+  }
+
+  private uptimeSeconds(): number {
+    return this.startedAt === undefined ? 0 : Math.floor((Date.now() - this.startedAt) / 1000);
+  }
+
+  private runtimeError(source: string, error: unknown, emit = true): void {
+    this.runtimeErrors++;
+    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    this.logger.error(`runtime error in ${source}: ${detail}`);
+    if (emit) void this.events.emit('runtime_error', { error, source });
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,33 @@
+// The built-in verbs STAT, CREATE and DESTROY as request handlers over the sandbox manager.
+import type { RequestHandler } from '../request-dispatcher.js';
+import type { SandboxCapacity } from '../sandbox-capacity.js';
+import type { SandboxManager } from '../sandbox-manager.js';
+
+export interface BuiltInVerbDeps {
+  version: string;
+  /** Seconds since the server started. */
+  uptime(): number;
+  capacity: SandboxCapacity;
+  sandboxes: SandboxManager;
+}
+
+export function builtInVerbs(deps: BuiltInVerbDeps): Record<'STAT' | 'CREATE' | 'DESTROY', RequestHandler> {
+  return {
+    STAT: () => ({
+      success: true,
+      message: 'OK',
+      data: { version: deps.version, uptime: deps.uptime(), available: deps.capacity.available() },
+    }),
+    CREATE: async (_request, ctx) => ({
+      success: true,
+      message: 'OK',
+      data: { ...(await deps.sandboxes.create(ctx.client)) },
+    }),
+    // Validation guarantees both strings are present and well-formed for DESTROY.
+    DESTROY: async (request, ctx) => {
+      const { container_uuid: uuid, client_token: token } = request.parameters as { container_uuid: string; client_token: string };
+      await deps.sandboxes.destroy(uuid, token, ctx.client);
+      return { success: true, message: 'OK', data: {} };
+    },
+  };
+}

@@ -1,0 +1,115 @@
+// The REST transport (PROTOCOL.md §3): HTTP(S) framing around the server's one request chain.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { clientInfo } from './client-info.js';
+import { badRequest, internalError, refusedRequest } from './errors.js';
+import { silentLogger, type Logger } from './logger.js';
+import type { AnweddolResponse, ClientInfo } from './types.js';
+
+/** What the listener needs from AnweddolServer: its dispatcher and its IP policy. */
+export interface HttpDispatchTarget {
+  dispatch(request: unknown, client: ClientInfo): Promise<AnweddolResponse>;
+  isAllowed(address: string): boolean;
+}
+
+export interface HttpListenerOptions {
+  server: HttpDispatchTarget;
+  bindAddress?: string;
+  /** 0 = ephemeral (tests). */
+  port?: number;
+  /** HTTPS when present. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Request body cap in bytes; larger bodies get HTTP 413. */
+  maxBodySize?: number;
+  logger?: Logger;
+}
+
+export const WELCOME_RESPONSE: AnweddolResponse = {
+  success: true,
+  message:
+    'Hello and welcome to this Anweddol server HTTP REST API. This server provides disposable, SSH-reachable sandboxes.',
+  data: {
+    links: ['https://the-anweddol-project.github.io/', 'https://github.com/the-anweddol-project/'],
+    verbs: 'POST /<verb> with the parameters object as JSON body, or GET /<verb> for empty parameters',
+  },
+};
+
+export class HttpListener {
+  private readonly app: FastifyInstance;
+  private readonly logger: Logger;
+  private readonly transport: 'http' | 'https';
+  private listening = false;
+
+  constructor(private readonly options: HttpListenerOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.transport = options.tls ? 'https' : 'http';
+    const bodyLimit = options.maxBodySize ?? 65536;
+    // The https/http overloads of fastify() differ only in the server type; one instance type serves both here.
+    const factory = Fastify as unknown as (opts: object) => FastifyInstance;
+    this.app = factory({
+      logger: false,
+      bodyLimit,
+      routerOptions: { ignoreTrailingSlash: true },
+      ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
+    });
+    // Bodies are read raw and parsed here, so malformed JSON is a protocol answer (200), not a fastify 400.
+    this.app.removeAllContentTypeParsers();
+    this.app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+    this.app.route({ method: ['GET', 'POST'], url: '/', handler: async () => WELCOME_RESPONSE });
+    this.app.route({ method: ['GET', 'POST'], url: '/:verb', handler: (req, reply) => this.handle(req, reply) });
+    this.app.setNotFoundHandler((_req, reply) => reply.code(404).send(badRequest('Not found').toResponse()));
+    this.app.setErrorHandler((error: { statusCode?: number; code?: string }, req, reply) => {
+      const status = error.statusCode ?? 500;
+      if (status === 413) return reply.code(413).send(badRequest('Request body too large').toResponse());
+      if (status < 500) return reply.code(status).send(badRequest().toResponse());
+      this.logger.error(`${this.transport}: ${req.method} failed (${error.code ?? 'unknown error'})`);
+      return reply.code(500).send(internalError().toResponse());
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.app.listen({ host: this.options.bindAddress ?? '0.0.0.0', port: this.options.port ?? 8080 });
+    this.listening = true;
+    const { address, port } = this.address();
+    this.logger.info(`${this.transport.toUpperCase()} listener on ${address}:${port}`);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
+    await this.app.close();
+  }
+
+  address(): { address: string; port: number } {
+    const info = this.app.server.address() as AddressInfo | null;
+    if (info === null) throw new Error('HTTP listener is not listening');
+    return { address: info.address, port: info.port };
+  }
+
+  url(): string {
+    const { address, port } = this.address();
+    const host = address.includes(':') ? `[${address}]` : address;
+    return `${this.transport}://${host}:${port}`;
+  }
+
+  private async handle(req: FastifyRequest, reply: FastifyReply): Promise<AnweddolResponse> {
+    void reply.header('cache-control', 'no-store');
+    const client = clientInfo(req.socket.remoteAddress, req.socket.remotePort, this.transport);
+    if (!this.options.server.isAllowed(client.address)) {
+      this.logger.warn(`client ${client.id}: refused by IP filter (${this.transport})`);
+      return refusedRequest().toResponse();
+    }
+    const verb = (req.params as { verb: string }).verb.toUpperCase();
+    const body = req.body as Buffer | undefined;
+    let parameters: unknown = {};
+    if (req.method === 'POST' && body !== undefined && body.length > 0) {
+      try {
+        parameters = JSON.parse(body.toString('utf8'));
+      } catch {
+        this.logger.warn(`client ${client.id}: malformed JSON body (${this.transport})`);
+        return badRequest('Malformed JSON').toResponse();
+      }
+    }
+    return this.options.server.dispatch({ verb, parameters }, client);
+  }
+}

@@ -104,6 +104,7 @@ export class OaepDecryptPool implements OaepDecryptor {
       const task = slot.task;
       if (task === undefined || task.id !== reply.id) return;
       slot.task = undefined;
+      worker.unref();
       if (reply.ok && reply.plain !== undefined) task.resolve(Buffer.from(reply.plain.buffer, reply.plain.byteOffset, reply.plain.byteLength));
       else task.reject(new OaepDecryptError());
       this.pump();
@@ -130,6 +131,8 @@ export class OaepDecryptPool implements OaepDecryptor {
       if (slot.task !== undefined) continue;
       const task = this.queue.shift()!;
       slot.task = task;
+      // Busy workers keep the process alive until they answer; idle ones never do.
+      slot.worker.ref();
       slot.worker.postMessage({ id: task.id, ciphertext: task.ciphertext });
     }
   }

@@ -1,0 +1,114 @@
+// An in-memory VirtualizationInterface for fast unit tests: records calls, can be slowed, failed or made unavailable.
+import { createHash, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type {
+  ExecResult,
+  Sandbox,
+  SandboxEndReason,
+  SandboxFile,
+  SandboxSpec,
+  VirtualizationEvents,
+  VirtualizationInterface,
+} from '../../src/virtualization/virtualization-interface.js';
+import { unavailable } from '../../src/server/errors.js';
+
+export const FAKE_IMAGE_SHA256 = createHash('sha256').update('fake image').digest('hex');
+
+export interface FakeVirtualizationOptions {
+  /** Delay of each create, in ms (lets tests overlap creations). */
+  createDelayMs?: number;
+  firstPort?: number;
+}
+
+export class FakeVirtualization implements VirtualizationInterface {
+  readonly name = 'fake';
+  readonly sandboxes = new Map<string, Sandbox>();
+  readonly specs = new Map<string, SandboxSpec>();
+  readonly destroyed: string[] = [];
+  startCalls = 0;
+  closeCalls = 0;
+  available = true;
+  /** Next create rejects with this error (once). */
+  failNextCreate: Error | undefined;
+  /** Next destroy rejects with this error (once). */
+  failNextDestroy: Error | undefined;
+  private readonly emitter = new EventEmitter();
+  private nextPort: number;
+
+  constructor(private readonly options: FakeVirtualizationOptions = {}) {
+    this.nextPort = options.firstPort ?? 10000;
+  }
+
+  async start(): Promise<void> {
+    this.startCalls++;
+  }
+
+  async create(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
+    if (!this.available) throw unavailable('backend down');
+    if (this.options.createDelayMs) await new Promise((r) => setTimeout(r, this.options.createDelayMs));
+    signal?.throwIfAborted();
+    const failure = this.failNextCreate;
+    this.failNextCreate = undefined;
+    if (failure !== undefined) throw failure;
+    const sandbox: Sandbox = { id: randomUUID().replaceAll('-', ''), uuid: spec.uuid, port: this.nextPort++, imageSha256: FAKE_IMAGE_SHA256, labels: { ...spec.labels } };
+    this.sandboxes.set(sandbox.id, sandbox);
+    this.specs.set(sandbox.id, spec);
+    return sandbox;
+  }
+
+  async destroy(id: string): Promise<void> {
+    const failure = this.failNextDestroy;
+    this.failNextDestroy = undefined;
+    if (failure !== undefined) throw failure;
+    if (this.sandboxes.delete(id)) this.destroyed.push(id);
+  }
+
+  async list(): Promise<Sandbox[]> {
+    return [...this.sandboxes.values()];
+  }
+
+  isAvailable(): boolean {
+    return this.available;
+  }
+
+  async exec(id: string, cmd: string[]): Promise<ExecResult> {
+    if (!this.sandboxes.has(id)) throw new Error(`no sandbox ${id}`);
+    return { exitCode: 0, stdout: cmd.join(' '), stderr: '' };
+  }
+
+  async putFiles(id: string, _directory: string, _files: SandboxFile[]): Promise<void> {
+    if (!this.sandboxes.has(id)) throw new Error(`no sandbox ${id}`);
+  }
+
+  gatewayAddress(): string | undefined {
+    return '127.0.0.1';
+  }
+
+  /** Adds a sandbox as if it existed before the server started (reconciliation tests). */
+  adopt(sandbox: Omit<Sandbox, 'imageSha256' | 'labels'>): Sandbox {
+    const full: Sandbox = { ...sandbox, imageSha256: FAKE_IMAGE_SHA256, labels: {} };
+    this.sandboxes.set(full.id, full);
+    return full;
+  }
+
+  /** Simulates a sandbox ending behind the server's back. */
+  end(id: string, reason: SandboxEndReason = 'died'): void {
+    const sandbox = this.sandboxes.get(id);
+    this.sandboxes.delete(id);
+    this.emitter.emit('sandbox_ended', { id, uuid: sandbox?.uuid, reason });
+  }
+
+  on<E extends keyof VirtualizationEvents>(event: E, listener: VirtualizationEvents[E]): this {
+    this.emitter.on(event, listener);
+    return this;
+  }
+
+  off<E extends keyof VirtualizationEvents>(event: E, listener: VirtualizationEvents[E]): this {
+    this.emitter.off(event, listener);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.closeCalls++;
+  }
+}

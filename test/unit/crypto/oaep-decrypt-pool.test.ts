@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { OaepDecryptError, OaepDecryptPool } from '../../../src/crypto/oaep-decrypt-pool.js';
+import { RsaKeyPair } from '../../../src/crypto/rsa-key-pair.js';
+
+describe('OaepDecryptPool', () => {
+  let pair: RsaKeyPair;
+  let pool: OaepDecryptPool;
+  before(async () => {
+    pair = await RsaKeyPair.generate(2048);
+    pool = new OaepDecryptPool(pair, 2);
+  });
+  after(async () => pool.close());
+
+  it('decrypts many concurrent ciphertexts to the right plaintexts', async () => {
+    const secrets = Array.from({ length: 40 }, () => randomBytes(48));
+    const plains = await Promise.all(secrets.map((s) => pool.decrypt(pair.encrypt(s))));
+    plains.forEach((p, i) => assert.deepEqual(p, secrets[i]));
+    assert.equal(pool.pending, 0);
+  });
+
+  it('rejects a ciphertext that fails to decrypt and keeps working', async () => {
+    await assert.rejects(pool.decrypt(randomBytes(256)), OaepDecryptError);
+    await assert.rejects(pool.decrypt(randomBytes(10)), OaepDecryptError);
+    const secret = randomBytes(48);
+    assert.deepEqual(await pool.decrypt(pair.encrypt(secret)), secret);
+  });
+
+  it('rejects new work once closed', async () => {
+    const closing = new OaepDecryptPool(pair, 1);
+    await closing.close();
+    await assert.rejects(closing.decrypt(pair.encrypt(randomBytes(48))), /closed/);
+  });
+});

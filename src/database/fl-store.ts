@@ -1,0 +1,213 @@
+// FL state in the daemon's SQLite file: trainings, rounds, client participation and metrics.
+import type { AnweddolDatabase } from './database.js';
+
+export type TrainingStatus = 'provisioning' | 'waiting_clients' | 'running' | 'finished' | 'failed' | 'cancelled';
+export type ClientStatus = 'launching' | 'ready' | 'dropped' | 'finished';
+export type ParticipationPhase = 'fit' | 'test';
+
+export interface TrainingRecord {
+  uuid: string;
+  status: TrainingStatus;
+  message: string;
+  /** The training request as given (JSON), without secrets. */
+  config: Record<string, unknown>;
+  createdAt: number;
+  finishedAt: number | null;
+  finalAccuracy: number | null;
+}
+
+export interface RoundRecord {
+  trainingUuid: string;
+  round: number;
+  globalModelUuid: string;
+  modelPath: string;
+  accuracy: number | null;
+  loss: number | null;
+  clients: number;
+  startedAt: number;
+  finishedAt: number | null;
+}
+
+export interface ClientRecord {
+  trainingUuid: string;
+  clientId: string;
+  sandboxUuid: string | null;
+  shardSize: number;
+  status: ClientStatus;
+  dropReason: string | null;
+}
+
+export interface ParticipationRecord {
+  trainingUuid: string;
+  round: number;
+  clientId: string;
+  phase: ParticipationPhase;
+  sampleSize: number | null;
+  metrics: Record<string, number>;
+  receivedAt: number;
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE fl_trainings (
+    uuid TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    config_json TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    final_accuracy REAL
+  );
+  CREATE TABLE fl_clients (
+    training_uuid TEXT NOT NULL REFERENCES fl_trainings(uuid) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    sandbox_uuid TEXT,
+    shard_size INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    drop_reason TEXT,
+    PRIMARY KEY (training_uuid, client_id)
+  );
+  CREATE TABLE fl_rounds (
+    training_uuid TEXT NOT NULL REFERENCES fl_trainings(uuid) ON DELETE CASCADE,
+    round INTEGER NOT NULL,
+    global_model_uuid TEXT NOT NULL UNIQUE,
+    model_path TEXT NOT NULL,
+    accuracy REAL,
+    loss REAL,
+    clients INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    PRIMARY KEY (training_uuid, round)
+  );
+  CREATE TABLE fl_participation (
+    training_uuid TEXT NOT NULL REFERENCES fl_trainings(uuid) ON DELETE CASCADE,
+    round INTEGER NOT NULL,
+    client_id TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    sample_size INTEGER,
+    metrics_json TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (training_uuid, round, client_id, phase)
+  );`,
+];
+
+export class FlStore {
+  private readonly s;
+
+  constructor(database: AnweddolDatabase) {
+    database.migrate('fl', MIGRATIONS);
+    const db = database.db;
+    this.s = {
+      insertTraining: db.prepare('INSERT INTO fl_trainings (uuid, status, message, config_json, created_at) VALUES (?, ?, ?, ?, ?)'),
+      setStatus: db.prepare('UPDATE fl_trainings SET status = ?, message = ?, finished_at = ?, final_accuracy = COALESCE(?, final_accuracy) WHERE uuid = ?'),
+      getTraining: db.prepare('SELECT * FROM fl_trainings WHERE uuid = ?'),
+      listTrainings: db.prepare('SELECT * FROM fl_trainings ORDER BY created_at DESC LIMIT ?'),
+      upsertClient: db.prepare(`INSERT INTO fl_clients (training_uuid, client_id, sandbox_uuid, shard_size, status, drop_reason) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (training_uuid, client_id) DO UPDATE SET sandbox_uuid = COALESCE(excluded.sandbox_uuid, sandbox_uuid), status = excluded.status, drop_reason = excluded.drop_reason`),
+      clients: db.prepare('SELECT * FROM fl_clients WHERE training_uuid = ? ORDER BY client_id'),
+      insertRound: db.prepare('INSERT INTO fl_rounds (training_uuid, round, global_model_uuid, model_path, clients, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      finishRound: db.prepare('UPDATE fl_rounds SET accuracy = ?, loss = ?, finished_at = ? WHERE training_uuid = ? AND round = ?'),
+      rounds: db.prepare('SELECT * FROM fl_rounds WHERE training_uuid = ? ORDER BY round'),
+      roundByModel: db.prepare('SELECT * FROM fl_rounds WHERE global_model_uuid = ?'),
+      insertParticipation: db.prepare(`INSERT INTO fl_participation (training_uuid, round, client_id, phase, sample_size, metrics_json, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      participation: db.prepare('SELECT * FROM fl_participation WHERE training_uuid = ? ORDER BY round, client_id, phase'),
+      unfinished: db.prepare(`SELECT uuid FROM fl_trainings WHERE status IN ('provisioning', 'waiting_clients', 'running')`).pluck(),
+    };
+  }
+
+  createTraining(uuid: string, config: Record<string, unknown>, now = Date.now()): void {
+    this.s.insertTraining.run(uuid, 'provisioning', '', JSON.stringify(config), now);
+  }
+
+  setTrainingStatus(uuid: string, status: TrainingStatus, message = '', finalAccuracy: number | null = null, now = Date.now()): void {
+    const terminal = status === 'finished' || status === 'failed' || status === 'cancelled';
+    this.s.setStatus.run(status, message, terminal ? now : null, finalAccuracy, uuid);
+  }
+
+  getTraining(uuid: string): TrainingRecord | undefined {
+    const r = this.s.getTraining.get(uuid) as Record<string, unknown> | undefined;
+    return r && toTraining(r);
+  }
+
+  listTrainings(limit = 50): TrainingRecord[] {
+    return (this.s.listTrainings.all(limit) as Record<string, unknown>[]).map(toTraining);
+  }
+
+  /** Trainings a previous daemon left running (marked failed at start-up). */
+  unfinishedTrainings(): string[] {
+    return this.s.unfinished.all() as string[];
+  }
+
+  saveClient(c: ClientRecord): void {
+    this.s.upsertClient.run(c.trainingUuid, c.clientId, c.sandboxUuid, c.shardSize, c.status, c.dropReason);
+  }
+
+  clients(trainingUuid: string): ClientRecord[] {
+    return (this.s.clients.all(trainingUuid) as Record<string, unknown>[]).map((r) => ({
+      trainingUuid: r.training_uuid as string,
+      clientId: r.client_id as string,
+      sandboxUuid: r.sandbox_uuid as string | null,
+      shardSize: r.shard_size as number,
+      status: r.status as ClientStatus,
+      dropReason: r.drop_reason as string | null,
+    }));
+  }
+
+  startRound(r: { trainingUuid: string; round: number; globalModelUuid: string; modelPath: string; clients: number }, now = Date.now()): void {
+    this.s.insertRound.run(r.trainingUuid, r.round, r.globalModelUuid, r.modelPath, r.clients, now);
+  }
+
+  finishRound(trainingUuid: string, round: number, accuracy: number, loss: number, now = Date.now()): void {
+    this.s.finishRound.run(accuracy, loss, now, trainingUuid, round);
+  }
+
+  rounds(trainingUuid: string): RoundRecord[] {
+    return (this.s.rounds.all(trainingUuid) as Record<string, unknown>[]).map(toRound);
+  }
+
+  roundByModel(globalModelUuid: string): RoundRecord | undefined {
+    const r = this.s.roundByModel.get(globalModelUuid) as Record<string, unknown> | undefined;
+    return r && toRound(r);
+  }
+
+  recordParticipation(p: ParticipationRecord): void {
+    this.s.insertParticipation.run(p.trainingUuid, p.round, p.clientId, p.phase, p.sampleSize, JSON.stringify(p.metrics), p.receivedAt);
+  }
+
+  participation(trainingUuid: string): ParticipationRecord[] {
+    return (this.s.participation.all(trainingUuid) as Record<string, unknown>[]).map((r) => ({
+      trainingUuid: r.training_uuid as string,
+      round: r.round as number,
+      clientId: r.client_id as string,
+      phase: r.phase as ParticipationPhase,
+      sampleSize: r.sample_size as number | null,
+      metrics: JSON.parse(r.metrics_json as string) as Record<string, number>,
+      receivedAt: r.received_at as number,
+    }));
+  }
+}
+
+function toTraining(r: Record<string, unknown>): TrainingRecord {
+  return {
+    uuid: r.uuid as string,
+    status: r.status as TrainingStatus,
+    message: r.message as string,
+    config: JSON.parse(r.config_json as string) as Record<string, unknown>,
+    createdAt: r.created_at as number,
+    finishedAt: r.finished_at as number | null,
+    finalAccuracy: r.final_accuracy as number | null,
+  };
+}
+
+function toRound(r: Record<string, unknown>): RoundRecord {
+  return {
+    trainingUuid: r.training_uuid as string,
+    round: r.round as number,
+    globalModelUuid: r.global_model_uuid as string,
+    modelPath: r.model_path as string,
+    accuracy: r.accuracy as number | null,
+    loss: r.loss as number | null,
+    clients: r.clients as number,
+    startedAt: r.started_at as number,
+    finishedAt: r.finished_at as number | null,
+  };
+}

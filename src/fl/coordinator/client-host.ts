@@ -1,0 +1,34 @@
+// Where FL agents run: in sandboxes (production) or as in-process HTTP servers (tests, benchmark baseline).
+import type { TrainerCommand, AgentHyperparameters } from '../agent/agent-config.js';
+import type { Dataset } from '../data/dataset.js';
+
+export interface AgentLaunch {
+  trainingUuid: string;
+  clientId: string;
+  token: string;
+  shard: Dataset;
+  hyperparameters: AgentHyperparameters;
+  trainer?: TrainerCommand;
+  /** Base URL of the coordinator API as the agent must reach it. */
+  coordinatorUrl: string;
+}
+
+export interface LaunchedClient {
+  /** Base URL the coordinator sends notifications to. */
+  agentUrl: string;
+  /** Sandbox uuid when the agent runs in a sandbox. */
+  sandboxUuid?: string;
+  /** Registers the listener called once if the client's environment ends without being asked to. */
+  onEnded(listener: (reason: string) => void): void;
+  /** Stops the agent and releases its environment; idempotent. */
+  destroy(): Promise<void>;
+}
+
+export interface ClientHost {
+  readonly kind: 'in-process' | 'sandbox';
+  /** Addresses the coordinator API must listen on for these agents to reach it. */
+  listenAddresses(): string[];
+  /** The coordinator's base URL as seen from an agent, given the API port. */
+  coordinatorUrl(port: number): string;
+  launch(launch: AgentLaunch, signal: AbortSignal): Promise<LaunchedClient>;
+}

@@ -1,0 +1,113 @@
+// The coordinator's HTTP API for agents (fastify, one instance per bind address): models, updates, metrics, statistics.
+import fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import { FlApiError, invalid, tooLarge, unauthorized } from './fl-api-error.js';
+
+export interface UploadedUpdate {
+  fields: Record<string, string>;
+  file: Buffer;
+}
+
+/** What the API needs from the coordinator; `caller` is the opaque result of `authenticate`. */
+export interface CoordinatorApiHandlers<C> {
+  authenticate(token: string): C | undefined;
+  /** Upper bound for this caller's model file, checked while streaming. */
+  maxModelBytes(caller: C): number;
+  getModel(caller: C, modelUuid: string): Buffer;
+  acceptUpdate(caller: C, modelUuid: string, update: UploadedUpdate): void;
+  acceptMetrics(caller: C, modelUuid: string, fields: Record<string, unknown>): void;
+  acceptStatistics(caller: C, trainingUuid: string, body: unknown): void;
+}
+
+export interface CoordinatorApiOptions {
+  /** Hard ceiling for any multipart file, before per-training checks. */
+  maxUploadBytes: number;
+}
+
+export async function buildCoordinatorApi<C>(handlers: CoordinatorApiHandlers<C>, options: CoordinatorApiOptions): Promise<FastifyInstance> {
+  const app = fastify({ logger: false, bodyLimit: 4 * 1024 * 1024 });
+  await app.register(multipart, { limits: { fileSize: options.maxUploadBytes, files: 1, fields: 16, fieldSize: 64 * 1024, parts: 20 } });
+
+  const caller = (req: FastifyRequest): C => {
+    const h = req.headers.authorization;
+    const c = typeof h === 'string' && h.startsWith('Bearer ') ? handlers.authenticate(h.slice(7).trim()) : undefined;
+    if (c === undefined) throw unauthorized();
+    return c;
+  };
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof FlApiError) return reply.code(err.statusCode).send({ error: err.message });
+    if (err.code === 'FST_REQ_FILE_TOO_LARGE') return reply.code(413).send({ error: 'model file too large' });
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    return reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
+  });
+
+  app.get<{ Params: { model: string } }>('/api/models/:model/', async (req, reply) => {
+    const bytes = handlers.getModel(caller(req), req.params.model);
+    return reply.code(200).type('application/octet-stream').send(bytes);
+  });
+
+  app.post<{ Params: { model: string } }>('/api/models/:model/', async (req, reply) => {
+    const c = caller(req);
+    if (!req.isMultipart()) throw invalid('expected multipart/form-data with a model_file');
+    const limit = handlers.maxModelBytes(c);
+    const fields: Record<string, string> = {};
+    let file: Buffer | undefined;
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'model_file' || file !== undefined) {
+          part.file.resume();
+          throw invalid(`unexpected file field '${part.fieldname.slice(0, 40)}'`);
+        }
+        file = await readLimited(part.file, limit);
+      } else {
+        fields[part.fieldname] = String(part.value);
+      }
+    }
+    if (!file) throw invalid('model_file is missing');
+    handlers.acceptUpdate(c, req.params.model, { fields, file });
+    return reply.code(201).send({ status: 'stored' });
+  });
+
+  app.post<{ Params: { model: string } }>('/api/models/:model/metrics/', async (req, reply) => {
+    const c = caller(req);
+    let fields: Record<string, unknown>;
+    if (req.isMultipart()) {
+      fields = {};
+      for await (const part of req.parts()) {
+        if (part.type === 'file') {
+          part.file.resume();
+          throw invalid('metrics take no file');
+        }
+        fields[part.fieldname] = part.value;
+      }
+    } else {
+      if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) throw invalid('metrics body must be a JSON object');
+      fields = req.body as Record<string, unknown>;
+    }
+    handlers.acceptMetrics(c, req.params.model, fields);
+    return reply.code(201).send({ status: 'stored' });
+  });
+
+  app.post<{ Params: { training: string } }>('/api/trainings/:training/statistics/', async (req, reply) => {
+    handlers.acceptStatistics(caller(req), req.params.training, req.body);
+    return reply.code(201).send({ status: 'stored' });
+  });
+
+  return app;
+}
+
+async function readLimited(stream: NodeJS.ReadableStream & { truncated?: boolean }, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      (stream as NodeJS.ReadableStream).resume();
+      throw tooLarge(`model file larger than ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  if (stream.truncated) throw tooLarge('model file too large');
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,112 @@
+// A training request (from the CLI / library) with defaults applied and every field checked.
+import type { TrainerCommand } from '../agent/agent-config.js';
+import type { Dataset } from '../data/dataset.js';
+import { parseShardSplit, type ShardSplit } from '../data/split-dataset.js';
+import type { ModelKind } from '../model/classifier.js';
+
+export interface TrainingRequestInput {
+  clients: number;
+  rounds: number;
+  model?: ModelKind;
+  /** Hidden units of the MLP. */
+  hidden?: number;
+  /** Path to a CSV (optionally .gz) file, or the data itself. */
+  dataset: string | Dataset;
+  /** `iid` or `dirichlet:<alpha>`. */
+  split?: string;
+  localEpochs?: number;
+  learningRate?: number;
+  batchSize?: number;
+  /** FedProx proximal coefficient (0 = FedAvg). */
+  mu?: number;
+  minClients?: number;
+  /** Updates needed to aggregate a round (default: minClients). */
+  minFitClients?: number;
+  roundTimeoutSeconds?: number;
+  readyTimeoutSeconds?: number;
+  seed?: number;
+  testFraction?: number;
+  keepSandboxes?: boolean;
+  /** External trainer for every client, or per client index (0-based). */
+  trainer?: TrainerCommand;
+  clientTrainers?: Record<number, TrainerCommand>;
+}
+
+export interface TrainingRequest extends Required<Omit<TrainingRequestInput, 'trainer' | 'clientTrainers' | 'split'>> {
+  split: ShardSplit;
+  splitText: string;
+  trainer?: TrainerCommand;
+  clientTrainers: Record<number, TrainerCommand>;
+}
+
+export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingRequest {
+  const bad = (m: string): never => {
+    throw new RangeError(m);
+  };
+  const int = (v: unknown, name: string, min: number, max: number) => {
+    if (!(Number.isInteger(v) && (v as number) >= min && (v as number) <= max)) bad(`${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+  };
+  const pos = (v: unknown, name: string) => {
+    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) bad(`${name} must be a number > 0, got ${String(v)}`);
+  };
+  const r: TrainingRequest = {
+    clients: input.clients,
+    rounds: input.rounds,
+    model: input.model ?? 'logreg',
+    hidden: input.hidden ?? 64,
+    dataset: input.dataset,
+    split: { kind: 'iid' },
+    splitText: input.split ?? 'iid',
+    localEpochs: input.localEpochs ?? 5,
+    learningRate: input.learningRate ?? 0.1,
+    batchSize: input.batchSize ?? 32,
+    mu: input.mu ?? 0,
+    minClients: input.minClients ?? input.clients,
+    minFitClients: input.minFitClients ?? input.minClients ?? input.clients,
+    roundTimeoutSeconds: input.roundTimeoutSeconds ?? 60,
+    readyTimeoutSeconds: input.readyTimeoutSeconds ?? 60,
+    seed: input.seed ?? 0,
+    testFraction: input.testFraction ?? 0.2,
+    keepSandboxes: input.keepSandboxes ?? false,
+    clientTrainers: input.clientTrainers ?? {},
+    ...(input.trainer ? { trainer: input.trainer } : {}),
+  };
+  int(r.clients, 'clients', 1, 64);
+  int(r.rounds, 'rounds', 1, 1000);
+  if (r.model !== 'logreg' && r.model !== 'mlp') bad(`model must be logreg or mlp, got ${String(r.model)}`);
+  int(r.hidden, 'hidden', 1, 4096);
+  r.split = parseShardSplit(r.splitText);
+  int(r.localEpochs, 'local epochs', 0, 1000);
+  pos(r.learningRate, 'learning rate');
+  int(r.batchSize, 'batch size', 1, 1 << 20);
+  if (!(typeof r.mu === 'number' && r.mu >= 0)) bad(`mu must be ≥ 0, got ${String(r.mu)}`);
+  int(r.minClients, 'min clients', 1, r.clients);
+  int(r.minFitClients, 'min fit clients', 1, r.clients);
+  pos(r.roundTimeoutSeconds, 'round timeout');
+  pos(r.readyTimeoutSeconds, 'ready timeout');
+  int(r.seed, 'seed', -(2 ** 31), 2 ** 31 - 1);
+  if (!(r.testFraction > 0 && r.testFraction < 1)) bad(`test fraction must be in (0, 1), got ${r.testFraction}`);
+  if (typeof r.dataset !== 'string' && (typeof r.dataset !== 'object' || r.dataset === null)) bad('dataset must be a path');
+  return r;
+}
+
+/** The request as stored and shown (no data, no secrets). */
+export function describeTrainingRequest(r: TrainingRequest): Record<string, unknown> {
+  return {
+    clients: r.clients,
+    rounds: r.rounds,
+    model: r.model,
+    ...(r.model === 'mlp' ? { hidden: r.hidden } : {}),
+    dataset: typeof r.dataset === 'string' ? r.dataset : '(in memory)',
+    split: r.splitText,
+    local_epochs: r.localEpochs,
+    learning_rate: r.learningRate,
+    batch_size: r.batchSize,
+    mu: r.mu,
+    min_clients: r.minClients,
+    min_fit_clients: r.minFitClients,
+    round_timeout: r.roundTimeoutSeconds,
+    seed: r.seed,
+    keep_sandboxes: r.keepSandboxes,
+  };
+}

@@ -208,7 +208,11 @@ export class Connection {
         pending.resolve(bytes);
       }
     }
-    if (this.reader.buffered > this.maxBuffered) this.fail(new ProtocolViolation('peer sent more than the protocol allows'));
+    if (this.reader.buffered > this.maxBuffered) {
+      this.reader.clear();
+      this.fail(new ProtocolViolation('peer sent more than the protocol allows'));
+      this.socket.destroy();
+    }
   }
 
   private fail(error: Error): void {

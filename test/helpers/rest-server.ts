@@ -1,21 +1,17 @@
-// Test fixture: a real AnweddolServer with the REST listener on 127.0.0.1 (ephemeral port), HTTP or HTTPS.
-import { RsaKeyPair } from '../../src/crypto/rsa-key-pair.js';
+// Test fixture: a real AnweddolServer serving TCP and REST (HTTP or HTTPS) on 127.0.0.1, ephemeral ports.
 import { generateSelfSignedCertificate } from '../../src/crypto/tls.js';
 import { AnweddolHttpClient } from '../../src/client/http-client.js';
+import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { AnweddolServer, type AnweddolServerOptions } from '../../src/server/anweddol-server.js';
 import { HttpListener } from '../../src/server/http-listener.js';
-
-let sharedKeyPair: Promise<RsaKeyPair> | undefined;
-/** One 2048-bit server key per test process: generation is the slow part of a server start. */
-export function testServerKeyPair(): Promise<RsaKeyPair> {
-  sharedKeyPair ??= RsaKeyPair.generate(2048);
-  return sharedKeyPair;
-}
+import { testClientKeyPair, testServerKeyPair } from './test-keys.js';
 
 export interface RestServer {
   server: AnweddolServer;
   listener: HttpListener;
   client: AnweddolHttpClient;
+  /** A TCP client for the same server (pre-generated 2048-bit client key). */
+  tcpClient(): Promise<AnweddolTcpClient>;
   close(): Promise<void>;
 }
 
@@ -40,5 +36,6 @@ export async function startRestServer(
   server.addTransport(listener);
   await server.start();
   const client = new AnweddolHttpClient({ baseUrl: listener.url(), rejectUnauthorized: false });
-  return { server, listener, client, close: () => server.stop() };
+  const tcpClient = async () => new AnweddolTcpClient({ host: '127.0.0.1', port: server.tcpAddress()!.port, keyPair: await testClientKeyPair(), timeoutMs: 5000 });
+  return { server, listener, client, tcpClient, close: () => server.stop() };
 }

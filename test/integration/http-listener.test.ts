@@ -1,13 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { FakeVirtualization } from '../helpers/fake-virtualization.js';
 import { startRestServer, type RestServer } from '../helpers/rest-server.js';
 
 for (const tls of [false, true]) {
   describe(`REST listener over ${tls ? 'HTTPS' : 'HTTP'}`, () => {
     let rest: RestServer;
     const seen: string[] = [];
+    const backend = new FakeVirtualization();
     before(async () => {
-      rest = await startRestServer({ tls, maxBodySize: 1024 });
+      rest = await startRestServer({ tls, maxBodySize: 1024, serverOptions: { virtualization: backend } });
       rest.server.setRequestHandler('HELLO', async (request, ctx) => ({
         success: true,
         message: 'OK',
@@ -41,6 +43,28 @@ for (const tls of [false, true]) {
     it('answers STAT on POST with an empty parameters object', async () => {
       const response = await rest.client.stat();
       assert.equal(response.success, true);
+    });
+
+    it('creates a sandbox with POST /create and destroys it with POST /destroy', async () => {
+      const created = await rest.client.create();
+      assert.equal(created.message, 'OK');
+      const d = created.data as Record<string, unknown>;
+      assert.deepEqual(Object.keys(d).sort(), [
+        'client_token', 'container_iso_sha256', 'container_listen_port', 'container_password', 'container_username', 'container_uuid',
+      ]);
+      assert.equal(backend.sandboxes.size, 1);
+      const destroyed = await rest.client.destroy(d.container_uuid as string, d.client_token as string);
+      assert.deepEqual(destroyed, { success: true, message: 'OK', data: {} });
+      assert.equal(backend.sandboxes.size, 0);
+    });
+
+    it('refuses DESTROY with a wrong token with Bad authentication', async () => {
+      const created = await rest.client.create();
+      const uuid = created.data.container_uuid as string;
+      const wrong = await rest.client.destroy(uuid, 'A'.repeat(255));
+      assert.equal(wrong.message, 'Bad authentication');
+      assert.equal(backend.sandboxes.size, 1);
+      await rest.client.destroy(uuid, created.data.client_token as string);
     });
 
     it('upper-cases the verb from the path and reaches custom verbs with the body as parameters', async () => {

@@ -182,3 +182,23 @@ function countLines(data: Buffer): number {
   for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) count++;
   return count;
 }
+
+/** The events a server emits that it does not log itself; subscribe once, right after constructing it. */
+interface ActivitySource {
+  on(event: 'created_container', handler: (ctx: { client: { id: string }; sandbox: { id: string; port: number } }) => unknown): unknown;
+  on(event: 'destroyed_container', handler: (ctx: { client: { id: string }; containerId: string }) => unknown): unknown;
+  on(event: 'container_stopped', handler: (ctx: { containerId: string; reason: string }) => unknown): unknown;
+}
+
+/** One line per sandbox lifecycle step: client id, container id and port only (never uuid, token or password). */
+export function logSandboxActivity(server: ActivitySource, logger: Logger): void {
+  server.on('created_container', ({ client, sandbox }) => {
+    logger.info(`client ${client.id}: sandbox ${sandbox.id.slice(0, 12)} created, SSH on port ${sandbox.port}`);
+  });
+  server.on('destroyed_container', ({ client, containerId }) => {
+    logger.info(`client ${client.id}: sandbox ${containerId.slice(0, 12)} destroyed`);
+  });
+  server.on('container_stopped', ({ containerId, reason }) => {
+    logger.info(`sandbox ${containerId.slice(0, 12)} ended (${reason})`);
+  });
+}

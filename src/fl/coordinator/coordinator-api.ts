@@ -53,17 +53,23 @@ export async function buildCoordinatorApi<C>(handlers: CoordinatorApiHandlers<C>
     const limit = handlers.maxModelBytes(c);
     const fields: Record<string, string> = {};
     let file: Buffer | undefined;
+    // Problems found mid-stream are raised after the body is consumed: leaving busboy paused would hang the request.
+    let problem: FlApiError | undefined;
     for await (const part of req.parts()) {
       if (part.type === 'file') {
-        if (part.fieldname !== 'model_file' || file !== undefined) {
-          part.file.resume();
-          throw invalid(`unexpected file field '${part.fieldname.slice(0, 40)}'`);
+        if (part.fieldname !== 'model_file' || file !== undefined || problem) {
+          problem ??= invalid(`unexpected file field '${part.fieldname.slice(0, 40)}'`);
+          await drain(part.file);
+          continue;
         }
-        file = await readLimited(part.file, limit);
+        const read = await readLimited(part.file, limit);
+        if (read === undefined) problem = tooLarge(`model file larger than ${limit} bytes`);
+        else file = read;
       } else {
         fields[part.fieldname] = String(part.value);
       }
     }
+    if (problem) throw problem;
     if (!file) throw invalid('model_file is missing');
     handlers.acceptUpdate(c, req.params.model, { fields, file });
     return reply.code(201).send({ status: 'stored' });
@@ -74,13 +80,14 @@ export async function buildCoordinatorApi<C>(handlers: CoordinatorApiHandlers<C>
     let fields: Record<string, unknown>;
     if (req.isMultipart()) {
       fields = {};
+      let sawFile = false;
       for await (const part of req.parts()) {
         if (part.type === 'file') {
-          part.file.resume();
-          throw invalid('metrics take no file');
-        }
-        fields[part.fieldname] = part.value;
+          sawFile = true;
+          await drain(part.file);
+        } else fields[part.fieldname] = part.value;
       }
+      if (sawFile) throw invalid('metrics take no file');
     } else {
       if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) throw invalid('metrics body must be a JSON object');
       fields = req.body as Record<string, unknown>;
@@ -97,17 +104,20 @@ export async function buildCoordinatorApi<C>(handlers: CoordinatorApiHandlers<C>
   return app;
 }
 
-async function readLimited(stream: NodeJS.ReadableStream & { truncated?: boolean }, limit: number): Promise<Buffer> {
+/** The whole stream, or undefined (stream drained) when it exceeds `limit` or hit the multipart ceiling. */
+async function readLimited(stream: NodeJS.ReadableStream & { truncated?: boolean }, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {
     size += (chunk as Buffer).length;
-    if (size > limit) {
-      (stream as NodeJS.ReadableStream).resume();
-      throw tooLarge(`model file larger than ${limit} bytes`);
-    }
-    chunks.push(chunk as Buffer);
+    if (size <= limit) chunks.push(chunk as Buffer);
   }
-  if (stream.truncated) throw tooLarge('model file too large');
+  if (size > limit || stream.truncated) return undefined;
   return Buffer.concat(chunks);
+}
+
+async function drain(stream: NodeJS.ReadableStream): Promise<void> {
+  for await (const _chunk of stream) {
+    // discard
+  }
 }

@@ -121,7 +121,7 @@ export class FlCoordinator {
     let port = this.options.listenPort;
     try {
       for (const host of this.options.host.listenAddresses()) {
-        const app = await buildCoordinatorApi<Caller>(this, { maxUploadBytes: this.options.maxUploadBytes ?? 256 * 1024 * 1024 });
+        const app = await buildCoordinatorApi<Caller>(this, { maxUploadBytes: this.options.maxUploadBytes ?? 64 * 1024 * 1024 });
         this.apis.push(app);
         await app.listen({ host, port });
         port = (app.server.address() as { port: number }).port;
@@ -424,7 +424,8 @@ export class FlCoordinator {
     if (result.received.size < r.minFitClients) {
       throw new Error(`round ${round}: ${result.received.size} update(s) received, min_fit_clients is ${r.minFitClients}`);
     }
-    return [...result.received.values()];
+    // Client-id order, not arrival order: the aggregate is bit-for-bit reproducible.
+    return [...result.received.entries()].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).map(([, u]) => u);
   }
 
   private async testRound(run: TrainingRun, round: number, modelUuid: string): Promise<Record<string, Record<string, number>>> {

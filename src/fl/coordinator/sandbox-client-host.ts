@@ -1,0 +1,114 @@
+// Agents in sandboxes: one sandbox per client via the VirtualizationInterface, shard and config copied in, agent started detached.
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import type { Logger } from '../../server/logger.js';
+import { silentLogger } from '../../server/logger.js';
+import type { Sandbox, SandboxEndReason, VirtualizationInterface } from '../../virtualization/virtualization-interface.js';
+import type { AgentConfig } from '../agent/agent-config.js';
+import { formatCsvDataset } from '../data/parse-csv-dataset.js';
+import type { AgentLaunch, ClientHost, LaunchedClient } from './client-host.js';
+
+export const FL_TRAINING_LABEL = 'anweddol.fl.training';
+export const FL_CLIENT_LABEL = 'anweddol.fl.client';
+
+export interface SandboxClientHostOptions {
+  virtualization: VirtualizationInterface;
+  /** Takes one server capacity slot per sandbox (`AnweddolServer.reserveSandboxSlot`); undefined = full. */
+  reserveSlot?: () => { release(): void } | undefined;
+  /** Where the image carries the agent bundle. */
+  agentPath?: string;
+  workDir?: string;
+  agentPort?: number;
+  logger?: Logger;
+}
+
+export class SandboxClientHost implements ClientHost {
+  readonly kind = 'sandbox' as const;
+  private readonly agentPath: string;
+  private readonly workDir: string;
+  private readonly agentPort: number;
+  private readonly log: Logger;
+
+  constructor(private readonly options: SandboxClientHostOptions) {
+    this.agentPath = options.agentPath ?? '/opt/anweddol/fl-agent/agent.mjs';
+    this.workDir = options.workDir ?? '/opt/anweddol/fl-work';
+    this.agentPort = options.agentPort ?? 6161;
+    this.log = options.logger ?? silentLogger;
+  }
+
+  private gateway(): string {
+    const g = this.options.virtualization.gatewayAddress();
+    if (!g) throw new Error('the sandbox network gateway is not known (backend not started?)');
+    return g;
+  }
+
+  listenAddresses(): string[] {
+    return ['127.0.0.1', this.gateway()];
+  }
+
+  coordinatorUrl(port: number): string {
+    return `http://${this.gateway()}:${port}`;
+  }
+
+  async launch(launch: AgentLaunch, signal: AbortSignal): Promise<LaunchedClient> {
+    const virt = this.options.virtualization;
+    const slot = this.options.reserveSlot ? this.options.reserveSlot() : { release: () => {} };
+    if (!slot) throw new Error('server sandbox capacity reached');
+    let sandbox: Sandbox | undefined;
+    try {
+      sandbox = await virt.create({
+        uuid: randomUUID(),
+        username: `user_${randomInt(10000, 100000)}`,
+        password: randomBytes(18).toString('base64url'),
+        labels: { [FL_TRAINING_LABEL]: launch.trainingUuid, [FL_CLIENT_LABEL]: launch.clientId },
+      }, signal);
+      if (!sandbox.ipAddress) throw new Error('the sandbox has no address on the private network');
+      const config: AgentConfig = {
+        trainingUuid: launch.trainingUuid,
+        owner: launch.clientId,
+        token: launch.token,
+        coordinatorUrl: launch.coordinatorUrl,
+        listenHost: '0.0.0.0',
+        listenPort: this.agentPort,
+        dataPath: `${this.workDir}/shard.csv`,
+        hyperparameters: launch.hyperparameters,
+        ...(launch.trainer ? { trainer: launch.trainer } : {}),
+      };
+      await virt.putFiles(sandbox.id, this.workDir, [
+        { name: 'config.json', content: Buffer.from(JSON.stringify(config)), mode: 0o600 },
+        { name: 'shard.csv', content: Buffer.from(formatCsvDataset(launch.shard)), mode: 0o644 },
+      ]);
+      signal.throwIfAborted();
+      const started = await virt.exec(sandbox.id, ['sh', '-c', `exec node ${this.agentPath} --config ${this.workDir}/config.json >>${this.workDir}/agent.log 2>&1`], { detach: true, env: { ANWEDDOL_FL_CONFIG: `${this.workDir}/config.json` } });
+      if (started.exitCode !== 0) throw new Error(`starting the agent failed: ${started.stderr.trim().slice(0, 200)}`);
+    } catch (e) {
+      if (sandbox) await virt.destroy(sandbox.id).catch((err: Error) => this.log.error(`FL: cleanup of sandbox ${sandbox!.id.slice(0, 12)} failed: ${err.message}`));
+      slot.release();
+      throw e;
+    }
+    const box = sandbox;
+    let destroyed = false;
+    let ended: ((reason: string) => void) | undefined;
+    const onEnded = (s: { id: string; reason: SandboxEndReason }) => {
+      if (s.id !== box.id || destroyed) return;
+      virt.off('sandbox_ended', onEnded);
+      slot.release();
+      ended?.(s.reason);
+    };
+    virt.on('sandbox_ended', onEnded);
+    return {
+      agentUrl: `http://${box.ipAddress}:${this.agentPort}`,
+      sandboxUuid: box.uuid,
+      onEnded: (l) => (ended = l),
+      destroy: async () => {
+        if (destroyed) return;
+        destroyed = true;
+        virt.off('sandbox_ended', onEnded);
+        try {
+          await virt.destroy(box.id);
+        } finally {
+          slot.release();
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,121 @@
+// Test fixture for the real Docker backend: the project's private dockerd, the sandbox image, SSH into sandboxes, leak checks.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from 'ssh2';
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SANDBOX_IMAGE = 'anweddol/sandbox:latest';
+
+let cachedHost: string | undefined;
+
+/** The private dockerd's DOCKER_HOST (started by scripts/dockerd.sh if needed); the sandbox image is built if missing. */
+export function dockerHost(): string {
+  if (cachedHost !== undefined) return cachedHost;
+  let host = process.env.DOCKER_HOST;
+  if (host === undefined || host === '') {
+    const line = execFileSync('bash', [join(REPO, 'scripts/dockerd.sh'), 'up'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    host = line.trim().replace(/^DOCKER_HOST=/, '');
+  }
+  const env = { ...process.env, DOCKER_HOST: host };
+  try {
+    execFileSync('docker', ['image', 'inspect', SANDBOX_IMAGE], { env, stdio: 'ignore' });
+  } catch {
+    execFileSync('bash', [join(REPO, 'iso/build.sh')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  cachedHost = host;
+  return host;
+}
+
+/** The docker CLI against a given daemon (API pinned to what Debian's dockerd speaks). */
+export function docker(args: string[], host = dockerHost()): string {
+  return execFileSync('docker', args, {
+    encoding: 'utf8',
+    env: { ...process.env, DOCKER_HOST: host, DOCKER_API_VERSION: '1.41' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
+}
+
+/** A server id unique to one test file run, so files running in parallel never see each other's sandboxes. */
+export function uniqueServerId(name: string): string {
+  return `test-${name}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Ids of every container (any state) labelled as owned by `serverId`. */
+export function containersOf(serverId: string, host = dockerHost()): string[] {
+  const out = docker(['ps', '-aq', '--no-trunc', '--filter', `label=anweddol.server=${serverId}`], host);
+  return out === '' ? [] : out.split('\n');
+}
+
+export interface SshResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Logs in with a password on 127.0.0.1 and runs one command. */
+export function sshRun(port: number, username: string, password: string, command: string, timeoutMs = 15_000): Promise<SshResult> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    const timer = setTimeout(() => {
+      client.end();
+      reject(new Error(`ssh command timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      client.end();
+      reject(error);
+    };
+    client
+      .on('ready', () => {
+        client.exec(command, (error, stream) => {
+          if (error) return fail(error);
+          let stdout = '';
+          let stderr = '';
+          stream.on('data', (d: Buffer) => (stdout += d.toString()));
+          stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          stream.on('close', (code: number | null) => {
+            clearTimeout(timer);
+            client.end();
+            resolve({ code, stdout, stderr });
+          });
+        });
+      })
+      .on('error', fail)
+      .connect({ host: '127.0.0.1', port, username, password, readyTimeout: timeoutMs, tryKeyboard: false });
+  });
+}
+
+/** The host key fingerprint a sandbox's sshd presents (no login). */
+export function sshHostKey(port: number, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let key: string | undefined;
+    const timer = setTimeout(() => {
+      client.end();
+      reject(new Error('no host key'));
+    }, timeoutMs);
+    client
+      .on('error', () => {
+        clearTimeout(timer);
+        client.end();
+        if (key !== undefined) resolve(key);
+        else reject(new Error('ssh failed before the host key'));
+      })
+      .connect({
+        host: '127.0.0.1',
+        port,
+        username: 'nobody',
+        password: 'x',
+        hostVerifier: (hashed: string) => {
+          key = hashed;
+          clearTimeout(timer);
+          client.end();
+          resolve(hashed);
+          return false;
+        },
+        hostHash: 'sha256',
+      });
+  });
+}

@@ -1,0 +1,229 @@
+// DockerVirtualization against the real private dockerd and sandbox image: create, SSH, isolation, events, cleanup.
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { DockerVirtualization } from '../../src/virtualization/docker/docker-virtualization.js';
+import type { Sandbox, SandboxEndReason } from '../../src/virtualization/virtualization-interface.js';
+import { containersOf, docker, dockerHost, SANDBOX_IMAGE, sshHostKey, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
+import { randomUUID } from 'node:crypto';
+
+const serverId = uniqueServerId('backend');
+const PASSWORD = 'Pw0rdAbcdefGhijklmnop1234567890';
+
+function spec(n: number) {
+  return { uuid: randomUUID(), username: `user_${10000 + n}`, password: `${PASSWORD}${n}` };
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+describe('DockerVirtualization with the real dockerd', () => {
+  let backend: DockerVirtualization;
+
+  before(async () => {
+    backend = new DockerVirtualization({
+      dockerHost: dockerHost(),
+      image: SANDBOX_IMAGE,
+      serverId,
+      publishedAddress: '127.0.0.1',
+      portRange: [12000, 12999],
+      memoryMiB: 256,
+      vcpus: 1,
+      pidsLimit: 128,
+    });
+    await backend.start();
+    assert.equal(backend.isAvailable(), true);
+  });
+
+  after(async () => {
+    for (const sandbox of await backend.list()) await backend.destroy(sandbox.id);
+    await backend.close();
+    assert.deepEqual(containersOf(serverId), [], 'no container left behind');
+  });
+
+  it('creates a sandbox the client logs into over SSH with the returned port, user and password', async () => {
+    const s = spec(1);
+    const sandbox = await backend.create(s);
+    try {
+      assert.match(sandbox.imageSha256, /^[0-9a-f]{64}$/);
+      assert.equal(sandbox.imageSha256, docker(['image', 'inspect', '--format', '{{.Id}}', SANDBOX_IMAGE]).replace('sha256:', ''));
+      assert.match(sandbox.ipAddress ?? '', /^10\.231\./);
+      const id = await sshRun(sandbox.port, s.username, s.password, 'id -un; node -e "console.log(1+1)"');
+      assert.equal(id.code, 0);
+      assert.equal(id.stdout, `${s.username}\n2\n`);
+    } finally {
+      await backend.destroy(sandbox.id);
+    }
+  });
+
+  it('refuses SSH logins with a wrong password and for root', async () => {
+    const s = spec(2);
+    const sandbox = await backend.create(s);
+    try {
+      await assert.rejects(sshRun(sandbox.port, s.username, 'wrong', 'true'), /authentication/i);
+      await assert.rejects(sshRun(sandbox.port, 'root', s.password, 'true'), /authentication/i);
+    } finally {
+      await backend.destroy(sandbox.id);
+    }
+  });
+
+  it('removes the container and frees the port on destroy', async () => {
+    const sandbox = await backend.create(spec(3));
+    await backend.destroy(sandbox.id);
+    assert.deepEqual(containersOf(serverId), []);
+    assert.equal(await portIsFree(sandbox.port), true);
+    assert.equal(backend.portsInUse(), 0);
+    await backend.destroy(sandbox.id); // idempotent
+  });
+
+  it('gives every sandbox its own SSH host key', async () => {
+    const [a, b] = await Promise.all([backend.create(spec(4)), backend.create(spec(5))]);
+    try {
+      const [ka, kb] = await Promise.all([sshHostKey(a.port), sshHostKey(b.port)]);
+      assert.notEqual(ka, kb);
+    } finally {
+      await Promise.all([backend.destroy(a.id), backend.destroy(b.id)]);
+    }
+  });
+
+  it('keeps a sandbox from reaching another sandbox over the bridge', async () => {
+    const a = await backend.create(spec(6));
+    const b = await backend.create(spec(7));
+    try {
+      assert.ok(b.ipAddress !== undefined);
+      const probe = `exec 3<>/dev/tcp/${b.ipAddress}/22 && head -c 4 <&3`;
+      const result = await backend.exec(a.id, ['timeout', '3', 'bash', '-c', probe]);
+      assert.notEqual(result.exitCode, 0, 'the connection must not succeed');
+      assert.doesNotMatch(result.stdout, /SSH-/);
+      // The gateway (the host) stays reachable: that is how FL agents reach the daemon.
+      assert.match(backend.gatewayAddress() ?? '', /^10\.231\.\d+\.1$/);
+    } finally {
+      await backend.destroy(a.id);
+      await backend.destroy(b.id);
+    }
+  });
+
+  it('runs commands and copies files into a sandbox', async () => {
+    const sandbox = await backend.create(spec(8));
+    try {
+      await backend.putFiles(sandbox.id, '/opt/test/dir', [
+        { name: 'a.txt', content: Buffer.from('hello\n') },
+        { name: 'sub/run.sh', content: Buffer.from('#!/bin/sh\necho ran as $(id -un)\n'), mode: 0o755, uid: 1000, gid: 1000 },
+      ]);
+      const cat = await backend.exec(sandbox.id, ['cat', '/opt/test/dir/a.txt']);
+      assert.deepEqual(cat, { exitCode: 0, stdout: 'hello\n', stderr: '' });
+      const run = await backend.exec(sandbox.id, ['/opt/test/dir/sub/run.sh'], { user: 'user_10008' });
+      assert.equal(run.stdout, 'ran as user_10008\n');
+      const failing = await backend.exec(sandbox.id, ['sh', '-c', 'echo oops >&2; exit 7']);
+      assert.deepEqual(failing, { exitCode: 7, stdout: '', stderr: 'oops\n' });
+      await assert.rejects(backend.putFiles(sandbox.id, '/tmp', [{ name: '../etc/passwd', content: Buffer.from('') }]), /invalid file name/);
+    } finally {
+      await backend.destroy(sandbox.id);
+    }
+  });
+
+  it('lists only the sandboxes it owns', async () => {
+    const other = new DockerVirtualization({ dockerHost: dockerHost(), serverId: `${serverId}-other`, publishedAddress: '127.0.0.1', portRange: [12000, 12999] });
+    await other.start();
+    const mine = await backend.create(spec(9));
+    try {
+      assert.deepEqual((await backend.list()).map((s) => s.id), [mine.id]);
+      assert.deepEqual(await other.list(), []);
+      assert.equal((await backend.list())[0]!.port, mine.port);
+    } finally {
+      await backend.destroy(mine.id);
+      await other.close();
+    }
+  });
+
+  it('reports a sandbox killed behind its back within 2 s and removes it', async () => {
+    const sandbox = await backend.create(spec(10));
+    const ended = new Promise<{ id: string; reason: SandboxEndReason; at: number }>((resolve) => {
+      const listener = (e: { id: string; reason: SandboxEndReason }) => {
+        if (e.id !== sandbox.id) return;
+        backend.off('sandbox_ended', listener);
+        resolve({ ...e, at: Date.now() });
+      };
+      backend.on('sandbox_ended', listener);
+    });
+    const killedAt = Date.now();
+    docker(['kill', sandbox.id]);
+    const event = await ended;
+    assert.equal(event.reason, 'died');
+    assert.ok(event.at - killedAt < 2000, `reported after ${event.at - killedAt} ms`);
+    for (let i = 0; i < 50 && containersOf(serverId).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(containersOf(serverId), []);
+    assert.equal(backend.portsInUse(), 0);
+  });
+
+  it('does not report sandboxes it destroys itself', async () => {
+    const seen: string[] = [];
+    const listener = (e: { id: string }) => seen.push(e.id);
+    backend.on('sandbox_ended', listener);
+    const sandbox: Sandbox = await backend.create(spec(11));
+    await backend.destroy(sandbox.id);
+    await new Promise((r) => setTimeout(r, 500));
+    backend.off('sandbox_ended', listener);
+    assert.deepEqual(seen, []);
+  });
+
+  it('leaves nothing behind when the image does not exist', async () => {
+    const broken = new DockerVirtualization({ dockerHost: dockerHost(), image: 'anweddol/no-such-image:none', serverId, publishedAddress: '127.0.0.1', portRange: [12000, 12999] });
+    await broken.start();
+    try {
+      await assert.rejects(broken.create(spec(12)));
+      assert.deepEqual(containersOf(serverId), []);
+      assert.equal(broken.portsInUse(), 0);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('leaves nothing behind when sshd never answers in time', async () => {
+    const slow = new DockerVirtualization({
+      dockerHost: dockerHost(),
+      serverId,
+      publishedAddress: '127.0.0.1',
+      portRange: [12000, 12999],
+      waitStrategy: { waitUntilReady: () => Promise.reject(new Error('sshd did not answer within 1 ms')) },
+    });
+    await slow.start();
+    try {
+      await assert.rejects(slow.create(spec(13)), /did not answer/);
+      assert.deepEqual(containersOf(serverId), []);
+      assert.equal(slow.portsInUse(), 0);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('keeps serving other sandboxes while one runs a fork bomb (pids limit)', async () => {
+    const bomb = await backend.create(spec(14));
+    try {
+      await backend.exec(bomb.id, ['bash', '-c', 'b(){ b|b& }; b'], { detach: true, user: 'user_10014' });
+      await new Promise((r) => setTimeout(r, 1500));
+      const s = spec(15);
+      const started = Date.now();
+      const other = await backend.create(s);
+      try {
+        const result = await sshRun(other.port, s.username, s.password, 'echo alive');
+        assert.equal(result.stdout, 'alive\n');
+        assert.ok(Date.now() - started < 20_000);
+        const pids = Number(docker(['inspect', '--format', '{{.HostConfig.PidsLimit}}', bomb.id]));
+        assert.equal(pids, 128);
+      } finally {
+        await backend.destroy(other.id);
+      }
+    } finally {
+      await backend.destroy(bomb.id);
+    }
+  });
+});

@@ -1,15 +1,10 @@
 // Allow/deny policy on client addresses ("any", single addresses, CIDR ranges; IPv4 and IPv6); the deny list wins.
 import { BlockList, isIP } from 'node:net';
+import { unmapAddress } from './client-info.js';
 
 export interface IpFilterOptions {
   allowed: readonly string[];
   denied: readonly string[];
-}
-
-/** Strips the IPv4-mapped IPv6 prefix so `::ffff:10.0.0.1` matches `10.0.0.0/8`. */
-export function normalizeAddress(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return mapped ? mapped[1]! : address;
 }
 
 interface AddressSet {
@@ -27,7 +22,8 @@ export class IpFilter {
   }
 
   isAllowed(address: string): boolean {
-    const normalized = normalizeAddress(address);
+    // IPv4-mapped IPv6 peers (`::ffff:10.0.0.1`) are matched as IPv4.
+    const normalized = unmapAddress(address.toLowerCase());
     const family = isIP(normalized);
     if (family === 0) return false;
     const type = family === 4 ? 'ipv4' : 'ipv6';
@@ -43,7 +39,7 @@ export class IpFilter {
         continue;
       }
       const [rawAddress, prefix] = entry.split('/');
-      const address = normalizeAddress(rawAddress ?? '');
+      const address = unmapAddress((rawAddress ?? '').toLowerCase());
       const family = isIP(address);
       if (family === 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) {
         throw new Error(`ip filter: invalid ${listName} entry ${JSON.stringify(entry)}`);

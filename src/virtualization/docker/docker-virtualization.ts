@@ -228,17 +228,28 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
     const port = await this.ports.acquire();
     if (port === undefined) throw new ProtocolError('Unavailable', 'no free port for the sandbox');
     let containerId: string | undefined;
+    const t0 = performance.now();
+    const phases: string[] = [];
+    const mark = (phase: string, since: number) => phases.push(`${phase} ${Math.round(performance.now() - since)} ms`);
     try {
       containerId = await this.createContainer(spec, port, signal);
+      mark('create', t0);
       this.sandboxPorts.set(containerId, port);
       const container = this.docker.getContainer(containerId);
+      const t1 = performance.now();
       await container.start({ abortSignal: signal });
+      mark('start', t1);
+      const t2 = performance.now();
       // sshd readiness and credentials are independent: do both at once.
       const [, info] = await Promise.all([
-        this.wait.waitUntilReady({ host: this.probeAddress(), port }, signal),
-        this.provision(containerId, spec, signal).then(() => container.inspect({ abortSignal: signal })),
+        this.wait.waitUntilReady({ host: this.probeAddress(), port }, signal).then(() => mark('sshd', t2)),
+        this.provision(containerId, spec, signal).then(() => {
+          mark('provision', t2);
+          return container.inspect({ abortSignal: signal });
+        }),
       ]);
       signal?.throwIfAborted();
+      this.logger.debug(`sandbox ${containerId.slice(0, 12)} on port ${port} ready in ${Math.round(performance.now() - t0)} ms (${phases.join(', ')})`);
       return {
         id: containerId,
         uuid: spec.uuid,

@@ -82,6 +82,24 @@ export class AnweddolTcpClient {
   }
 }
 
+// The server key rarely changes: keep the last few parsed ones (RSA PEM parsing is not free).
+const serverKeys = new Map<string, KeyObject>();
+
+function parseServerKey(pem: Buffer): KeyObject {
+  const text = pem.toString('latin1');
+  let key = serverKeys.get(text);
+  if (key !== undefined) return key;
+  try {
+    key = createPublicKey(text);
+  } catch {
+    throw new AnweddolClientError('server sent an invalid public key');
+  }
+  if (key.asymmetricKeyType !== 'rsa') throw new AnweddolClientError('server key is not RSA');
+  if (serverKeys.size >= 16) serverKeys.clear();
+  serverKeys.set(text, key);
+  return key;
+}
+
 /** One socket with exact-length reads and a deadline. */
 class ClientSession {
   private readonly reader = new ByteReader();
@@ -135,12 +153,7 @@ class ClientSession {
     const serverKeyLength = parseLengthPrefix(await this.read(LENGTH_PREFIX_BYTES), 99_999_999);
     this.socket.write(ACK);
     const serverKeyPem = await this.read(serverKeyLength);
-    let serverKey: KeyObject;
-    try {
-      serverKey = createPublicKey(serverKeyPem);
-    } catch {
-      throw new AnweddolClientError('server sent an invalid public key');
-    }
+    const serverKey = parseServerKey(serverKeyPem);
     if (options.serverFingerprint !== undefined) {
       if (sha256Hex(serverKey.export({ type: 'spki', format: 'der' })) !== options.serverFingerprint.toLowerCase()) {
         throw new AnweddolClientError('server key fingerprint mismatch');

@@ -98,7 +98,13 @@ export class OaepDecryptPool implements OaepDecryptor {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { privateKeyPem: this.privateKeyPem } });
+    // No inherited execArgv (e.g. a TypeScript loader): the worker is plain JS and should stay small.
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      execArgv: [],
+      workerData: { privateKeyPem: this.privateKeyPem },
+      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
+    });
     const slot: Slot = { worker, task: undefined };
     worker.on('message', (reply: WorkerReply) => {
       const task = slot.task;

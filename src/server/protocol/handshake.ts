@@ -31,9 +31,22 @@ export function isAck(byte: Buffer): boolean {
 
 const SPKI_PEM = /^-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\r?\n?$/;
 
+// Clients usually keep one key pair, and parsing an RSA PEM costs ~0.3 ms of event-loop time: remember recent ones.
+const KEY_CACHE_SIZE = 256;
+const recentKeys = new Map<string, KeyObject>();
+
 /** Step 3: the client's SubjectPublicKeyInfo PEM → an RSA public key of a sane size. */
 export function parseClientPublicKey(pem: Buffer): KeyObject {
   const text = pem.toString('latin1');
+  const cached = recentKeys.get(text);
+  if (cached !== undefined) return cached;
+  const key = parseUncachedClientPublicKey(text);
+  if (recentKeys.size >= KEY_CACHE_SIZE) recentKeys.delete(recentKeys.keys().next().value!);
+  recentKeys.set(text, key);
+  return key;
+}
+
+function parseUncachedClientPublicKey(text: string): KeyObject {
   if (!SPKI_PEM.test(text)) throw new ProtocolViolation('client key is not a SubjectPublicKeyInfo PEM');
   let key: KeyObject;
   try {

@@ -9,6 +9,7 @@ import { ByteReader } from '../server/protocol/byte-reader.js';
 import { FRAME_HEADER_BYTES, decodeMessageBody, encodeMessageBody, openFramePayload, parseFrameHeader, sealFrame } from '../server/protocol/frame.js';
 import { ACK, AES_KEY_MATERIAL_BYTES, isAck } from '../server/protocol/handshake.js';
 import { LENGTH_PREFIX_BYTES, encodeLengthPrefix, parseLengthPrefix } from '../server/protocol/length-prefix.js';
+import { ProtocolViolation } from '../server/protocol/protocol-violation.js';
 import type { AnweddolResponse } from '../server/types.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -76,6 +77,9 @@ export class AnweddolTcpClient {
     const session = await ClientSession.open(this.options, this.options.timeoutMs ?? 10_000);
     try {
       return await session.exchange(keyPair, { verb, parameters }, this.options);
+    } catch (error) {
+      if (error instanceof ProtocolViolation) throw new AnweddolClientError(`protocol error: ${error.reason}`);
+      throw error;
     } finally {
       session.close();
     }

@@ -242,7 +242,8 @@ export class AnweddolServer {
       }
       for (const transport of this.transports) await transport.start();
     } catch (error) {
-      await this.release();
+      // A failed start (e.g. port in use) must not touch sandboxes: they may belong to a running daemon.
+      await this.release(false);
       this.state = 'stopped';
       throw error;
     }
@@ -256,20 +257,20 @@ export class AnweddolServer {
   async stop(): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
-    await this.release();
+    await this.release(this.options.destroyOnStop);
     this.startedAt = undefined;
     this.state = 'stopped';
     await this.events.emit('server_stopped', {});
   }
 
-  private async release(): Promise<void> {
+  private async release(destroySandboxes: boolean): Promise<void> {
     const graceMs = this.options.timeoutSeconds * 1000;
     await Promise.allSettled([this.tcp?.stop(graceMs), ...this.transports.map((t) => t.stop())]);
     await Promise.allSettled([...this.inFlight]);
     this.tcp = undefined;
     await this.decryptor?.close();
     this.decryptor = undefined;
-    if (this.options.destroyOnStop) await this.sandboxes.destroyAll().catch((error) => this.runtimeError('destroy on stop', error));
+    if (destroySandboxes) await this.sandboxes.destroyAll().catch((error) => this.runtimeError('destroy on stop', error));
     await this.sandboxes.close().catch((error) => this.runtimeError('close virtualization', error));
   }
 

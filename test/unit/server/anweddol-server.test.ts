@@ -390,3 +390,25 @@ describe('server API', () => {
     assert.throws(() => new AnweddolServer({ rsaKeyPair: keyPair, maxSandboxes: -1 }), RangeError);
   });
 });
+
+describe('failed start', () => {
+  it('leaves sandboxes alone and stays stopped when the TCP port is taken', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const fake = new FakeVirtualization();
+    const sessions = new MemorySessionStore();
+    const sandbox = fake.adopt({ id: 'live', uuid: 'u', port: 10001 });
+    sessions.insert({ createdAt: 0, containerUuidSha256: 'a', clientTokenSha256: 'b', containerId: sandbox.id, port: 10001, state: 'running' });
+    const server = new AnweddolServer({ rsaKeyPair: keyPair, bindAddress: '127.0.0.1', listenPort: port, virtualization: fake, sessions });
+    try {
+      await assert.rejects(server.start(), /EADDRINUSE/);
+      assert.equal(fake.sandboxes.size, 1);
+      assert.equal(sessions.count(), 1);
+      assert.equal(server.getRuntimeStatistics().isRunning, false);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+});

@@ -27,6 +27,22 @@ describe('OaepDecryptPool', () => {
     assert.deepEqual(await pool.decrypt(pair.encrypt(secret)), secret);
   });
 
+  it('replaces a worker that dies, failing only the task it held', async () => {
+    const fragile = new OaepDecryptPool(pair, 1);
+    try {
+      const ciphertext = pair.encrypt(randomBytes(48));
+      const inFlight = fragile.decrypt(ciphertext);
+      // Reach into the pool to kill its only worker, as an OOM or a native crash would.
+      const slots = (fragile as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+      await slots[0]!.worker.terminate();
+      await assert.rejects(inFlight, /exited/);
+      const secret = randomBytes(48);
+      assert.deepEqual(await fragile.decrypt(pair.encrypt(secret)), secret);
+    } finally {
+      await fragile.close();
+    }
+  });
+
   it('rejects new work once closed', async () => {
     const closing = new OaepDecryptPool(pair, 1);
     await closing.close();

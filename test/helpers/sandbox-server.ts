@@ -1,0 +1,61 @@
+// Test fixture: a real AnweddolServer (TCP on 127.0.0.1) over the real Docker backend and a SQLite session store.
+import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
+import { AnweddolDatabase } from '../../src/database/database.js';
+import { SqliteSessionStore } from '../../src/database/sqlite-session-store.js';
+import { AnweddolServer } from '../../src/server/anweddol-server.js';
+import { DockerVirtualization, type DockerVirtualizationOptions } from '../../src/virtualization/docker/docker-virtualization.js';
+import { testServerKeyPair } from './test-keys.js';
+
+export interface SandboxServer {
+  server: AnweddolServer;
+  backend: DockerVirtualization;
+  database: AnweddolDatabase;
+  sessions: SqliteSessionStore;
+  client: AnweddolTcpClient;
+  /** Stops the server without destroying sandboxes (as a crash or restart would), closes the database. */
+  stop(): Promise<void>;
+}
+
+export interface CreatedData {
+  container_uuid: string;
+  client_token: string;
+  container_iso_sha256: string;
+  container_username: string;
+  container_password: string;
+  container_listen_port: number;
+}
+
+export async function startSandboxServer(options: {
+  databaseFile: string;
+  backend: Omit<DockerVirtualizationOptions, 'publishedAddress'>;
+  maxSandboxes?: number | null;
+  destroyOnStop?: boolean;
+}): Promise<SandboxServer> {
+  const backend = new DockerVirtualization({ portRange: [12000, 12999], memoryMiB: 256, vcpus: 1, ...options.backend, publishedAddress: '127.0.0.1' });
+  const database = new AnweddolDatabase(options.databaseFile);
+  const sessions = new SqliteSessionStore(database);
+  const server = new AnweddolServer({
+    rsaKeyPair: await testServerKeyPair(),
+    bindAddress: '127.0.0.1',
+    listenPort: 0,
+    rsaWorkers: 0,
+    timeoutSeconds: 60,
+    virtualization: backend,
+    sessions,
+    maxSandboxes: options.maxSandboxes === undefined ? 6 : options.maxSandboxes,
+    destroyOnStop: options.destroyOnStop ?? false,
+  });
+  await server.start();
+  const client = new AnweddolTcpClient({ host: '127.0.0.1', port: server.tcpAddress()!.port, rsaKeyBits: 2048, timeoutMs: 60_000 });
+  return {
+    server,
+    backend,
+    database,
+    sessions,
+    client,
+    stop: async () => {
+      await server.stop();
+      database.close();
+    },
+  };
+}

@@ -1,6 +1,7 @@
 // One TCP client: the server side of the key exchange and one request/response (PROTOCOL.md §1); the only owner of a socket.
 import type { KeyObject } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { refusedRequest } from './errors.js';
 import type { OaepDecryptor } from '../crypto/oaep-decrypt-pool.js';
 import { SessionCipher } from '../crypto/session-cipher.js';
 import type { Logger } from './logger.js';
@@ -9,7 +10,7 @@ import { FRAME_HEADER_BYTES, decodeMessageBody, encodeMessageBody, openFramePayl
 import { ACK, NACK, checkAesKeyMaterial, isAck, parseClientPublicKey, sealKeyMaterialForClient, type HandshakeState } from './protocol/handshake.js';
 import { LENGTH_PREFIX_BYTES, encodeLengthPrefix, parseLengthPrefix } from './protocol/length-prefix.js';
 import { ProtocolViolation } from './protocol/protocol-violation.js';
-import type { EmitOutcome } from './server-events.js';
+import type { EmitOutcome, Refusal } from './server-events.js';
 import type { AnweddolResponse, ClientInfo } from './types.js';
 
 export interface ConnectionLimits {
@@ -80,8 +81,8 @@ export class Connection {
       const accepted = await this.host.emit('connection_accepted', { client: this.client });
       if (accepted.refusal !== undefined) throw new ConnectionRefused(accepted.refusal.reason ?? 'vetoed by a hook');
       const cipher = await this.keyExchange();
-      await this.host.emit('client_initialized', { client: this.client });
-      response = await this.receiveAndDispatch(cipher);
+      const initialized = await this.host.emit('client_initialized', { client: this.client });
+      response = await this.receiveAndDispatch(cipher, initialized.refusal);
       this.armDeadline();
       await this.sendResponse(cipher, response);
       delivered = true;
@@ -106,10 +107,10 @@ export class Connection {
 
     this.state = 'AwaitingClientKey';
     const clientKey: KeyObject = parseClientPublicKey(await this.read(keyLength));
-    this.write(ACK);
+    // Steps 4 and 5 go out in one segment: one syscall and one wake-up fewer; exact-length readers split them.
+    this.write(Buffer.concat([ACK, encodeLengthPrefix(serverPublicKeyPem.length)]));
 
     this.state = 'AwaitingServerKeyLengthAck';
-    this.write(encodeLengthPrefix(serverPublicKeyPem.length));
     this.expectAck(await this.read(1));
 
     this.state = 'AwaitingServerKeyAck';
@@ -125,15 +126,16 @@ export class Connection {
       throw new ProtocolViolation('AES key does not decrypt');
     }
     checkAesKeyMaterial(material);
-    this.write(ACK);
+    // Steps 10 and 11 together, as steps 4 and 5.
+    this.write(Buffer.concat([ACK, sealKeyMaterialForClient(clientKey, material)]));
 
     this.state = 'AwaitingAesKeyAck';
-    this.write(sealKeyMaterialForClient(clientKey, material));
     this.expectAck(await this.read(1));
     return SessionCipher.fromKeyMaterial(material);
   }
 
-  private async receiveAndDispatch(cipher: SessionCipher): Promise<AnweddolResponse> {
+  /** With a refusal (a client_initialized hook vetoed), the request is still read, to keep the protocol, and answered Refused request. */
+  private async receiveAndDispatch(cipher: SessionCipher, refusal: Refusal | undefined): Promise<AnweddolResponse> {
     this.state = 'AwaitingRequestHeader';
     const length = parseFrameHeader(cipher, await this.read(FRAME_HEADER_BYTES), this.host.limits.maxFrameSize);
     this.write(ACK);
@@ -142,6 +144,10 @@ export class Connection {
     const body = openFramePayload(cipher, await this.read(length));
     this.disarmDeadline();
     this.state = 'Dispatching';
+    if (refusal !== undefined) {
+      this.host.logger.info(`client ${this.client.id}: refused by a client_initialized hook`);
+      return refusedRequest(refusal.reason).toResponse();
+    }
     let raw: unknown;
     try {
       raw = decodeMessageBody(body);

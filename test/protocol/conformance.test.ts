@@ -173,6 +173,23 @@ describe('listener policies', () => {
     }
   });
 
+  it('answers Refused request when a client_initialized hook vetoes, without running the verb', async () => {
+    const t = await startTcpTestServer();
+    try {
+      let ran = false;
+      t.server.setRequestHandler('PING', () => {
+        ran = true;
+        return { success: true, message: 'OK', data: {} };
+      });
+      t.server.on('client_initialized', (ctx) => ctx.refuse('banned'));
+      assert.equal((await (await t.client()).request('PING')).message, 'Refused request (banned)');
+      assert.equal(ran, false);
+      await t.idle();
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('answers a request-hook veto with Refused request, then closes', async () => {
     const t = await startTcpTestServer();
     try {

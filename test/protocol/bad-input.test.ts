@@ -13,7 +13,7 @@ let t: TcpTestServer;
 let clientKey: ClientKeyPair;
 
 before(async () => {
-  t = await startTcpTestServer({ timeoutSeconds: 1, maxFrameSize: 4096 });
+  t = await startTcpTestServer({ timeoutSeconds: 2, maxFrameSize: 4096 });
   clientKey = await testClientKeyPair();
 });
 after(async () => t.stop());
@@ -24,7 +24,7 @@ async function probe(misbehave: (peer: RawPeer) => Promise<void>, expected: { re
   const peer = await RawPeer.connect(t.port);
   try {
     await misbehave(peer);
-    assert.equal(await peer.readToClose(3000), expected.received);
+    assert.equal(await peer.readToClose(5000), expected.received);
   } finally {
     peer.destroy();
   }
@@ -134,7 +134,7 @@ describe('bad key exchange', () => {
         const serverKey = await toAesKeyStep(p);
         p.write(oaepEncrypt(serverKey, randomBytes(48)).subarray(0, 100));
       },
-      { received: '', state: 'AwaitingAesKey', log: /deadline of 1000 ms exceeded/ },
+      { received: '', state: 'AwaitingAesKey', log: /deadline of 2000 ms exceeded/ },
     );
   });
 
@@ -237,7 +237,7 @@ describe('bad request bodies', () => {
 
 describe('misbehaving peers', () => {
   it('closes a peer that connects and says nothing at the deadline', async () => {
-    await probe(async () => {}, { received: '', state: 'AwaitingKeyLength', log: /deadline of 1000 ms exceeded/ });
+    await probe(async () => {}, { received: '', state: 'AwaitingKeyLength', log: /deadline of 2000 ms exceeded/ });
   });
 
   it('closes a peer that stops half-way through the handshake at the deadline', async () => {

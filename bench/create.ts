@@ -1,0 +1,224 @@
+// Benchmark: CREATE→credentials latency through the real daemon (sequential, concurrent), DESTROY, against a bare
+// `docker run -d` + SSH banner baseline of the same image; then 50 sandboxes alive at once and the daemon's RSS.
+// Run: node --import tsx bench/create.ts [--sequential N] [--concurrent N] [--alive N]
+// The daemon is the real CLI (`dist/src/cli/main.js start --foreground`, rebuilt first) on 127.0.0.1, talking to the
+// project's private dockerd; every sandbox it creates is destroyed at the end, on every exit path.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { AnweddolTcpClient } from '../src/client/tcp-client.js';
+import { SshWaitStrategy } from '../src/virtualization/docker/ssh-wait-strategy.js';
+import { bindProbe, PortPool } from '../src/virtualization/docker/port-pool.js';
+import { dockerHost, REPO, SANDBOX_IMAGE } from '../test/helpers/docker-sandbox.js';
+
+const run = promisify(execFile);
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(name);
+  return i === -1 ? fallback : Number(args[i + 1]);
+};
+const SEQUENTIAL = option('--sequential', 20);
+const CONCURRENT = option('--concurrent', 10);
+const ALIVE = option('--alive', 50);
+const MEMORY_MIB = 64;
+const DEADLINE = Date.now() + 20 * 60_000;
+
+interface Created {
+  container_uuid: string;
+  client_token: string;
+  container_listen_port: number;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
+
+function checkDeadline(): void {
+  if (Date.now() > DEADLINE) throw new Error('benchmark exceeded its 20 minute bound');
+}
+
+function rssMiB(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(/\d+/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '0')![0]);
+  return { rss: kib('VmRSS:') / 1024, hwm: kib('VmHWM:') / 1024 };
+}
+
+async function freePort(): Promise<number> {
+  const pool = new PortPool(20000 + Math.floor(Math.random() * 20000), 45000, bindProbe('127.0.0.1'));
+  const port = await pool.acquire();
+  if (port === undefined) throw new Error('no free port');
+  return port;
+}
+
+async function startDaemon(dir: string, host: string): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const config = join(dir, 'anweddol.conf.yaml');
+  writeFileSync(
+    config,
+    [
+      'server:',
+      '  bind_address: 127.0.0.1',
+      `  listen_port: ${port}`,
+      '  rsa_key_size: 2048',
+      '  timeout: 60',
+      `  public_rsa_key_file_path: ${dir}/rsa/public.pem`,
+      `  private_rsa_key_file_path: ${dir}/rsa/private.pem`,
+      `  log_file_path: ${dir}/server.log`,
+      `  pid_file_path: ${dir}/server.pid`,
+      `  admin_socket_path: ${dir}/admin.sock`,
+      'docker:',
+      `  host: ${host}`,
+      'container:',
+      `  image: ${SANDBOX_IMAGE}`,
+      `  max_allowed_running_container_domains: ${Math.max(ALIVE, CONCURRENT) + 5}`,
+      `  container_memory: ${MEMORY_MIB}`,
+      '  container_vcpus: 0.5',
+      '  published_address: 127.0.0.1',
+      '  destroy_on_stop: true',
+      'port_forwarding:',
+      '  port_range: [14000, 14999]',
+      'database:',
+      `  file_path: ${dir}/anweddol.db`,
+      'fl:',
+      '  enabled: false',
+      `  data_dir: ${dir}/fl`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, [join(REPO, 'dist/src/cli/main.js'), 'start', '--foreground', '--config', config], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DOCKER_HOST: host },
+  });
+  const client = new AnweddolTcpClient({ host: '127.0.0.1', port, rsaKeyBits: 2048 });
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`daemon exited with code ${child.exitCode}`);
+    try {
+      await client.stat();
+      return { child, port };
+    } catch {
+      if (i > 300) throw new Error('daemon did not answer within 30 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function stopDaemon(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function timedCreate(client: AnweddolTcpClient): Promise<{ ms: number; data: Created }> {
+  const started = performance.now();
+  const response = await client.create();
+  const ms = performance.now() - started;
+  if (response.message !== 'OK') throw new Error(`CREATE answered ${response.message}`);
+  return { ms, data: response.data as unknown as Created };
+}
+
+async function timedDestroy(client: AnweddolTcpClient, data: Created): Promise<number> {
+  const started = performance.now();
+  const response = await client.destroy(data.container_uuid, data.client_token);
+  if (response.message !== 'OK') throw new Error(`DESTROY answered ${response.message}`);
+  return performance.now() - started;
+}
+
+/** The same image, limits and network as a sandbox, started with the docker CLI, ready when sshd's banner comes back. */
+async function baselineRun(env: NodeJS.ProcessEnv, port: number): Promise<{ ms: number; id: string }> {
+  const started = performance.now();
+  const { stdout } = await run(
+    'docker',
+    ['run', '-d', '--network', 'anweddol-sandboxes', '--memory', `${MEMORY_MIB}m`, '--cpus', '0.5', '--pids-limit', '256',
+      '--label', 'anweddol.bench=baseline', '-p', `127.0.0.1:${port}:22`, SANDBOX_IMAGE],
+    { env },
+  );
+  await new SshWaitStrategy({ timeoutMs: 30_000, intervalMs: 50 }).waitUntilReady({ host: '127.0.0.1', port });
+  return { ms: performance.now() - started, id: stdout.trim() };
+}
+
+async function main(): Promise<void> {
+  const host = dockerHost();
+  const env = { ...process.env, DOCKER_HOST: host, DOCKER_API_VERSION: '1.41' };
+  console.error('bench: building dist/ (tsc)');
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, stdio: 'ignore' });
+  } catch {
+    console.error('bench: tsc reported errors (files still emitted); continuing');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'anweddol-bench-'));
+  const { child, port } = await startDaemon(dir, host);
+  const client = new AnweddolTcpClient({ host: '127.0.0.1', port, rsaKeyBits: 2048, timeoutMs: 120_000 });
+  const alive: Created[] = [];
+  try {
+    // Warm-up: image layers in the page cache, network created, client key generated.
+    const warm = await timedCreate(client);
+    await timedDestroy(client, warm.data);
+    await baselineRun(env, 15900).then((b) => run('docker', ['rm', '-f', b.id], { env }));
+
+    console.error(`bench: ${SEQUENTIAL} sequential CREATE/DESTROY, interleaved with ${SEQUENTIAL} baseline runs`);
+    const sequential: number[] = [];
+    const destroys: number[] = [];
+    const baseline: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      checkDeadline();
+      const created = await timedCreate(client);
+      sequential.push(created.ms);
+      destroys.push(await timedDestroy(client, created.data));
+      const b = await baselineRun(env, 15900 + (i % 50));
+      baseline.push(b.ms);
+      await run('docker', ['rm', '-f', b.id], { env });
+    }
+
+    console.error(`bench: ${CONCURRENT} concurrent CREATE`);
+    const concurrentResults = await Promise.all(Array.from({ length: CONCURRENT }, () => timedCreate(client)));
+    const concurrent = concurrentResults.map((r) => r.ms);
+    for (const r of concurrentResults) await timedDestroy(client, r.data);
+
+    console.error(`bench: ${ALIVE} sandboxes alive at once (${MEMORY_MIB} MiB each)`);
+    const rssBefore = rssMiB(child.pid!);
+    const aliveStarted = performance.now();
+    for (let i = 0; i < ALIVE; i += 5) {
+      checkDeadline();
+      const batch = await Promise.all(Array.from({ length: Math.min(5, ALIVE - i) }, () => timedCreate(client)));
+      alive.push(...batch.map((b) => b.data));
+    }
+    const aliveMs = performance.now() - aliveStarted;
+    const stat = await client.stat();
+    const rssAlive = rssMiB(child.pid!);
+    const names = new Set(execFileSync('docker', ['ps', '--format', '{{.Names}}'], { env, encoding: 'utf8' }).trim().split('\n'));
+    const running = alive.filter((d) => names.has(`anweddol-${d.container_uuid}`)).length;
+    const destroyStarted = performance.now();
+    while (alive.length > 0) await Promise.all(alive.splice(0, 10).map((d) => timedDestroy(client, d)));
+    const destroyAllMs = performance.now() - destroyStarted;
+    const rssAfter = rssMiB(child.pid!);
+
+    const ratio = percentile(sequential, 50) / percentile(baseline, 50);
+    const lines = [
+      `CREATE→credentials, ${SEQUENTIAL} sequential: p50 ${fmt(percentile(sequential, 50))}, p95 ${fmt(percentile(sequential, 95))}`,
+      `CREATE→credentials, ${CONCURRENT} concurrent:  p50 ${fmt(percentile(concurrent, 50))}, p95 ${fmt(percentile(concurrent, 95))}`,
+      `DESTROY: p50 ${fmt(percentile(destroys, 50))}, p95 ${fmt(percentile(destroys, 95))}`,
+      `baseline docker run -d + SSH banner, ${SEQUENTIAL} sequential: p50 ${fmt(percentile(baseline, 50))}, p95 ${fmt(percentile(baseline, 95))}`,
+      `ratio CREATE p50 / baseline p50: ${ratio.toFixed(2)} (target ≤ 1.25)`,
+      `${ALIVE} alive: created in ${(aliveMs / 1000).toFixed(1)} s (batches of 5), STAT available=${JSON.stringify((stat.data as { available: unknown }).available)}, running containers ${running}/${ALIVE}`,
+      `daemon RSS: ${rssBefore.rss.toFixed(0)} MiB before, ${rssAlive.rss.toFixed(0)} MiB with ${ALIVE} alive, ${rssAfter.rss.toFixed(0)} MiB after; peak ${rssAfter.hwm.toFixed(0)} MiB (target < 150 MB)`,
+      `destroyed all ${ALIVE} in ${(destroyAllMs / 1000).toFixed(1)} s`,
+    ];
+    console.log(lines.join('\n'));
+  } finally {
+    for (const d of alive) await client.destroy(d.container_uuid, d.client_token).catch(() => {});
+    await stopDaemon(child);
+    const leftovers = execFileSync('docker', ['ps', '-aq', '--filter', 'label=anweddol.bench=baseline'], { env, encoding: 'utf8' }).trim();
+    if (leftovers !== '') execFileSync('docker', ['rm', '-f', ...leftovers.split('\n')], { env, stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

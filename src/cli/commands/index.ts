@@ -1,0 +1,18 @@
+// Every subcommand of anweddol-server; a feature adds its command module here (one import + one entry).
+import type { CommandRegistrar } from '../command-kit.js';
+import { registerAccessTk } from './access-tk.js';
+import { registerBuildImage } from './build-image.js';
+import { registerRegenRsa, registerRegenTls } from './regen-keys.js';
+import { registerServerLifecycle } from './server-lifecycle.js';
+import { registerStat } from './stat.js';
+import { registerVersion } from './version.js';
+
+export const commands: CommandRegistrar[] = [
+  registerServerLifecycle,
+  registerStat,
+  registerAccessTk,
+  registerRegenRsa,
+  registerRegenTls,
+  registerBuildImage,
+  registerVersion,
+];

@@ -1,0 +1,178 @@
+// `start`, `stop`, `restart`, `status`: the daemon's lifecycle, through its pid file and admin channel.
+import type { Command } from 'commander';
+import { CliError, type CliOutput, type CliResult } from '../cli-output.js';
+import { describeCommand, readConfig, runCommand, type CommandContext, type CommandRegistrar, type CommonOptions, type LoadedConfig } from '../command-kit.js';
+import { adminRequest, AdminRequestError } from '../daemon/admin-channel.js';
+import type { ListenerInfo } from '../daemon/daemon.js';
+import { daemonize } from '../daemon/daemonize.js';
+import { isProcessAlive, runningPid } from '../daemon/pid-file.js';
+
+interface StartOptions extends CommonOptions {
+  foreground?: boolean;
+  web?: boolean;
+  check?: boolean;
+}
+
+const STOP_TIMEOUT_MS = 120_000;
+
+function describeListeners(listeners: ListenerInfo[]): string[] {
+  return listeners.map((l) => `  ${l.transport.padEnd(5)} ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`);
+}
+
+async function runForeground(loaded: LoadedConfig, options: StartOptions, output: CliOutput): Promise<undefined> {
+  const pid = runningPid(loaded.config.server.pid_file_path);
+  if (pid !== undefined) throw new CliError(`the server is already running (pid ${pid})`, { pid });
+  // Loaded on demand: the daemon pulls in fastify, dockerode and SQLite, which other commands never need.
+  const { startDaemon } = await import('../daemon/daemon.js');
+  const daemon = await startDaemon(loaded.config, { web: options.web, logToStdout: !output.json }).catch((error: unknown) => {
+    throw new CliError(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+  });
+  const listeners = daemon.listeners();
+  output.success({
+    message: 'Server started',
+    data: { pid: process.pid, listeners },
+    lines: [`Server started in the foreground (pid ${process.pid}), Ctrl+C to stop`, ...describeListeners(listeners)],
+  });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  // A second signal while stopping forces the exit.
+  process.once(signal, () => process.exit(1));
+  await daemon.stop();
+  process.exit(0);
+}
+
+async function startInBackground(loaded: LoadedConfig, web: boolean, ctx: CommandContext, output: CliOutput): Promise<CliResult> {
+  const pid = runningPid(loaded.config.server.pid_file_path);
+  if (pid !== undefined) throw new CliError(`the server is already running (pid ${pid})`, { pid });
+  output.progress('starting the server...');
+  const started = await daemonize({
+    ...ctx.entry,
+    configPath: loaded.path,
+    web,
+    adminSocketPath: loaded.config.server.admin_socket_path,
+    env: process.env,
+  });
+  const listeners = (started.status.listeners ?? []) as ListenerInfo[];
+  return {
+    message: 'Server started',
+    data: { pid: started.pid, listeners },
+    lines: [`Server started (pid ${started.pid})`, ...describeListeners(listeners)],
+  };
+}
+
+async function stopServer(loaded: LoadedConfig, output: CliOutput): Promise<{ pid?: number }> {
+  const pid = runningPid(loaded.config.server.pid_file_path);
+  if (pid === undefined) return {};
+  process.kill(pid, 'SIGTERM');
+  output.progress(`stopping the server (pid ${pid})...`);
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (isProcessAlive(pid)) {
+    if (Date.now() > deadline) throw new CliError(`the server (pid ${pid}) did not stop within ${STOP_TIMEOUT_MS / 1000} s`, { pid });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { pid };
+}
+
+export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx) => {
+  const start = program
+    .command('start')
+    .summary('start the server (daemon by default)')
+    .option('-d, --foreground', 'stay attached to the terminal (SIGTERM/SIGINT stop it gracefully); logs also go to stdout')
+    .option('--web', 'also serve the REST interface (as web_server.enabled: true does)')
+    .option('-c, --check', 'only verify the environment and list every problem');
+  describeCommand(start, {
+    description: [
+      'Starts anweddol-server from the configuration: RSA key pair (loaded, or generated at the',
+      'configured paths on first start, or one-time keys), SQLite database, Docker backend, access',
+      'tokens, IP filter, log file, the TCP listener, REST when enabled, and the local admin channel.',
+      'Without --foreground the server detaches, writes server.pid_file_path and this command',
+      'returns once it answers, printing its pid. With --check nothing starts: the configuration,',
+      'ports, keys, database, log/pid folders, Docker and the sandbox image are verified.',
+    ].join('\n'),
+    examples: ['anweddol-server start', 'anweddol-server start --foreground --web', 'anweddol-server start --check --json'],
+  });
+  runCommand<StartOptions>(start, async (options, output) => {
+    const loaded = readConfig(options, ctx);
+    if (options.check) {
+      const { checkEnvironment } = await import('../daemon/environment-check.js');
+      const problems = await checkEnvironment(loaded.config, { web: options.web });
+      if (problems.length > 0) {
+        throw new CliError(`check found ${problems.length} problem${problems.length === 1 ? '' : 's'}`, { problems }, problems.map((p) => `  - ${p}`));
+      }
+      return { message: 'Check passed: the server can start', data: { problems: [] } };
+    }
+    if (options.foreground) return runForeground(loaded, options, output);
+    return startInBackground(loaded, options.web === true, ctx, output);
+  });
+
+  const stop = program.command('stop').summary('stop the server');
+  describeCommand(stop, {
+    description: [
+      'Sends SIGTERM to the daemon named by server.pid_file_path and waits until it has exited:',
+      'it stops accepting, finishes requests in flight, destroys its sandboxes (container.destroy_on_stop)',
+      'and removes its pid file. Stopping a server that is not running is not an error.',
+    ].join('\n'),
+    examples: ['anweddol-server stop', 'anweddol-server stop --json'],
+  });
+  runCommand<CommonOptions>(stop, async (options, output) => {
+    const { pid } = await stopServer(readConfig(options, ctx), output);
+    return pid === undefined
+      ? { message: 'Server is not running', data: { was_running: false } }
+      : { message: 'Server stopped', data: { was_running: true, pid } };
+  });
+
+  const restart = program.command('restart').summary('stop then start the server').option('--web', 'serve REST after the restart');
+  describeCommand(restart, {
+    description: [
+      'Stops the running daemon (if any), then starts it again in the background with the current',
+      'configuration (re-reading it). A daemon that served REST (--web) serves it again.',
+    ].join('\n'),
+    examples: ['anweddol-server restart', 'anweddol-server restart --web --json'],
+  });
+  runCommand<StartOptions>(restart, async (options, output) => {
+    const loaded = readConfig(options, ctx);
+    // A daemon started with --web keeps serving REST after a restart.
+    const before = (await adminRequest(loaded.config.server.admin_socket_path, 'status').catch(() => undefined)) as { listeners?: ListenerInfo[] } | undefined;
+    const hadWeb = before?.listeners?.some((l) => l.transport !== 'tcp') === true;
+    await stopServer(loaded, output);
+    return startInBackground(loaded, options.web === true || hadWeb, ctx, output);
+  });
+
+  const status = program.command('status').summary('is the server running?');
+  describeCommand(status, {
+    description: [
+      'Reports whether the daemon runs (pid file), and from its admin channel: pid, uptime,',
+      'listeners, running sandboxes, free slots and Docker backend availability.',
+    ].join('\n'),
+    examples: ['anweddol-server status', 'anweddol-server status --json'],
+    exitStatus: ['3  the server is not running'],
+  });
+  runCommand<CommonOptions>(status, async (options) => {
+    const { config } = readConfig(options, ctx);
+    const pid = runningPid(config.server.pid_file_path);
+    if (pid === undefined) return { message: 'Server is not running', data: { running: false }, exitCode: 3 };
+    let info: Record<string, unknown>;
+    try {
+      info = (await adminRequest(config.server.admin_socket_path, 'status')) as Record<string, unknown>;
+    } catch (error) {
+      if (error instanceof AdminRequestError) throw new CliError(`process ${pid} is alive but its admin channel does not answer (${error.message})`, { running: true, pid });
+      throw error;
+    }
+    const listeners = info.listeners as ListenerInfo[];
+    const backend = info.backend as { name: string; available: boolean };
+    return {
+      message: 'Server is running',
+      data: info,
+      lines: [
+        `Server is running (pid ${pid}, version ${String(info.version)})`,
+        `  uptime:    ${String(info.uptime)} s`,
+        `  sandboxes: ${String(info.sandboxes)} running, ${String(info.available)} available`,
+        `  backend:   ${backend.name} ${backend.available ? 'reachable' : 'UNREACHABLE'}`,
+        '  listeners:',
+        ...describeListeners(listeners).map((l) => `  ${l}`),
+      ],
+    };
+  });
+};

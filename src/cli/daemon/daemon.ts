@@ -1,0 +1,174 @@
+// Builds the daemon from a validated config (keys, database, Docker backend, policies, logger, REST, admin channel) and runs it.
+import { readFileSync } from 'node:fs';
+import { RsaKeyPair } from '../../crypto/rsa-key-pair.js';
+import { AccessTokenStore } from '../../database/access-token-store.js';
+import { AnweddolDatabase } from '../../database/database.js';
+import { SqliteSessionStore } from '../../database/sqlite-session-store.js';
+import { AnweddolServer } from '../../server/anweddol-server.js';
+import { HttpListener } from '../../server/http-listener.js';
+import { IpFilter } from '../../server/ip-filter.js';
+import { createLogger, logSandboxActivity, type ClosableLogger } from '../../server/logging.js';
+import type { VirtualizationInterface } from '../../virtualization/virtualization-interface.js';
+import type { AnweddolConfig } from '../config/config-schema.js';
+import { packageVersion } from '../package-info.js';
+import { AdminChannel, AdminRouter } from './admin-channel.js';
+import { registerAdminMethods } from './admin-methods.js';
+import { daemonExtensions } from './daemon-extensions.js';
+import { removePidFile, writePidFile } from './pid-file.js';
+import { createVirtualization } from './virtualization-factory.js';
+
+export interface DaemonOptions {
+  /** Also serve REST (`start --web`), whatever web_server.enabled says. */
+  web?: boolean;
+  /** Copy log lines to stdout (foreground). */
+  logToStdout?: boolean;
+}
+
+export interface ListenerInfo {
+  transport: 'tcp' | 'http' | 'https';
+  address: string;
+  port: number;
+}
+
+export interface RunningDaemon {
+  server: AnweddolServer;
+  listeners(): ListenerInfo[];
+  /** Graceful: extensions, server (sandboxes destroyed per config), admin channel, database, log, pid file. */
+  stop(): Promise<void>;
+}
+
+export function createDaemonLogger(config: AnweddolConfig, logToStdout: boolean): ClosableLogger {
+  const r = config.log_rotation;
+  return createLogger({
+    filePath: config.server.log_file_path,
+    level: config.server.log_level,
+    console: logToStdout,
+    rotation: r.enabled
+      ? {
+          action: r.action,
+          maxLines: r.max_log_lines_amount,
+          maxBytes: r.max_log_file_size === null ? null : r.max_log_file_size * 1024,
+          archiveDir: r.log_archive_folder_path,
+          maxArchives: r.max_archived_files,
+        }
+      : undefined,
+  });
+}
+
+export async function loadServerKeyPair(config: AnweddolConfig): Promise<RsaKeyPair> {
+  const s = config.server;
+  if (s.enable_onetime_rsa_keys) return RsaKeyPair.generate(s.rsa_key_size);
+  return RsaKeyPair.loadOrGenerate(s.public_rsa_key_file_path, s.private_rsa_key_file_path, s.rsa_key_size);
+}
+
+export function readTlsFiles(config: AnweddolConfig): { key: Buffer; cert: Buffer } {
+  const web = config.web_server;
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(`${path}: cannot read the TLS ${what} (${(error as NodeJS.ErrnoException).code ?? 'error'}); run \`anweddol-server regen-tls\``, {
+        cause: error,
+      });
+    }
+  };
+  return { key: read(web.ssl_pem_private_key_file_path, 'private key'), cert: read(web.ssl_pem_certificate_file_path, 'certificate') };
+}
+
+export async function startDaemon(config: AnweddolConfig, options: DaemonOptions = {}): Promise<RunningDaemon> {
+  const logger = createDaemonLogger(config, options.logToStdout === true);
+  const cleanup: Array<() => Promise<void> | void> = [() => logger.close()];
+  const unwind = async () => {
+    for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => {});
+    cleanup.length = 0;
+  };
+  try {
+    const rsaKeyPair = await loadServerKeyPair(config);
+    const database = new AnweddolDatabase(config.database.file_path);
+    cleanup.push(() => database.close());
+    const sessions = new SqliteSessionStore(database);
+    let accessTokens: AccessTokenStore | undefined;
+    if (config.access_token.enabled) {
+      const tokenPath = config.access_token.access_token_database_file_path;
+      const tokenDatabase = tokenPath === config.database.file_path ? database : new AnweddolDatabase(tokenPath);
+      if (tokenDatabase !== database) cleanup.push(() => tokenDatabase.close());
+      accessTokens = new AccessTokenStore(tokenDatabase);
+    }
+    const ipFilter = config.ip_filter.enabled
+      ? new IpFilter({ allowed: config.ip_filter.allowed_ip_list, denied: config.ip_filter.denied_ip_list })
+      : undefined;
+    const virtualization: VirtualizationInterface = createVirtualization(config, logger);
+    const server = new AnweddolServer({
+      bindAddress: config.server.bind_address,
+      listenPort: config.server.listen_port,
+      timeoutSeconds: config.server.timeout,
+      maxConnections: config.server.max_connections,
+      maxFrameSize: config.server.max_frame_size,
+      rsaKeyPair,
+      virtualization,
+      sessions,
+      maxSandboxes: config.container.max_allowed_running_container_domains,
+      destroyOnStop: config.container.destroy_on_stop,
+      logger,
+      ipFilter: ipFilter && ((address) => ipFilter.isAllowed(address)),
+      accessTokens,
+      version: packageVersion(),
+      enableTcp: config.server.enable_tcp,
+    });
+    logSandboxActivity(server, logger);
+    let http: HttpListener | undefined;
+    if (options.web || config.web_server.enabled) {
+      http = new HttpListener({
+        server,
+        bindAddress: config.web_server.bind_address,
+        port: config.web_server.listen_port,
+        maxBodySize: config.web_server.max_body_size,
+        tls: config.web_server.enable_ssl ? readTlsFiles(config) : undefined,
+        logger,
+      });
+      server.addTransport(http);
+    }
+    const listeners = (): ListenerInfo[] => {
+      const out: ListenerInfo[] = [];
+      const tcp = server.tcpAddress();
+      if (tcp) out.push({ transport: 'tcp', address: tcp.address, port: tcp.port });
+      if (http) out.push({ transport: config.web_server.enable_ssl ? 'https' : 'http', ...http.address() });
+      return out;
+    };
+
+    const admin = new AdminRouter();
+    registerAdminMethods(admin, { server, sessions, virtualization, listeners, rsaKeyPair });
+    if (!config.server.enable_tcp && !http) throw new Error('nothing to serve: server.enable_tcp is false and REST is off (use --web or web_server.enabled)');
+
+    const channel = new AdminChannel(config.server.admin_socket_path, admin, logger);
+    await channel.start();
+    cleanup.push(() => channel.stop());
+    await server.start();
+    cleanup.push(() => server.stop());
+    // After start: extensions may need the backend up (e.g. its gateway address); they stop before the server.
+    for (const extension of daemonExtensions) {
+      const handle = await extension({ config, server, database, virtualization, logger, admin });
+      if (handle?.stop) cleanup.push(() => handle.stop!());
+    }
+    writePidFile(config.server.pid_file_path);
+    cleanup.push(() => removePidFile(config.server.pid_file_path));
+    logger.info(`anweddol-server ${packageVersion()} started (pid ${process.pid}, key ${rsaKeyPair.fingerprint.slice(0, 16)}…)`);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      server,
+      listeners,
+      stop: () => {
+        stopping ??= (async () => {
+          logger.info('stopping');
+          await unwind();
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    logger.error(`start failed: ${error instanceof Error ? error.message : String(error)}`);
+    await unwind();
+    throw error;
+  }
+}

@@ -1,0 +1,108 @@
+// `start --check`: everything start needs, verified without starting; every problem is listed, one line each.
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { RsaKeyPair } from '../../crypto/rsa-key-pair.js';
+import { AnweddolDatabase } from '../../database/database.js';
+import type { AnweddolConfig } from '../config/config-schema.js';
+import { readTlsFiles } from './daemon.js';
+
+export interface CheckOptions {
+  web?: boolean;
+}
+
+export async function checkEnvironment(config: AnweddolConfig, options: CheckOptions = {}): Promise<string[]> {
+  const problems: string[] = [];
+  const web = options.web === true || config.web_server.enabled;
+  const s = config.server;
+
+  if (s.enable_tcp) await checkBindable(s.bind_address, s.listen_port, 'server.listen_port', problems);
+  if (web) await checkBindable(config.web_server.bind_address, config.web_server.listen_port, 'web_server.listen_port', problems);
+  if (config.fl.enabled) await checkBindable('127.0.0.1', config.fl.listen_port, 'fl.listen_port', problems);
+
+  if (!s.enable_onetime_rsa_keys) {
+    if (existsSync(s.public_rsa_key_file_path) && existsSync(s.private_rsa_key_file_path)) {
+      await RsaKeyPair.load(s.public_rsa_key_file_path, s.private_rsa_key_file_path).catch((error: Error) =>
+        problems.push(`server.private_rsa_key_file_path: RSA key pair unusable (${error.message})`),
+      );
+    } else {
+      checkWritableDir(s.private_rsa_key_file_path, 'server.private_rsa_key_file_path', problems);
+      checkWritableDir(s.public_rsa_key_file_path, 'server.public_rsa_key_file_path', problems);
+    }
+  }
+  if (web && config.web_server.enable_ssl) {
+    try {
+      readTlsFiles(config);
+    } catch (error) {
+      problems.push(`web_server.enable_ssl: ${(error as Error).message}`);
+    }
+  }
+  checkWritableDir(s.log_file_path, 'server.log_file_path', problems);
+  checkWritableDir(s.pid_file_path, 'server.pid_file_path', problems);
+  checkWritableDir(s.admin_socket_path, 'server.admin_socket_path', problems);
+  for (const [key, path] of [
+    ['database.file_path', config.database.file_path],
+    ['access_token.access_token_database_file_path', config.access_token.access_token_database_file_path],
+  ] as const) {
+    if (key !== 'database.file_path' && (!config.access_token.enabled || path === config.database.file_path)) continue;
+    try {
+      new AnweddolDatabase(path).close();
+    } catch (error) {
+      problems.push(`${key}: database not writable (${(error as Error).message})`);
+    }
+  }
+  await checkDocker(config, problems);
+  return problems;
+}
+
+function checkBindable(host: string, port: number, key: string, problems: string[]): Promise<void> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      problems.push(`${key}: cannot listen on ${host}:${port} (${error.code ?? error.message})`);
+      resolve();
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+function checkWritableDir(filePath: string, key: string, problems: string[]): void {
+  const dir = dirname(filePath);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    accessSync(dir, constants.W_OK);
+  } catch (error) {
+    problems.push(`${key}: folder ${dir} is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+/** Docker Engine API over its socket (no client library here: only the backend module imports dockerode). */
+function dockerGet(host: string, path: string): Promise<number> {
+  const url = host.startsWith('unix://') ? undefined : new URL(host.replace(/^tcp:/, 'http:'));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath: url ? undefined : host.slice('unix://'.length), host: url?.hostname, port: url?.port, path, method: 'GET', timeout: 5000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function checkDocker(config: AnweddolConfig, problems: string[]): Promise<void> {
+  const host = config.docker.host;
+  try {
+    const ping = await dockerGet(host, '/_ping');
+    if (ping !== 200) throw new Error(`HTTP ${ping}`);
+  } catch (error) {
+    problems.push(`docker.host: Docker is not reachable at ${host} (${(error as Error).message})`);
+    return;
+  }
+  const status = await dockerGet(host, `/images/${encodeURIComponent(config.container.image)}/json`).catch(() => 0);
+  if (status !== 200) problems.push(`container.image: image ${config.container.image} is not present (run \`anweddol-server build-image\`)`);
+}

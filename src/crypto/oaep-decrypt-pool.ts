@@ -21,6 +21,8 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const key = crypto.createPrivateKey(workerData.privateKeyPem);
+// On Linux this lowers only this thread's priority: socket I/O on the main thread goes first.
+try { require('node:os').setPriority(workerData.niceness); } catch {}
 parentPort.on('message', (task) => {
   try {
     const plain = crypto.privateDecrypt(
@@ -66,7 +68,12 @@ export class OaepDecryptPool implements OaepDecryptor {
   private closed = false;
   private readonly privateKeyPem: string;
 
-  constructor(keyPair: RsaKeyPair, readonly size: number) {
+  /** `niceness` (0–19): scheduling niceness of the worker threads (Linux: per thread), so the event loop wins CPU contention. */
+  constructor(
+    keyPair: RsaKeyPair,
+    readonly size: number,
+    private readonly niceness = 0,
+  ) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError('pool size must be a positive integer');
     this.privateKeyPem = keyPair.privateKeyPem();
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
@@ -102,7 +109,7 @@ export class OaepDecryptPool implements OaepDecryptor {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       execArgv: [],
-      workerData: { privateKeyPem: this.privateKeyPem },
+      workerData: { privateKeyPem: this.privateKeyPem, niceness: this.niceness },
       resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
     });
     const slot: Slot = { worker, task: undefined };

@@ -42,6 +42,8 @@ export interface AnweddolServerOptions {
   enableTcp?: boolean;
   /** Worker threads for RSA-OAEP private decryption; 0 = decrypt on the event loop. Default: one per core, at most 4. */
   rsaWorkers?: number;
+  /** Scheduling niceness of those threads (0–19; Linux applies it per thread) so socket I/O wins CPU contention. Default 0. */
+  rsaWorkerNiceness?: number;
 }
 
 export interface Transport {
@@ -111,6 +113,7 @@ export class AnweddolServer {
       version: packageVersion(),
       enableTcp: true,
       rsaWorkers: Math.min(4, Math.max(1, cores)),
+      rsaWorkerNiceness: 0,
       ...stripUndefined(options),
       rsaKeyPair: options.rsaKeyPair,
     };
@@ -217,7 +220,7 @@ export class AnweddolServer {
     try {
       await this.sandboxes.start();
       if (o.enableTcp) {
-        this.decryptor = o.rsaWorkers > 0 ? new OaepDecryptPool(o.rsaKeyPair, o.rsaWorkers) : { decrypt: async (c) => o.rsaKeyPair.decrypt(c), close: async () => {} };
+        this.decryptor = o.rsaWorkers > 0 ? new OaepDecryptPool(o.rsaKeyPair, o.rsaWorkers, o.rsaWorkerNiceness) : { decrypt: async (c) => o.rsaKeyPair.decrypt(c), close: async () => {} };
         this.tcp = new TcpListener({
           bindAddress: o.bindAddress,
           port: o.listenPort,

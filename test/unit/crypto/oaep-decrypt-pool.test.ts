@@ -43,6 +43,22 @@ describe('OaepDecryptPool', () => {
     }
   });
 
+  it('runs its workers at the requested niceness without renicing the main thread (Linux)', { skip: process.platform !== 'linux' }, async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const niceOf = (task: string) => Number(readFileSync(`/proc/self/task/${task}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const before = new Set(readdirSync('/proc/self/task'));
+    const mainNice = niceOf(String(process.pid));
+    const niced = new OaepDecryptPool(pair, 1, 7);
+    try {
+      await niced.decrypt(pair.encrypt(randomBytes(48)));
+      const fresh = readdirSync('/proc/self/task').filter((task) => !before.has(task));
+      assert.ok(fresh.map(niceOf).includes(7));
+      assert.equal(niceOf(String(process.pid)), mainNice);
+    } finally {
+      await niced.close();
+    }
+  });
+
   it('rejects new work once closed', async () => {
     const closing = new OaepDecryptPool(pair, 1);
     await closing.close();

@@ -35,6 +35,11 @@ export class SandboxManager {
     void this.onSandboxEnded(ended.id, ended.reason);
   };
 
+  // The backend came back after an outage: sandboxes may have ended meanwhile without an event.
+  private readonly availabilityListener = (available: boolean) => {
+    if (available) void this.reconcile().catch((error) => this.options.onRuntimeError('reconcile after backend recovery', error));
+  };
+
   constructor(private readonly options: SandboxManagerOptions) {}
 
   /** Starts the backend, watches for sandboxes ending behind our back, and reconciles sessions with reality. */
@@ -43,6 +48,7 @@ export class SandboxManager {
     if (virtualization === undefined) return;
     await virtualization.start();
     virtualization.on('sandbox_ended', this.endedListener);
+    virtualization.on('availability_changed', this.availabilityListener);
     await this.reconcile();
   }
 
@@ -144,6 +150,7 @@ export class SandboxManager {
     const virtualization = this.options.virtualization;
     if (virtualization === undefined) return;
     virtualization.off('sandbox_ended', this.endedListener);
+    virtualization.off('availability_changed', this.availabilityListener);
     await virtualization.close();
   }
 

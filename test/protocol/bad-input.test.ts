@@ -187,7 +187,11 @@ describe('bad frames', () => {
         const cipher = await toRequestStep(p);
         p.write(cipher.encrypt(Buffer.from('48')));
         assert.equal((await p.read(1)).toString(), '1');
-        p.write(randomBytes(48));
+        // One data block then a full padding block; flipping the first block's last byte turns the
+        // final padding byte into 0x00, which PKCS#7 always rejects (random bytes would pass ~1/256).
+        const ciphertext = cipher.encrypt(Buffer.alloc(16, 0x41));
+        ciphertext[15] = ciphertext[15]! ^ 0x10;
+        p.write(Buffer.concat([ciphertext, randomBytes(16)]));
       },
       { received: '', state: 'AwaitingRequestBody', log: /payload does not decrypt/ },
     );

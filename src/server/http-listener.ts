@@ -110,6 +110,22 @@ export class HttpListener {
         return badRequest('Malformed JSON').toResponse();
       }
     }
-    return this.options.server.dispatch({ verb, parameters }, client);
+    const socket = req.raw.socket;
+    const response = await this.options.server.dispatch({ verb, parameters }, client);
+    if (socket.destroyed) await this.undoUndelivered(response, parameters, client);
+    return response;
+  }
+
+  /**
+   * A client that left while its CREATE ran would leave a sandbox nobody can reach: destroy it through the
+   * same chain (a DESTROY with the credentials it never received, plus its access token if any).
+   */
+  private async undoUndelivered(response: AnweddolResponse, parameters: unknown, client: ClientInfo): Promise<void> {
+    const { container_uuid, client_token } = response.data;
+    if (!response.success || typeof container_uuid !== 'string' || typeof client_token !== 'string') return;
+    this.logger.warn(`client ${client.id}: left before receiving its CREATE response; destroying the sandbox`);
+    const accessToken = (parameters as { access_token?: unknown }).access_token;
+    const destroy = { container_uuid, client_token, ...(accessToken === undefined ? {} : { access_token: accessToken }) };
+    await this.options.server.dispatch({ verb: 'DESTROY', parameters: destroy }, client);
   }
 }

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { FakeVirtualization } from '../helpers/fake-virtualization.js';
 import { startRestServer, type RestServer } from '../helpers/rest-server.js';
 
@@ -121,3 +122,25 @@ for (const tls of [false, true]) {
     });
   });
 }
+
+describe('REST client leaving during CREATE', () => {
+  let rest: RestServer;
+  const backend = new FakeVirtualization({ createDelayMs: 300 });
+  before(async () => {
+    rest = await startRestServer({ serverOptions: { virtualization: backend } });
+  });
+  after(() => rest.close());
+
+  it('destroys the sandbox whose credentials could not be delivered', async () => {
+    const { port } = rest.listener.address();
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write('POST /create HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(backend.sandboxes.size, 0);
+    assert.equal(backend.destroyed.length, 1);
+    assert.equal(rest.server.getRuntimeStatistics().sessions, 0);
+  });
+});

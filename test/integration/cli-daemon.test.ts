@@ -127,6 +127,8 @@ describe('daemon lifecycle: start, status, stat, restart, stop', () => {
     const run = await cli('start', '--json');
     assert.equal(run.code, 1);
     assert.match(jsonOf(run).message, /already running \(pid \d+\)/);
+    const check = jsonOf(await cli('start', '--check', '--json'));
+    assert.ok((check.data.problems as string[]).some((p) => /^server\.pid_file_path: the server is already running/.test(p)));
   });
 
   it('serves TCP and HTTPS', async () => {

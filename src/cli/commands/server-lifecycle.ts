@@ -97,7 +97,11 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
     const loaded = readConfig(options, ctx);
     if (options.check) {
       const { checkEnvironment } = await import('../daemon/environment-check.js');
-      const problems = await checkEnvironment(loaded.config, { web: options.web });
+      const running = runningPid(loaded.config.server.pid_file_path);
+      const problems = [
+        ...(running === undefined ? [] : [`server.pid_file_path: the server is already running (pid ${running})`]),
+        ...(await checkEnvironment(loaded.config, { web: options.web })),
+      ];
       if (problems.length > 0) {
         throw new CliError(`check found ${problems.length} problem${problems.length === 1 ? '' : 's'}`, { problems }, problems.map((p) => `  - ${p}`));
       }

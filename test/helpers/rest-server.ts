@@ -16,26 +16,30 @@ export interface RestServer {
 }
 
 export async function startRestServer(
-  options: { tls?: boolean; maxBodySize?: number; serverOptions?: Partial<AnweddolServerOptions> } = {},
+  options: { tls?: boolean; maxBodySize?: number; serverOptions?: Partial<AnweddolServerOptions>; bindAddress?: string } = {},
 ): Promise<RestServer> {
+  const bindAddress = options.bindAddress ?? '127.0.0.1';
+  // Clients connect to the loopback of the listener's family (an IPv4-mapped bind is reached over IPv4).
+  const host = bindAddress === '::1' ? '::1' : '127.0.0.1';
   const tls = options.tls ? await generateSelfSignedCertificate() : undefined;
   const server = new AnweddolServer({
     rsaKeyPair: await testServerKeyPair(),
-    bindAddress: '127.0.0.1',
+    bindAddress,
     listenPort: 0,
     rsaWorkers: 0,
     ...options.serverOptions,
   });
   const listener = new HttpListener({
     server,
-    bindAddress: '127.0.0.1',
+    bindAddress,
     port: 0,
     maxBodySize: options.maxBodySize,
     tls: tls && { key: tls.keyPem, cert: tls.certificatePem },
   });
   server.addTransport(listener);
   await server.start();
-  const client = new AnweddolHttpClient({ baseUrl: listener.url(), rejectUnauthorized: false });
-  const tcpClient = async () => new AnweddolTcpClient({ host: '127.0.0.1', port: server.tcpAddress()!.port, keyPair: await testClientKeyPair(), timeoutMs: 5000 });
+  const base = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${listener.address().port}`;
+  const client = new AnweddolHttpClient({ baseUrl: base, rejectUnauthorized: false });
+  const tcpClient = async () => new AnweddolTcpClient({ host, port: server.tcpAddress()!.port, keyPair: await testClientKeyPair(), timeoutMs: 5000 });
   return { server, listener, client, tcpClient, close: () => server.stop() };
 }

@@ -60,6 +60,35 @@ describe('IP filter policy', () => {
   });
 });
 
+describe('IP filter policy on IPv6 and IPv4-mapped peers', () => {
+  it('matches a peer on an IPv4-mapped IPv6 socket against IPv4 entries', async () => {
+    const rest = await startRestServer({ bindAddress: '::ffff:127.0.0.1', serverOptions: withFilter(['any'], ['127.0.0.1']) });
+    try {
+      await assert.rejects((await rest.tcpClient()).stat());
+      assert.equal((await rest.client.stat()).message, 'Refused request');
+    } finally {
+      await rest.close();
+    }
+  });
+
+  it('allows ::1 when listed and refuses it when its range is denied', async () => {
+    const allowed = await startRestServer({ bindAddress: '::1', serverOptions: withFilter(['::1'], []) });
+    try {
+      assert.equal((await (await allowed.tcpClient()).stat()).message, 'OK');
+      assert.equal((await allowed.client.stat()).message, 'OK');
+    } finally {
+      await allowed.close();
+    }
+    const denied = await startRestServer({ bindAddress: '::1', serverOptions: withFilter(['any'], ['::/96', '::1/128']) });
+    try {
+      await assert.rejects((await denied.tcpClient()).stat());
+      assert.equal((await denied.client.stat()).message, 'Refused request');
+    } finally {
+      await denied.close();
+    }
+  });
+});
+
 describe('access token policy', () => {
   let rest: RestServer;
   let database: AnweddolDatabase;

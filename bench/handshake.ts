@@ -7,7 +7,6 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { AnweddolTcpClient, generateClientKeyPair } from '../src/client/tcp-client.js';
 import { RsaKeyPair } from '../src/crypto/rsa-key-pair.js';
 import { AnweddolServer } from '../src/server/anweddol-server.js';
@@ -68,6 +67,7 @@ async function bundleServer(): Promise<string> {
   const self = fileURLToPath(import.meta.url);
   const outfile = join(dirname(self), '..', 'node_modules', '.cache', 'anweddol-bench', 'handshake-server.mjs');
   mkdirSync(dirname(outfile), { recursive: true });
+  const { build } = await import('esbuild'); // parent only: keeps esbuild out of the server's memory
   await build({ entryPoints: [self], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
   return outfile;
 }

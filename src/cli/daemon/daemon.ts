@@ -152,6 +152,18 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
     }
     writePidFile(config.server.pid_file_path);
     cleanup.push(() => removePidFile(config.server.pid_file_path));
+    // A crash still leaves its cause in the log and no pid file behind.
+    const fatal = (error: unknown) => {
+      logger.error(`fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      removePidFile(config.server.pid_file_path);
+      process.exit(1);
+    };
+    process.once('uncaughtException', fatal);
+    process.once('unhandledRejection', fatal);
+    cleanup.push(() => {
+      process.off('uncaughtException', fatal);
+      process.off('unhandledRejection', fatal);
+    });
     logger.info(`anweddol-server ${packageVersion()} started (pid ${process.pid}, key ${rsaKeyPair.fingerprint.slice(0, 16)}…)`);
 
     let stopping: Promise<void> | undefined;

@@ -18,6 +18,8 @@ interface ServerReady {
 }
 interface ServerSample {
   type: 'sample';
+  /** Process CPU time (all threads) in microseconds, cumulative. */
+  cpuMicros: number;
   rss: number;
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
@@ -49,7 +51,8 @@ async function runServer(): Promise<void> {
   loop.enable();
   process.on('message', (message: { type: string }) => {
     if (message.type === 'sample') {
-      const sample: ServerSample = { type: 'sample', rss: process.memoryUsage().rss, loopDelayP99Ms: loop.percentile(99) / 1e6, loopDelayMaxMs: loop.max / 1e6 };
+      const cpu = process.cpuUsage();
+      const sample: ServerSample = { type: 'sample', cpuMicros: cpu.user + cpu.system, rss: process.memoryUsage().rss, loopDelayP99Ms: loop.percentile(99) / 1e6, loopDelayMaxMs: loop.max / 1e6 };
       loop.reset();
       process.send!(sample);
     } else if (message.type === 'stop') {
@@ -121,6 +124,7 @@ async function runBenchmark(): Promise<void> {
     let errors = 0;
     samples.length = 0;
     const started = performance.now();
+    const clientCpuStart = process.cpuUsage();
     const end = started + seconds * 1000;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -137,6 +141,9 @@ async function runBenchmark(): Promise<void> {
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
+    const clientCpu = process.cpuUsage(clientCpuStart);
+    const clientCores = (clientCpu.user + clientCpu.system) / 1e6 / elapsed;
+    const serverCores = samples.length < 2 ? NaN : (samples.at(-1)!.cpuMicros - samples[0]!.cpuMicros) / 1e6 / ((samples.length - 1) * 0.25);
     latencies.sort((a, b) => a - b);
     const result = {
       rps: latencies.length / elapsed,
@@ -150,7 +157,8 @@ async function runBenchmark(): Promise<void> {
     results.set(concurrency, result);
     console.log(
       `concurrency ${String(concurrency).padStart(2)}: ${result.rps.toFixed(1)} req/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ` +
-        `errors ${errors}, server event-loop delay p99 ${result.loopP99.toFixed(1)} ms (max ${result.loopMax.toFixed(1)}), server RSS max ${(result.rssMax / 2 ** 20).toFixed(1)} MB`,
+        `errors ${errors}, server event-loop delay p99 ${result.loopP99.toFixed(1)} ms (max ${result.loopMax.toFixed(1)}), server RSS max ${(result.rssMax / 2 ** 20).toFixed(1)} MB, ` +
+        `CPU cores used: server ${serverCores.toFixed(2)} + client ${clientCores.toFixed(2)} of ${availableParallelism()}`,
     );
   }
   clearInterval(sampler);

@@ -76,6 +76,8 @@ export function readTlsFiles(config: AnweddolConfig): { key: Buffer; cert: Buffe
 }
 
 export async function startDaemon(config: AnweddolConfig, options: DaemonOptions = {}): Promise<RunningDaemon> {
+  const web = options.web === true || config.web_server.enabled;
+  if (!config.server.enable_tcp && !web) throw new Error('nothing to serve: server.enable_tcp is false and REST is off (use --web or web_server.enabled)');
   const logger = createDaemonLogger(config, options.logToStdout === true);
   const cleanup: Array<() => Promise<void> | void> = [() => logger.close()];
   const unwind = async () => {
@@ -117,7 +119,7 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
     });
     logSandboxActivity(server, logger);
     let http: HttpListener | undefined;
-    if (options.web || config.web_server.enabled) {
+    if (web) {
       http = new HttpListener({
         server,
         bindAddress: config.web_server.bind_address,
@@ -138,7 +140,6 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
 
     const admin = new AdminRouter();
     registerAdminMethods(admin, { server, sessions, virtualization, listeners, rsaKeyPair });
-    if (!config.server.enable_tcp && !http) throw new Error('nothing to serve: server.enable_tcp is false and REST is off (use --web or web_server.enabled)');
 
     const channel = new AdminChannel(config.server.admin_socket_path, admin, logger);
     await channel.start();

@@ -67,9 +67,10 @@ export class Connection {
     this.maxBuffered = host.limits.maxFrameSize + host.limits.maxKeyLength + 1024;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.fail(new PeerGone('peer closed the connection')));
-    socket.on('close', () => this.fail(new PeerGone('connection closed')));
-    socket.on('error', (error) => this.fail(new PeerGone(`socket error ${(error as NodeJS.ErrnoException).code ?? ''}`.trim())));
+    // Errors are built only for the first ending: every connection ends, and stack traces are not free.
+    socket.on('end', () => this.ended ?? this.fail(new PeerGone('peer closed the connection')));
+    socket.on('close', () => this.ended ?? this.fail(new PeerGone('connection closed')));
+    socket.on('error', (error) => this.ended ?? this.fail(new PeerGone(`socket error ${(error as NodeJS.ErrnoException).code ?? ''}`.trim())));
   }
 
   /** Runs the whole exchange; never rejects; the socket is destroyed when it returns. */

@@ -23,7 +23,9 @@ if id "$user" >/dev/null 2>&1; then
   exit 3
 fi
 useradd --create-home --shell /bin/bash --user-group "$user"
-printf '%s:%s\n' "$user" "$password" | chpasswd
+# SHA-512 crypt instead of PAM's default yescrypt: a tenth of the time on the CREATE path, and the
+# passwords the server generates (120 random alphanumerics) make the hash cost irrelevant.
+printf '%s:%s\n' "$user" "$password" | chpasswd --crypt-method SHA512
 
 if [ "$sudo_flag" = --sudo ]; then
   printf '%s ALL=(ALL:ALL) NOPASSWD: ALL\n' "$user" > /etc/sudoers.d/anweddol-client

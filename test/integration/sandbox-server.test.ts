@@ -172,6 +172,26 @@ describe('sandboxes through the Anweddol TCP protocol', () => {
     }
   });
 
+  it('keeps serving other clients while one sandbox runs a fork bomb (pids limit)', async () => {
+    const s = await start();
+    try {
+      const bomb = await create(s);
+      const launched = await sshRun(bomb.container_listen_port, bomb.container_username, bomb.container_password,
+        "nohup bash -c 'b(){ b|b& }; b' >/dev/null 2>&1 & echo launched");
+      assert.equal(launched.stdout, 'launched\n');
+      await new Promise((r) => setTimeout(r, 1500));
+      const stat = await s.client.stat();
+      assert.equal((stat.data as { available: number }).available, 5);
+      const other = await create(s);
+      const ssh = await sshRun(other.container_listen_port, other.container_username, other.container_password, 'echo fine');
+      assert.equal(ssh.stdout, 'fine\n');
+      assert.equal((await s.client.destroy(other.container_uuid, other.client_token)).message, 'OK');
+      assert.equal((await s.client.destroy(bomb.container_uuid, bomb.client_token)).message, 'OK');
+    } finally {
+      await stop(s);
+    }
+  });
+
   it('leaves no container behind', () => {
     assert.deepEqual(containersOf(serverId), []);
   });

@@ -241,12 +241,10 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
       mark('start', t1);
       const t2 = performance.now();
       // sshd readiness and credentials are independent: do both at once.
-      const [, info] = await Promise.all([
+      const [, , info] = await Promise.all([
         this.wait.waitUntilReady({ host: this.probeAddress(), port }, signal).then(() => mark('sshd', t2)),
-        this.provision(containerId, spec, signal).then(() => {
-          mark('provision', t2);
-          return container.inspect({ abortSignal: signal });
-        }),
+        this.provision(containerId, spec, signal).then(() => mark('provision', t2)),
+        container.inspect({ abortSignal: signal }),
       ]);
       signal?.throwIfAborted();
       this.logger.debug(`sandbox ${containerId.slice(0, 12)} on port ${port} ready in ${Math.round(performance.now() - t0)} ms (${phases.join(', ')})`);
@@ -279,6 +277,10 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
       // 404: already gone; 409: removal already in progress. Both mean "it is going away".
       if (code !== 404 && code !== 409) {
         this.destroyedByUs.delete(id);
+        if (isConnectionError(error)) {
+          this.onConnectionLost(error);
+          throw new ProtocolError('Unavailable', 'virtualization backend unreachable');
+        }
         throw error;
       }
     }

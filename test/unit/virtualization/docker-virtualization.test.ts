@@ -41,6 +41,19 @@ describe('DockerVirtualization without dockerd', () => {
     }
   });
 
+  it('answers DESTROY with Unavailable while dockerd is unreachable', async () => {
+    const backend = unreachable();
+    await backend.start();
+    try {
+      await assert.rejects(
+        backend.destroy('0123456789ab'),
+        (error: unknown) => error instanceof ProtocolError && error.message === 'Unavailable (virtualization backend unreachable)',
+      );
+    } finally {
+      await backend.close();
+    }
+  });
+
   it('rejects invalid options with a clear error', () => {
     assert.throws(() => new DockerVirtualization({ serverId: 'bad id!' }), /serverId/);
     assert.throws(() => new DockerVirtualization({ serverId: 'x', dockerHost: 'ssh://host' }), /unsupported docker host/);

@@ -21,6 +21,8 @@ interface ServerSample {
   /** Process CPU time (all threads) in microseconds, cumulative. */
   cpuMicros: number;
   rss: number;
+  heapTotal: number;
+  external: number;
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
 }
@@ -52,7 +54,7 @@ async function runServer(): Promise<void> {
   process.on('message', (message: { type: string }) => {
     if (message.type === 'sample') {
       const cpu = process.cpuUsage();
-      const sample: ServerSample = { type: 'sample', cpuMicros: cpu.user + cpu.system, rss: process.memoryUsage().rss, loopDelayP99Ms: loop.percentile(99) / 1e6, loopDelayMaxMs: loop.max / 1e6 };
+      const sample: ServerSample = { type: 'sample', cpuMicros: cpu.user + cpu.system, ...memory(), loopDelayP99Ms: loop.percentile(99) / 1e6, loopDelayMaxMs: loop.max / 1e6 };
       loop.reset();
       process.send!(sample);
     } else if (message.type === 'stop') {
@@ -73,6 +75,11 @@ async function bundleServer(): Promise<string> {
   const { build } = await import('esbuild'); // parent only: keeps esbuild out of the server's memory
   await build({ entryPoints: [self], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
   return outfile;
+}
+
+function memory(): { rss: number; heapTotal: number; external: number } {
+  const { rss, heapTotal, external } = process.memoryUsage();
+  return { rss, heapTotal, external };
 }
 
 function rsaCeiling(seconds: number): number {
@@ -118,7 +125,7 @@ async function runBenchmark(): Promise<void> {
   const client = new AnweddolTcpClient({ host: '127.0.0.1', port: ready.port, keyPair, timeoutMs: 10_000 });
   for (let i = 0; i < 5; i++) await client.stat(); // warm-up
 
-  const results = new Map<number, { rps: number; p50: number; p99: number; errors: number; loopP99: number; loopMax: number; rssMax: number }>();
+  const results = new Map<number, { rps: number; p50: number; p99: number; errors: number; loopP99: number; loopMax: number; rssMax: number; heapMax: number; externalMax: number }>();
   for (const concurrency of [1, 16, 64]) {
     const latencies: number[] = [];
     let errors = 0;
@@ -153,11 +160,14 @@ async function runBenchmark(): Promise<void> {
       loopP99: Math.max(0, ...samples.map((s) => s.loopDelayP99Ms)),
       loopMax: Math.max(0, ...samples.map((s) => s.loopDelayMaxMs)),
       rssMax: Math.max(0, ...samples.map((s) => s.rss)),
+      heapMax: Math.max(0, ...samples.map((s) => s.heapTotal)),
+      externalMax: Math.max(0, ...samples.map((s) => s.external)),
     };
     results.set(concurrency, result);
     console.log(
       `concurrency ${String(concurrency).padStart(2)}: ${result.rps.toFixed(1)} req/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ` +
-        `errors ${errors}, server event-loop delay p99 ${result.loopP99.toFixed(1)} ms (max ${result.loopMax.toFixed(1)}), server RSS max ${(result.rssMax / 2 ** 20).toFixed(1)} MB, ` +
+        `errors ${errors}, server event-loop delay p99 ${result.loopP99.toFixed(1)} ms (max ${result.loopMax.toFixed(1)}), server RSS max ${(result.rssMax / 2 ** 20).toFixed(1)} MB ` +
+        `(main heap ${(result.heapMax / 2 ** 20).toFixed(1)}, external ${(result.externalMax / 2 ** 20).toFixed(1)}), ` +
         `CPU cores used: server ${serverCores.toFixed(2)} + client ${clientCores.toFixed(2)} of ${availableParallelism()}`,
     );
   }

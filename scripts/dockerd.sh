@@ -53,12 +53,15 @@ running_pid() {
 
 # Processes whose command line mentions our exec-root: the managed containerd and its shims.
 owned_pids() {
-  local p
-  for p in /proc/[0-9]*; do
-    if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "$exec_root/"; then
-      echo "${p#/proc/}"
-    fi
-  done
+  local f pid comm
+  # One grep over every command line (a fork per process would take seconds on a busy machine);
+  # only containerd, its shims and docker-proxy count (grep itself matches its own pattern).
+  grep -laF -- "$exec_root/" /proc/[0-9]*/cmdline 2>/dev/null | while read -r f; do
+    pid=${f#/proc/}
+    pid=${pid%/cmdline}
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+    case "$comm" in containerd* | docker-proxy | dockerd) echo "$pid" ;; esac
+  done || true
 }
 
 ensure_installed() {

@@ -124,7 +124,8 @@ export class AnweddolServer {
     if (!Number.isInteger(o.maxKeyLength) || o.maxKeyLength < 256 || o.maxKeyLength > 99_999_999) throw new RangeError('maxKeyLength out of range');
     if (o.maxSandboxes !== null && (!Number.isInteger(o.maxSandboxes) || o.maxSandboxes < 0)) throw new RangeError('maxSandboxes must be an integer ≥ 0 or null');
     this.logger = o.logger;
-    this.events = new ServerEvents((event, error) => this.runtimeError(`event handler ${event}`, error, false));
+    // A failing runtime_error handler is counted but not re-announced (no loop).
+    this.events = new ServerEvents((event, error) => this.runtimeError(`event handler ${event}`, error, event !== 'runtime_error'));
     this.capacity = new SandboxCapacity(o.maxSandboxes, o.sessions);
     this.sandboxes = new SandboxManager({
       virtualization: o.virtualization,

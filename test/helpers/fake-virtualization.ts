@@ -91,6 +91,12 @@ export class FakeVirtualization implements VirtualizationInterface {
     return full;
   }
 
+  /** Simulates the backend going away or coming back. */
+  setAvailable(available: boolean): void {
+    this.available = available;
+    this.emitter.emit('availability_changed', available);
+  }
+
   /** Simulates a sandbox ending behind the server's back. */
   end(id: string, reason: SandboxEndReason = 'died'): void {
     const sandbox = this.sandboxes.get(id);

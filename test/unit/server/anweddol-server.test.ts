@@ -222,6 +222,42 @@ describe('sandbox lifecycle', () => {
     assert.deepEqual(sessions.list().map((s) => s.containerId), ['kept']);
   });
 
+  it('reconciles when a backend that was down at start comes back', async () => {
+    const fake = new FakeVirtualization();
+    fake.available = false;
+    fake.adopt({ id: 'orphan', uuid: 'u', port: 10001 });
+    await startServer({}, fake);
+    assert.equal(fake.sandboxes.size, 1);
+    fake.setAvailable(true);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(fake.destroyed, ['orphan']);
+  });
+
+  it('emits runtime_error when an event handler throws', async () => {
+    const { server, call } = await startServer();
+    const sources: string[] = [];
+    server.on('runtime_error', (ctx) => void sources.push(ctx.source));
+    server.on('request', () => {
+      throw new Error('bad hook');
+    });
+    await call('STAT');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(sources, ['event handler request']);
+  });
+
+  it('counts but does not loop on a throwing runtime_error handler', async () => {
+    const { server, call } = await startServer();
+    server.on('runtime_error', () => {
+      throw new Error('handler of handlers');
+    });
+    server.setRequestHandler('CRASH', () => {
+      throw new Error('x');
+    });
+    await call('CRASH');
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(server.getRuntimeStatistics().runtimeErrors, 2);
+  });
+
   it('destroys owned sandboxes and closes the backend on stop', async () => {
     const { server, call, virtualization, sessions } = await startServer();
     await call('CREATE');

@@ -278,8 +278,11 @@ export class AnweddolServer {
     await this.sandboxes.close().catch((error) => this.runtimeError('close virtualization', error));
   }
 
-  /** A CREATE whose credentials never reached the client would leave an unreachable sandbox: destroy it. */
-  private async undoUndelivered(response: AnweddolResponse, client: ClientInfo): Promise<void> {
+  /**
+   * Tells the server a response never reached its client. A CREATE whose credentials were lost would
+   * leave an unreachable sandbox, so it is destroyed; other responses need nothing. Any transport may call it.
+   */
+  async undoUndelivered(response: AnweddolResponse, client: ClientInfo): Promise<void> {
     const [uuid, token] = CREATE_CREDENTIAL_KEYS.map((key) => response.data[key]);
     if (!response.success || typeof uuid !== 'string' || typeof token !== 'string') return;
     if (response.data.container_listen_port === undefined) return;

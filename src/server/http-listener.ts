@@ -6,10 +6,11 @@ import { badRequest, internalError, refusedRequest } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { AnweddolResponse, ClientInfo } from './types.js';
 
-/** What the listener needs from AnweddolServer: its dispatcher and its IP policy. */
+/** What the listener needs from AnweddolServer: its dispatcher, its IP policy, and the undelivered-response undo. */
 export interface HttpDispatchTarget {
   dispatch(request: unknown, client: ClientInfo): Promise<AnweddolResponse>;
   isAllowed(address: string): boolean;
+  undoUndelivered(response: AnweddolResponse, client: ClientInfo): Promise<void>;
 }
 
 export interface HttpListenerOptions {
@@ -112,20 +113,8 @@ export class HttpListener {
     }
     const socket = req.raw.socket;
     const response = await this.options.server.dispatch({ verb, parameters }, client);
-    if (socket.destroyed) await this.undoUndelivered(response, parameters, client);
+    // A client that left while its CREATE ran would leave a sandbox nobody can reach.
+    if (socket.destroyed) await this.options.server.undoUndelivered(response, client);
     return response;
-  }
-
-  /**
-   * A client that left while its CREATE ran would leave a sandbox nobody can reach: destroy it through the
-   * same chain (a DESTROY with the credentials it never received, plus its access token if any).
-   */
-  private async undoUndelivered(response: AnweddolResponse, parameters: unknown, client: ClientInfo): Promise<void> {
-    const { container_uuid, client_token } = response.data;
-    if (!response.success || typeof container_uuid !== 'string' || typeof client_token !== 'string') return;
-    this.logger.warn(`client ${client.id}: left before receiving its CREATE response; destroying the sandbox`);
-    const accessToken = (parameters as { access_token?: unknown }).access_token;
-    const destroy = { container_uuid, client_token, ...(accessToken === undefined ? {} : { access_token: accessToken }) };
-    await this.options.server.dispatch({ verb: 'DESTROY', parameters: destroy }, client);
   }
 }

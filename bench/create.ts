@@ -32,6 +32,7 @@ interface Created {
 }
 
 function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
@@ -181,6 +182,9 @@ async function main(): Promise<void> {
     const concurrentResults = await Promise.all(Array.from({ length: CONCURRENT }, () => timedCreate(client)));
     const concurrent = concurrentResults.map((r) => r.ms);
     for (const r of concurrentResults) await timedDestroy(client, r.data);
+    const concurrentBaselineRuns = await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => baselineRun(env, 15950 + i)));
+    const concurrentBaseline = concurrentBaselineRuns.map((b) => b.ms);
+    await run('docker', ['rm', '-f', ...concurrentBaselineRuns.map((b) => b.id)], { env });
 
     console.error(`bench: ${ALIVE} sandboxes alive at once (${MEMORY_MIB} MiB each)`);
     const rssBefore = rssMiB(child.pid!);
@@ -204,6 +208,7 @@ async function main(): Promise<void> {
     const lines = [
       `CREATE→credentials, ${SEQUENTIAL} sequential: p50 ${fmt(percentile(sequential, 50))}, p95 ${fmt(percentile(sequential, 95))}`,
       `CREATE→credentials, ${CONCURRENT} concurrent:  p50 ${fmt(percentile(concurrent, 50))}, p95 ${fmt(percentile(concurrent, 95))}`,
+      `baseline docker run -d + SSH banner, ${CONCURRENT} concurrent: p50 ${fmt(percentile(concurrentBaseline, 50))}, p95 ${fmt(percentile(concurrentBaseline, 95))}`,
       `DESTROY: p50 ${fmt(percentile(destroys, 50))}, p95 ${fmt(percentile(destroys, 95))}`,
       `baseline docker run -d + SSH banner, ${SEQUENTIAL} sequential: p50 ${fmt(percentile(baseline, 50))}, p95 ${fmt(percentile(baseline, 95))}`,
       `ratio CREATE p50 / baseline p50: ${ratio.toFixed(2)} (target ≤ 1.25)`,

@@ -468,7 +468,9 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
 
   /** Reaches dockerd, prepares the network, forgets dead sandboxes, takes stock of live ones, watches events. */
   private async connect(): Promise<void> {
-    await this.docker.ping();
+    // Bounded: a hung dockerd must not stall start() or the reconnection loop.
+    const ping = this.docker.ping as unknown as (options: { abortSignal: AbortSignal }) => Promise<unknown>;
+    await ping.call(this.docker, { abortSignal: AbortSignal.any([this.closing.signal, AbortSignal.timeout(10_000)]) });
     await this.ensureNetwork();
     await this.removeEndedSandboxes();
     const live = await this.list();

@@ -1,5 +1,5 @@
 // Benchmark: STAT round trips through the full key exchange at concurrency 1/16/64, against the machine's RSA-4096 ceiling.
-// Run: node --import tsx bench/handshake.ts [--workers N] [--nice N] [--seconds S]
+// Run: node --import tsx bench/handshake.ts [--workers N] [--nice N] [--seconds S] [--server-node-flags "--max-semi-space-size=4"]
 import { fork, type ChildProcess } from 'node:child_process';
 import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -109,7 +109,9 @@ async function runBenchmark(): Promise<void> {
 
   const childArgs = ['--server', ...['--workers', '--nice'].flatMap((name) => (flag(name) === undefined ? [] : [name, flag(name)!]))];
   const serverEntry = await bundleServer();
-  const child: ChildProcess = fork(serverEntry, childArgs, { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // --server-node-flags "…" passes V8/Node flags to the server child only (e.g. --max-semi-space-size=4).
+  const serverNodeFlags = flag('--server-node-flags')?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = fork(serverEntry, childArgs, { execArgv: serverNodeFlags, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const samples: ServerSample[] = [];
   const ready = await new Promise<ServerReady>((resolve, reject) => {
     child.on('message', (message: ServerReady | ServerSample) => {
@@ -118,7 +120,7 @@ async function runBenchmark(): Promise<void> {
     });
     child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
   });
-  console.log(`server: child pid ${child.pid}, RSA-4096 key, ${ready.rsaWorkers} decryption worker(s)`);
+  console.log(`server: child pid ${child.pid}, RSA-4096 key, ${ready.rsaWorkers} decryption worker(s), node flags: ${serverNodeFlags.join(' ') || '(none)'}`);
   const sampler = setInterval(() => child.send({ type: 'sample' }), 250);
 
   const keyPair = await generateClientKeyPair(2048);

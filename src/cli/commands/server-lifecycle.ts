@@ -5,7 +5,7 @@ import { describeCommand, readConfig, runCommand, type CommandContext, type Comm
 import { adminRequest, AdminRequestError } from '../daemon/admin-channel.js';
 import type { ListenerInfo } from '../daemon/daemon.js';
 import { daemonize } from '../daemon/daemonize.js';
-import { isProcessAlive, runningPid } from '../daemon/pid-file.js';
+import { inspectPidFile, isProcessAlive, runningPid } from '../daemon/pid-file.js';
 
 interface StartOptions extends CommonOptions {
   foreground?: boolean;
@@ -19,8 +19,13 @@ function describeListeners(listeners: ListenerInfo[]): string[] {
   return listeners.map((l) => `  ${l.transport.padEnd(5)} ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`);
 }
 
+/** The running daemon's pid; a stale pid file is removed with a one-line notice. */
+function daemonPid(loaded: LoadedConfig, output: CliOutput): number | undefined {
+  return runningPid(loaded.config.server.pid_file_path, (line) => output.progress(line));
+}
+
 async function runForeground(loaded: LoadedConfig, options: StartOptions, output: CliOutput): Promise<undefined> {
-  const pid = runningPid(loaded.config.server.pid_file_path);
+  const pid = daemonPid(loaded, output);
   if (pid !== undefined) throw new CliError(`the server is already running (pid ${pid})`, { pid });
   // Loaded on demand: the daemon pulls in fastify, dockerode and SQLite, which other commands never need.
   const { startDaemon } = await import('../daemon/daemon.js');
@@ -44,7 +49,7 @@ async function runForeground(loaded: LoadedConfig, options: StartOptions, output
 }
 
 async function startInBackground(loaded: LoadedConfig, web: boolean, ctx: CommandContext, output: CliOutput): Promise<CliResult> {
-  const pid = runningPid(loaded.config.server.pid_file_path);
+  const pid = daemonPid(loaded, output);
   if (pid !== undefined) throw new CliError(`the server is already running (pid ${pid})`, { pid });
   output.progress('starting the server...');
   const started = await daemonize({
@@ -63,7 +68,7 @@ async function startInBackground(loaded: LoadedConfig, web: boolean, ctx: Comman
 }
 
 async function stopServer(loaded: LoadedConfig, output: CliOutput): Promise<{ pid?: number }> {
-  const pid = runningPid(loaded.config.server.pid_file_path);
+  const pid = daemonPid(loaded, output);
   if (pid === undefined) return {};
   process.kill(pid, 'SIGTERM');
   output.progress(`stopping the server (pid ${pid})...`);
@@ -97,9 +102,10 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
     const loaded = readConfig(options, ctx);
     if (options.check) {
       const { checkEnvironment } = await import('../daemon/environment-check.js');
-      const running = runningPid(loaded.config.server.pid_file_path);
+      // Read only: a check changes nothing, not even a stale pid file.
+      const found = inspectPidFile(loaded.config.server.pid_file_path);
       const problems = [
-        ...(running === undefined ? [] : [`server.pid_file_path: the server is already running (pid ${running})`]),
+        ...(found.state === 'running' ? [`server.pid_file_path: the server is already running (pid ${found.pid})`] : []),
         ...(await checkEnvironment(loaded.config, { web: options.web })),
       ];
       if (problems.length > 0) {
@@ -116,7 +122,8 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
     description: [
       'Sends SIGTERM to the daemon named by server.pid_file_path and waits until it has exited:',
       'it stops accepting, finishes requests in flight, destroys its sandboxes (container.destroy_on_stop)',
-      'and removes its pid file. Stopping a server that is not running is not an error.',
+      'and removes its pid file. Stopping a server that is not running is not an error. A stale pid',
+      'file (dead pid, or a pid the system gave to another program) is removed with a notice.',
     ].join('\n'),
     examples: ['anweddol-server stop', 'anweddol-server stop --json'],
   });
@@ -148,14 +155,16 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
   describeCommand(status, {
     description: [
       'Reports whether the daemon runs (pid file), and from its admin channel: pid, uptime,',
-      'listeners, running sandboxes, free slots and Docker backend availability.',
+      'listeners, running sandboxes, free slots and Docker backend availability. A pid file whose',
+      'process is gone or is not anweddol-server is stale: it is removed, with a one-line notice.',
     ].join('\n'),
     examples: ['anweddol-server status', 'anweddol-server status --json'],
     exitStatus: ['3  the server is not running'],
   });
-  runCommand<CommonOptions>(status, async (options) => {
-    const { config } = readConfig(options, ctx);
-    const pid = runningPid(config.server.pid_file_path);
+  runCommand<CommonOptions>(status, async (options, output) => {
+    const loaded = readConfig(options, ctx);
+    const { config } = loaded;
+    const pid = daemonPid(loaded, output);
     if (pid === undefined) return { message: 'Server is not running', data: { running: false }, exitCode: 3 };
     let info: Record<string, unknown>;
     try {

@@ -163,6 +163,21 @@ export class AnweddolServer {
     return outcome.refusal === undefined ? { refused: false } : { refused: true, reason: outcome.refusal.reason };
   }
 
+  /**
+   * A transport other than TCP reports each client here, so every transport is accounted the same way
+   * (TCP's listener and Connection do it through their host): counted in `connectionsServed`, announced as
+   * `connection_accepted`; resolves to the veto if a hook refused. Pair it with `connectionClosed`.
+   */
+  connectionAccepted(client: ClientInfo): Promise<{ refused: boolean; reason?: string }> {
+    this.connectionsServed++;
+    return this.emitEvent('connection_accepted', { client });
+  }
+
+  /** The end of a client reported by `connectionAccepted`: `client_closed` with the state it ended in. */
+  async connectionClosed(client: ClientInfo, state: string): Promise<void> {
+    await this.events.emit('client_closed', { client, state });
+  }
+
   /** Registers (or replaces, built-ins included) the handler of a verb (`^[A-Z]+$`). */
   setRequestHandler(verb: string, handler: RequestHandler): this {
     this.dispatcher.setHandler(verb, handler);

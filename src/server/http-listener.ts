@@ -6,12 +6,17 @@ import { badRequest, internalError, refusedRequest } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { AnweddolResponse, ClientInfo } from './types.js';
 
-/** What the listener needs from AnweddolServer: its dispatcher, its IP policy, and the undelivered-response undo. */
+/** What the listener needs from AnweddolServer: its dispatcher, its IP policy, connection accounting, and the undelivered-response undo. */
 export interface HttpDispatchTarget {
   dispatch(request: unknown, client: ClientInfo): Promise<AnweddolResponse>;
   isAllowed(address: string): boolean;
+  connectionAccepted(client: ClientInfo): Promise<{ refused: boolean; reason?: string }>;
+  connectionClosed(client: ClientInfo, state: string): Promise<void>;
   undoUndelivered(response: AnweddolResponse, client: ClientInfo): Promise<void>;
 }
+
+/** `state` of `client_closed` for a REST request. */
+export type HttpClosedState = 'Refused' | 'Responded' | 'Disconnected';
 
 export interface HttpListenerOptions {
   server: HttpDispatchTarget;
@@ -99,6 +104,20 @@ export class HttpListener {
     if (!this.options.server.isAllowed(client.address)) {
       this.logger.warn(`client ${client.id}: refused by IP filter (${this.transport})`);
       return refusedRequest().toResponse();
+    }
+    // One request is one client, as one TCP connection is: counted, announced, and closed once its response is gone.
+    const server = this.options.server;
+    const accepted = server.connectionAccepted(client);
+    reply.raw.once('close', () => {
+      void accepted.then(({ refused }) => {
+        const state: HttpClosedState = refused ? 'Refused' : reply.raw.writableFinished ? 'Responded' : 'Disconnected';
+        return server.connectionClosed(client, state);
+      });
+    });
+    const { refused, reason } = await accepted;
+    if (refused) {
+      this.logger.info(`client ${client.id}: refused by a connection_accepted hook (${this.transport})`);
+      return refusedRequest(reason).toResponse();
     }
     const verb = (req.params as { verb: string }).verb.toUpperCase();
     const body = req.body as Buffer | undefined;

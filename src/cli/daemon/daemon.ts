@@ -79,6 +79,13 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
   const web = options.web === true || config.web_server.enabled;
   if (!config.server.enable_tcp && !web) throw new Error('nothing to serve: server.enable_tcp is false and REST is off (use --web or web_server.enabled)');
   const logger = createDaemonLogger(config, options.logToStdout === true);
+  // Accepted for Anweddol configs, where REST was a separate process; here it shares this daemon's log and pid file.
+  if (config.web_server.log_file_path !== null) {
+    logger.warn('web_server.log_file_path is ignored: REST runs in this daemon and logs to server.log_file_path');
+  }
+  if (config.web_server.pid_file_path !== null) {
+    logger.warn('web_server.pid_file_path is ignored: REST runs in this daemon, whose pid is in server.pid_file_path');
+  }
   const cleanup: Array<() => Promise<void> | void> = [() => logger.close()];
   const unwind = async () => {
     for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => {});

@@ -18,11 +18,12 @@ case "$password" in
   '' | *[!A-Za-z0-9]*) echo "setup-endpoint: the password must be non-empty [A-Za-z0-9]" >&2; exit 2 ;;
 esac
 
-if id "$user" >/dev/null 2>&1; then
-  echo "setup-endpoint: user already exists" >&2
+# useradd refuses an existing name itself (exit 9); no separate lookup on the CREATE path.
+useradd --create-home --shell /bin/bash --user-group --no-log-init "$user" || {
+  status=$?
+  echo "setup-endpoint: cannot create the user (useradd exit $status)" >&2
   exit 3
-fi
-useradd --create-home --shell /bin/bash --user-group "$user"
+}
 # SHA-512 crypt instead of PAM's default yescrypt: a tenth of the time on the CREATE path, and the
 # passwords the server generates (120 random alphanumerics) make the hash cost irrelevant.
 printf '%s:%s\n' "$user" "$password" | chpasswd --crypt-method SHA512

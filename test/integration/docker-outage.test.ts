@@ -100,5 +100,6 @@ describe('a dockerd outage', () => {
     assert.equal(ssh.stdout, 'back\n');
     assert.equal((await s.client.destroy(data.container_uuid, data.client_token)).message, 'OK');
     assert.deepEqual(containersOf(serverId, host), []);
+    assert.equal(s.backend.portsInUse(), 0, 'the port of the sandbox lost in the outage is free again');
   });
 });

@@ -474,6 +474,9 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
     await this.ensureNetwork();
     await this.removeEndedSandboxes();
     const live = await this.list();
+    // Sandboxes that vanished while we were not watching give their ports back.
+    const liveIds = new Set(live.map((sandbox) => sandbox.id));
+    for (const [id, port] of this.sandboxPorts) if (!liveIds.has(id)) this.ports.release(port);
     this.sandboxPorts.clear();
     for (const sandbox of live) {
       this.sandboxPorts.set(sandbox.id, sandbox.port);

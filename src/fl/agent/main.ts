@@ -30,7 +30,10 @@ async function main(args: string[]): Promise<void> {
     await runBuiltinTrainer(task, shard, config.hyperparameters, new CoordinatorClient(config.coordinatorUrl, config.token, config.owner));
     return;
   }
-  const config = validateAgentConfig(JSON.parse(readFileSync(option(args, '--config'), 'utf8')));
+  const configPath = option(args, '--config');
+  const config = validateAgentConfig(JSON.parse(readFileSync(configPath, 'utf8')));
+  // An external trainer can run this bundle's built-in trainer (`node agent.mjs train …`) with the same config.
+  process.env.ANWEDDOL_FL_CONFIG = configPath;
   const shard = parseCsvDataset(readFileSync(config.dataPath, 'utf8'));
   const agent = new FlAgent(config, shard, log);
   const port = await agent.start();

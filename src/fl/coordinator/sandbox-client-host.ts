@@ -58,7 +58,7 @@ export class SandboxClientHost implements ClientHost {
       sandbox = await virt.create({
         uuid: randomUUID(),
         username: `user_${randomInt(10000, 100000)}`,
-        password: randomBytes(18).toString('base64url'),
+        password: randomBytes(16).toString('hex'),
         labels: { [FL_TRAINING_LABEL]: launch.trainingUuid, [FL_CLIENT_LABEL]: launch.clientId },
       }, signal);
       if (!sandbox.ipAddress) throw new Error('the sandbox has no address on the private network');
@@ -78,7 +78,9 @@ export class SandboxClientHost implements ClientHost {
         { name: 'shard.csv', content: Buffer.from(formatCsvDataset(launch.shard)), mode: 0o644 },
       ]);
       signal.throwIfAborted();
-      const started = await virt.exec(sandbox.id, ['sh', '-c', `exec node ${this.agentPath} --config ${this.workDir}/config.json >>${this.workDir}/agent.log 2>&1`], { detach: true, env: { ANWEDDOL_FL_CONFIG: `${this.workDir}/config.json` } });
+      // Started in the background by a short attached exec (a detached docker exec leaves its HTTP stream open).
+      const agentCommand = `setsid node ${this.agentPath} --config ${this.workDir}/config.json >>${this.workDir}/agent.log 2>&1 </dev/null &`;
+      const started = await virt.exec(sandbox.id, ['sh', '-c', agentCommand], { timeoutMs: 15_000 });
       if (started.exitCode !== 0) throw new Error(`starting the agent failed: ${started.stderr.trim().slice(0, 200)}`);
     } catch (e) {
       if (sandbox) await virt.destroy(sandbox.id).catch((err: Error) => this.log.error(`FL: cleanup of sandbox ${sandbox!.id.slice(0, 12)} failed: ${err.message}`));

@@ -107,7 +107,8 @@ async function runSession(port: number, script: Step[] | undefined): Promise<voi
 describe('session fuzzing', () => {
   let t: TcpTestServer;
   before(async () => {
-    t = await startTcpTestServer({ timeoutSeconds: 2, maxSandboxes: null });
+    // Fuzzed sessions hang up on their own (STEP_TIMEOUT_MS); the deadline only needs to spare the good client on a busy machine.
+    t = await startTcpTestServer({ timeoutSeconds: 5, maxSandboxes: null });
   });
   after(async () => t.stop());
 
@@ -121,7 +122,7 @@ describe('session fuzzing', () => {
     const goodResults: string[] = [];
     const good = (async () => {
       const client = await t.client();
-      while (!stop) goodResults.push((await client.stat()).message);
+      while (!stop) goodResults.push(await client.stat().then((r) => r.message, (error: Error) => `error: ${error.message}`));
     })();
 
     const worker = async () => {
@@ -137,8 +138,8 @@ describe('session fuzzing', () => {
 
     assert.ok(done >= 1000, `only ${done} sessions ran within the budget`);
     assert.ok(goodResults.length > 0);
-    assert.deepEqual(new Set(goodResults), new Set(['OK']));
-    await t.idle(5000);
+    assert.deepEqual(new Set(goodResults), new Set(['OK']), goodResults.filter((r) => r !== 'OK').join('\n'));
+    await t.idle(10_000);
     const stats = t.server.getRuntimeStatistics();
     assert.equal(stats.activeConnections, 0);
     assert.equal(await t.server.tcpConnectionCount(), 0);

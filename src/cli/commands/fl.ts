@@ -1,0 +1,143 @@
+// `fl train|status|export`: federated-learning trainings run by the daemon's coordinator (admin channel).
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { CliError } from '../cli-output.js';
+import { describeCommand, readConfig, runCommand, type CommandContext, type CommandRegistrar, type CommonOptions } from '../command-kit.js';
+import { adminRequest, AdminRequestError } from '../daemon/admin-channel.js';
+import type { TrainingSummary } from '../../fl/coordinator/fl-coordinator.js';
+
+interface TrainOptions extends CommonOptions {
+  clients: string;
+  rounds: string;
+  model: string;
+  dataset: string;
+  split: string;
+  localEpochs: string;
+  lr: string;
+  minClients?: string;
+  roundTimeout: string;
+  mu: string;
+  seed: string;
+  keep?: boolean;
+}
+
+interface ExportOptions extends CommonOptions {
+  round?: string;
+  out: string;
+}
+
+function num(value: string, flag: string, integer = true): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new CliError(`${flag} must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+async function call(options: CommonOptions, ctx: CommandContext, method: string, params: Record<string, unknown>, onEvent?: (e: unknown) => void): Promise<unknown> {
+  const { config } = readConfig(options, ctx);
+  try {
+    return await adminRequest(config.server.admin_socket_path, method, params, { timeoutMs: onEvent ? 0 : 30_000, ...(onEvent ? { onEvent } : {}) });
+  } catch (error) {
+    if (error instanceof AdminRequestError && error.unreachable) throw new CliError(`the server is not running (${error.message})`);
+    if (error instanceof AdminRequestError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(x * 100).toFixed(2)} %`);
+
+function roundsData(s: TrainingSummary) {
+  return s.rounds.map((r) => ({ round: r.round, accuracy: r.accuracy, loss: r.loss, clients: r.clients }));
+}
+
+export const registerFl: CommandRegistrar = (program: Command, ctx) => {
+  const fl = program.command('fl').summary('federated learning in sandboxes (train, status, export)');
+
+  const train = fl
+    .command('train')
+    .summary('run a federated training on the running daemon and wait for it')
+    .requiredOption('--clients <n>', 'number of FL clients (one sandbox each)')
+    .requiredOption('--rounds <n>', 'federated rounds')
+    .option('--model <kind>', 'logreg (softmax regression) or mlp (one hidden ReLU layer)', 'logreg')
+    .requiredOption('--dataset <path>', 'CSV file (optionally .gz): numeric features, integer label last, header optional; read by the daemon')
+    .option('--split <split>', 'iid or dirichlet:<alpha>', 'iid')
+    .option('--local-epochs <n>', 'local SGD epochs per round', '5')
+    .option('--lr <x>', 'learning rate', '0.1')
+    .option('--min-clients <n>', 'clients needed to start and to aggregate a round (default: --clients)')
+    .option('--round-timeout <s>', 'seconds a round waits for updates before dropping the silent clients', '60')
+    .option('--mu <x>', 'FedProx proximal coefficient (0 = FedAvg)', '0')
+    .option('--seed <n>', 'seed of the data split, shards and initial model', '0')
+    .option('--keep', 'keep the client sandboxes after the training');
+  describeCommand(train, {
+    description: [
+      'Asks the daemon (admin channel) to provision --clients sandboxes, give each a shard of the data',
+      'set (the coordinator keeps a held-out 20 % for evaluation), and run --rounds rounds of FedAvg',
+      '(FedProx with --mu). Prints one line per round with the held-out accuracy and loss.',
+      'With --json: one object {"status","message","data":{"training_uuid","final_accuracy","rounds":[…]}}.',
+    ].join('\n'),
+    examples: [
+      'anweddol-server fl train --clients 4 --rounds 10 --model logreg --dataset digits.csv.gz --split iid',
+      'anweddol-server fl train --clients 4 --rounds 10 --dataset digits.csv.gz --split dirichlet:0.5 --json',
+    ],
+    exitStatus: ['1  also when the training failed (status in the JSON object)'],
+  });
+  runCommand<TrainOptions>(train, async (options, output) => {
+    const clients = num(options.clients, '--clients');
+    const params: Record<string, unknown> = {
+      clients,
+      rounds: num(options.rounds, '--rounds'),
+      model: options.model,
+      dataset: resolve(options.dataset),
+      split: options.split,
+      localEpochs: num(options.localEpochs, '--local-epochs'),
+      learningRate: num(options.lr, '--lr', false),
+      minClients: options.minClients === undefined ? clients : num(options.minClients, '--min-clients'),
+      roundTimeoutSeconds: num(options.roundTimeout, '--round-timeout', false),
+      mu: num(options.mu, '--mu', false),
+      seed: num(options.seed, '--seed'),
+      keepSandboxes: options.keep === true,
+    };
+    const summary = (await call(options, ctx, 'fl.train', params, (event) => {
+      const e = event as { name?: string; round?: number; accuracy?: number; loss?: number; clients?: number | string[]; training_uuid?: string; client_id?: string; reason?: string };
+      if (e.name === 'fl_training_accepted') output.progress(`training ${e.training_uuid} accepted, provisioning ${clients} sandboxes`);
+      if (e.name === 'fl_training_started') output.progress(`training started with ${Array.isArray(e.clients) ? e.clients.length : '?'} clients`);
+      if (e.name === 'fl_round_completed') output.progress(`round ${e.round}: accuracy ${pct(e.accuracy)} loss ${e.loss?.toFixed(4)} (${String(e.clients)} clients)`);
+      if (e.name === 'fl_client_dropped') output.progress(`client ${e.client_id} dropped: ${e.reason}`);
+    })) as TrainingSummary;
+    const data = { training_uuid: summary.training_uuid, final_accuracy: summary.final_accuracy, rounds: roundsData(summary) };
+    if (summary.status !== 'finished') throw new CliError(`training ${summary.status}: ${summary.message}`, data);
+    return { message: `training finished: accuracy ${pct(summary.final_accuracy)} after ${summary.rounds.length} rounds`, data, lines: [`training ${summary.training_uuid} finished: accuracy ${pct(summary.final_accuracy)} (initial ${pct(summary.initial_accuracy)})`] };
+  });
+
+  const status = fl.command('status').summary('list trainings, or show one').argument('[id]', 'training uuid');
+  describeCommand(status, { description: 'Without ID: the last 50 trainings. With ID: its rounds (accuracy, loss, clients) and clients (dropped ones with the reason).' });
+  runCommand<CommonOptions>(status, async (options, _output, args) => {
+    const id = args[0];
+    if (id === undefined) {
+      const r = (await call(options, ctx, 'fl.status', {})) as { trainings: Array<{ training_uuid: string; status: string; final_accuracy: number | null; message: string }> };
+      return { message: `${r.trainings.length} training(s)`, data: r, lines: r.trainings.length === 0 ? ['no trainings'] : r.trainings.map((t) => `${t.training_uuid}  ${t.status}  ${pct(t.final_accuracy)}  ${t.message}`) };
+    }
+    const s = (await call(options, ctx, 'fl.status', { id })) as TrainingSummary;
+    return {
+      message: `training ${s.status}`,
+      data: s as unknown as Record<string, unknown>,
+      lines: [
+        `training ${s.training_uuid}: ${s.status}${s.message ? ` (${s.message})` : ''}, accuracy ${pct(s.final_accuracy)}`,
+        ...s.rounds.map((r) => `  round ${r.round}: accuracy ${pct(r.accuracy)} loss ${r.loss.toFixed(4)} clients ${r.clients}`),
+        ...s.clients.map((c) => `  ${c.client_id}: ${c.status}${c.drop_reason ? ` (${c.drop_reason})` : ''}`),
+      ],
+    };
+  });
+
+  const exp = fl.command('export').summary('write a global model (safetensors) to a file').argument('<id>', 'training uuid')
+    .option('--round <n>', 'round (default: the last)').requiredOption('--out <file>', 'output file');
+  describeCommand(exp, { description: 'Writes the global model of a round as a safetensors file (tensors plus input.mean / input.scale).' });
+  runCommand<ExportOptions>(exp, async (options, _output, args) => {
+    const params: Record<string, unknown> = { id: args[0] };
+    if (options.round !== undefined) params.round = num(options.round, '--round');
+    const r = (await call(options, ctx, 'fl.export', params)) as { round: number; bytes: number; safetensors_base64: string };
+    const out = resolve(options.out);
+    writeFileSync(out, Buffer.from(r.safetensors_base64, 'base64'));
+    return { message: `round ${r.round} model written to ${out}`, data: { file: out, round: r.round, bytes: r.bytes } };
+  });
+};

@@ -1,0 +1,83 @@
+// Plugs the FL coordinator into the daemon: agent API, SQLite state, server events, admin methods fl.train/status/export.
+import type { DaemonExtension } from '../cli/daemon/daemon-extensions.js';
+import { AdminError } from '../cli/daemon/admin-channel.js';
+import { FlStore } from '../database/fl-store.js';
+import { FlCoordinator, type FlEventName } from './coordinator/fl-coordinator.js';
+import { SandboxClientHost } from './coordinator/sandbox-client-host.js';
+import type { TrainingRequestInput } from './coordinator/training-request.js';
+
+type Listener = (name: FlEventName, payload: Record<string, unknown>) => void;
+
+export const flDaemonExtension: DaemonExtension = async ({ config, server, database, virtualization, logger, admin }) => {
+  if (!config.fl.enabled) return;
+  const store = new FlStore(database);
+  const listeners = new Set<Listener>();
+  const reserve = server.reserveSandboxSlot.bind(server);
+  const coordinator = new FlCoordinator({
+    host: new SandboxClientHost({ virtualization, logger, reserveSlot: reserve }),
+    dataDir: config.fl.data_dir,
+    listenPort: config.fl.listen_port,
+    store,
+    logger,
+    emit: (name, payload) => {
+      void server.emitEvent(name, payload);
+      for (const l of listeners) l(name, payload);
+    },
+  });
+  // The agent API binds the sandbox network's gateway, known once the backend is up: start now or at the first training.
+  let started: Promise<void> | undefined;
+  const ensureStarted = (): Promise<void> => {
+    started ??= coordinator.start().catch((e: Error) => {
+      started = undefined;
+      throw new AdminError(`the FL coordinator cannot start: ${e.message}`);
+    });
+    return started;
+  };
+  await ensureStarted().catch((e: Error) => logger.warn(`${e.message}; retrying at the first training`));
+
+  admin.register('fl.train', async (params, ctx) => {
+    await ensureStarted();
+    let id: string;
+    try {
+      id = coordinator.startTraining(params as unknown as TrainingRequestInput);
+    } catch (e) {
+      throw new AdminError((e as Error).message);
+    }
+    const forward: Listener = (name, payload) => {
+      if (payload.training_uuid === id) ctx.notify({ name, ...payload });
+    };
+    listeners.add(forward);
+    const onAbort = () => coordinator.cancelTraining(id);
+    // The caller going away does not stop the training unless it asked for it.
+    if (params.cancel_on_disconnect === true) ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      ctx.notify({ name: 'fl_training_accepted', training_uuid: id });
+      return await coordinator.waitForTraining(id);
+    } finally {
+      listeners.delete(forward);
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+  });
+
+  admin.register('fl.status', (params) => {
+    if (typeof params.id === 'string') {
+      const s = coordinator.summary(params.id);
+      if (!s) throw new AdminError(`no training ${params.id}`);
+      return s;
+    }
+    return { trainings: store.listTrainings(50).map((t) => ({ training_uuid: t.uuid, status: t.status, message: t.message, final_accuracy: t.finalAccuracy, created_at: t.createdAt })) };
+  });
+
+  admin.register('fl.export', (params) => {
+    if (typeof params.id !== 'string') throw new AdminError('fl.export needs an id');
+    const round = params.round === undefined ? undefined : Number(params.round);
+    try {
+      const m = coordinator.exportModel(params.id, round);
+      return { round: m.round, bytes: m.bytes.length, safetensors_base64: m.bytes.toString('base64') };
+    } catch (e) {
+      throw new AdminError((e as Error).message);
+    }
+  });
+
+  return { stop: () => coordinator.stop() };
+};

@@ -11,7 +11,7 @@ import { MemorySessionStore } from './memory-session-store.js';
 import { DEFAULT_MAX_FRAME_SIZE } from './protocol/frame.js';
 import { DEFAULT_MAX_KEY_LENGTH } from './protocol/handshake.js';
 import { RequestDispatcher, type AccessTokenVerifier, type RequestHandler } from './request-dispatcher.js';
-import { SandboxCapacity } from './sandbox-capacity.js';
+import { SandboxCapacity, type CapacitySlot } from './sandbox-capacity.js';
 import { SandboxManager } from './sandbox-manager.js';
 import { ServerEvents, type EventHandler, type ServerEventName, type ServerEventPayloads } from './server-events.js';
 import { TcpListener } from './tcp-listener.js';
@@ -176,6 +176,11 @@ export class AnweddolServer {
   /** The end of a client reported by `connectionAccepted`: `client_closed` with the state it ended in. */
   async connectionClosed(client: ClientInfo, state: string): Promise<void> {
     await this.events.emit('client_closed', { client, state });
+  }
+
+  /** Takes one sandbox slot for a sandbox that is not a client session (an FL client); undefined when full. Release it when the sandbox is gone. */
+  reserveSandboxSlot(): CapacitySlot | undefined {
+    return this.capacity.tryReserve();
   }
 
   /** Registers (or replaces, built-ins included) the handler of a verb (`^[A-Z]+$`). */

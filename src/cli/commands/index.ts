@@ -2,6 +2,7 @@
 import type { CommandRegistrar } from '../command-kit.js';
 import { registerAccessTk } from './access-tk.js';
 import { registerBuildImage } from './build-image.js';
+import { registerFl } from './fl.js';
 import { registerRegenRsa, registerRegenTls } from './regen-keys.js';
 import { registerServerLifecycle } from './server-lifecycle.js';
 import { registerStat } from './stat.js';
@@ -14,5 +15,6 @@ export const commands: CommandRegistrar[] = [
   registerRegenRsa,
   registerRegenTls,
   registerBuildImage,
+  registerFl,
   registerVersion,
 ];

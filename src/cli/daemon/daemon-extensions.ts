@@ -5,6 +5,7 @@ import type { Logger } from '../../server/logger.js';
 import type { VirtualizationInterface } from '../../virtualization/virtualization-interface.js';
 import type { AnweddolConfig } from '../config/config-schema.js';
 import type { AdminRouter } from './admin-channel.js';
+import { flDaemonExtension } from '../../fl/fl-daemon-extension.js';
 
 export interface DaemonContext {
   config: AnweddolConfig;
@@ -20,4 +21,4 @@ export interface DaemonContext {
 export type DaemonExtension = (ctx: DaemonContext) => Promise<{ stop?(): Promise<void> } | void>;
 
 /** Add an extension here (one import + one entry). */
-export const daemonExtensions: DaemonExtension[] = [];
+export const daemonExtensions: DaemonExtension[] = [flDaemonExtension];

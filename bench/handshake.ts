@@ -109,8 +109,9 @@ async function runBenchmark(): Promise<void> {
 
   const childArgs = ['--server', ...['--workers', '--nice'].flatMap((name) => (flag(name) === undefined ? [] : [name, flag(name)!]))];
   const serverEntry = await bundleServer();
-  // --server-node-flags "…" passes V8/Node flags to the server child only (e.g. --max-semi-space-size=4).
-  const serverNodeFlags = flag('--server-node-flags')?.split(' ').filter(Boolean) ?? [];
+  // --server-node-flags "…" passes V8/Node flags to the server child only (e.g. --max-semi-space-size=4; "" for none).
+  // Default: the flags the anweddol-server executable runs with (its shebang), so the figures are the daemon's.
+  const serverNodeFlags = (flag('--server-node-flags') ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
   const child: ChildProcess = fork(serverEntry, childArgs, { execArgv: serverNodeFlags, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const samples: ServerSample[] = [];
   const ready = await new Promise<ServerReady>((resolve, reject) => {

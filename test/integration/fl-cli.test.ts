@@ -1,0 +1,69 @@
+// `anweddol-server fl train|status|export` against a real daemon, real dockerd and the real sandbox image.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeModelFile } from '../../src/fl/model/model-file.js';
+import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
+
+const dockerHost = process.env.DOCKER_HOST;
+const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.url));
+
+describe('fl commands against the daemon', { skip: dockerHost?.startsWith('unix://') ? false : 'DOCKER_HOST (unix socket of the private dockerd) is not set' }, () => {
+  let install: TestInstall;
+  const cli = (...args: string[]) => runCli([...args, '--config', install.configPath], { timeoutMs: 300_000 });
+  let trainingId = '';
+
+  before(async () => {
+    install = await createTestInstall({
+      docker: { host: dockerHost! },
+      container: { published_address: '127.0.0.1', max_allowed_running_container_domains: 3, container_memory: 512 },
+      fl: { enabled: true },
+    });
+    const start = await cli('start');
+    assert.equal(start.code, 0, start.stderr.slice(-2000));
+  });
+
+  after(async () => {
+    await cli('stop');
+    install.remove();
+  });
+
+  it('fl train runs 3 clients for 3 rounds and prints one JSON object with the rounds', async () => {
+    const run = await cli('fl', 'train', '--clients', '3', '--rounds', '3', '--model', 'logreg', '--dataset', DIGITS, '--split', 'iid', '--local-epochs', '2', '--lr', '0.1', '--min-clients', '3', '--round-timeout', '30', '--json');
+    assert.equal(run.code, 0, run.stderr.slice(-2000) + run.stdout);
+    const out = jsonOf(run);
+    assert.equal(out.status, 'OK');
+    const data = out.data as { training_uuid: string; final_accuracy: number; rounds: Array<{ round: number; accuracy: number; loss: number; clients: number }> };
+    assert.deepEqual(data.rounds.map((r) => [r.round, r.clients]), [[1, 3], [2, 3], [3, 3]]);
+    assert.ok(data.final_accuracy > 0.85, String(data.final_accuracy));
+    assert.equal(data.final_accuracy, data.rounds[2]!.accuracy);
+    assert.match(run.stderr, /round 3: accuracy/);
+    trainingId = data.training_uuid;
+  });
+
+  it('fl status shows the finished training and fl export writes its last model', async () => {
+    assert.ok(trainingId);
+    const status = jsonOf(await cli('fl', 'status', trainingId, '--json'));
+    assert.equal(status.data.status, 'finished');
+    const file = join(install.dir, 'model.safetensors');
+    const exported = await cli('fl', 'export', trainingId, '--round', '2', '--out', file, '--json');
+    assert.equal(exported.code, 0, exported.stderr);
+    const model = decodeModelFile(readFileSync(file));
+    assert.equal(model.metadata.round, '2');
+    assert.equal(model.spec.kind, 'logreg');
+    assert.equal(model.spec.inputs, 64);
+  });
+
+  it('fl train fails with a clear message when the server capacity cannot hold min_clients sandboxes', async () => {
+    const run = await cli('fl', 'train', '--clients', '4', '--rounds', '1', '--dataset', DIGITS, '--min-clients', '4', '--json');
+    assert.equal(run.code, 1);
+    const out = jsonOf(run);
+    assert.equal(out.status, 'ERROR');
+    assert.match(out.message, /training failed: only 3 of 4 clients became ready, min_clients is 4/);
+    const status = jsonOf(await cli('fl', 'status', (out.data as { training_uuid: string }).training_uuid, '--json'));
+    const clients = status.data.clients as Array<{ drop_reason: string | null }>;
+    assert.ok(clients.some((c) => /capacity reached/.test(c.drop_reason ?? '')));
+  });
+});

@@ -33,7 +33,7 @@ describe('fedAvg', () => {
   });
 
   it('writes into a caller-supplied output buffer', () => {
-    const out = new Float32Array(2).fill(99);
+    const out = Float32Array.from([NaN, 99]);
     const r = fedAvg([{ weights: Float32Array.from([2, 4]), sampleSize: 5 }], out);
     assert.equal(r, out);
     assert.deepEqual(Array.from(out), [2, 4]);

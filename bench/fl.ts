@@ -1,6 +1,6 @@
 // FL benchmark: the same training in-process and in sandboxes (per-round wall time, overhead ratio),
 // accuracy on the held-out 20 % of digits, and FedAvg throughput against this machine's memory copy bandwidth.
-// Usage: node --import tsx bench/fl.ts [--rounds 10] [--clients 4] [--no-docker]
+// Usage: node --import tsx bench/fl.ts [--rounds 10] [--clients 4] [--no-docker] [--fedavg-only]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +49,7 @@ function benchFedAvg(): void {
   const K = 10;
   const updates = Array.from({ length: K }, (_, k) => ({ weights: Float32Array.from({ length: P }, (_, i) => ((i * 31 + k) % 997) / 997), sampleSize: 100 + k }));
   const out = new Float32Array(P);
-  const REPS = 30;
+  const REPS = 60;
   let bestAvg = Infinity;
   for (let r = 0; r < REPS; r++) {
     const t = performance.now();
@@ -75,6 +75,7 @@ function benchFedAvg(): void {
 
 // FedAvg first, before the trainings fill the heap.
 benchFedAvg();
+if (args.includes('--fedavg-only')) process.exit(0);
 console.log(`FL benchmark: digits, ${CLIENTS} clients, ${ROUNDS} rounds, softmax regression, 5 local epochs, lr 0.1, batch 32, held-out 20 %`);
 const iid = report('in-process IID', await train(new InProcessClientHost(), 'iid'));
 report('in-process Dirichlet(0.5)', await train(new InProcessClientHost(), 'dirichlet:0.5'));

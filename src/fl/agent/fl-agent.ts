@@ -130,6 +130,7 @@ export class FlAgent {
           ANWEDDOL_FL_TOKEN: this.config.token,
           ANWEDDOL_FL_OWNER: this.config.owner,
           ANWEDDOL_FL_DATA: this.config.dataPath,
+          ANWEDDOL_FL_HYPERPARAMETERS: JSON.stringify(this.config.hyperparameters),
         },
       });
       const timer = setTimeout(() => child.kill('SIGKILL'), t.timeoutSeconds * 1000);

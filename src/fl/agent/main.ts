@@ -1,8 +1,8 @@
 // Entry point of the bundled agent (`node agent.mjs --config FILE`), or of the built-in trainer as a
-// command (`node agent.mjs train|test --training-id … --round … --model-id …`, reading ANWEDDOL_FL_*).
+// command (`node agent.mjs train|test --training-id … --round … --model-id …`, reading the ANWEDDOL_FL_* environment).
 import { readFileSync } from 'node:fs';
 import { parseCsvDataset } from '../data/parse-csv-dataset.js';
-import { validateAgentConfig } from './agent-config.js';
+import { validateAgentConfig, type AgentHyperparameters } from './agent-config.js';
 import { runBuiltinTrainer } from './builtin-trainer.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import { FlAgent } from './fl-agent.js';
@@ -22,18 +22,20 @@ function log(level: 'info' | 'error', message: string): void {
 async function main(args: string[]): Promise<void> {
   const mode = args[0];
   if (mode === 'train' || mode === 'test') {
-    const configPath = process.env.ANWEDDOL_FL_CONFIG;
-    if (!configPath) throw new Error('ANWEDDOL_FL_CONFIG is not set');
-    const config = validateAgentConfig(JSON.parse(readFileSync(configPath, 'utf8')));
-    const shard = parseCsvDataset(readFileSync(config.dataPath, 'utf8'));
+    // Run as an external trainer by an agent: everything comes from the ANWEDDOL_FL_* environment.
+    const env = (name: string) => {
+      const v = process.env[name];
+      if (!v) throw new Error(`${name} is not set`);
+      return v;
+    };
+    const hyper = JSON.parse(env('ANWEDDOL_FL_HYPERPARAMETERS')) as AgentHyperparameters;
+    const shard = parseCsvDataset(readFileSync(env('ANWEDDOL_FL_DATA'), 'utf8'));
     const task = { mode, trainingId: option(args, '--training-id'), round: Number(option(args, '--round')), modelId: option(args, '--model-id') } as const;
-    await runBuiltinTrainer(task, shard, config.hyperparameters, new CoordinatorClient(config.coordinatorUrl, config.token, config.owner));
+    await runBuiltinTrainer(task, shard, hyper, new CoordinatorClient(env('ANWEDDOL_FL_COORDINATOR_URL'), env('ANWEDDOL_FL_TOKEN'), env('ANWEDDOL_FL_OWNER')));
     return;
   }
   const configPath = option(args, '--config');
   const config = validateAgentConfig(JSON.parse(readFileSync(configPath, 'utf8')));
-  // An external trainer can run this bundle's built-in trainer (`node agent.mjs train …`) with the same config.
-  process.env.ANWEDDOL_FL_CONFIG = configPath;
   const shard = parseCsvDataset(readFileSync(config.dataPath, 'utf8'));
   const agent = new FlAgent(config, shard, log);
   const port = await agent.start();

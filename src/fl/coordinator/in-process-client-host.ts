@@ -1,5 +1,9 @@
 // Agents as HTTP servers on 127.0.0.1 inside this process: no Docker (fast tests, benchmark baseline).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FlAgent } from '../agent/fl-agent.js';
+import { formatCsvDataset } from '../data/parse-csv-dataset.js';
 import type { AgentLaunch, ClientHost, LaunchedClient } from './client-host.js';
 
 export interface InProcessClient extends LaunchedClient {
@@ -23,6 +27,11 @@ export class InProcessClientHost implements ClientHost {
 
   async launch(launch: AgentLaunch, signal: AbortSignal): Promise<LaunchedClient> {
     signal.throwIfAborted();
+    // An external trainer reads the shard from a file, as in a sandbox.
+    const dir = launch.trainer ? mkdtempSync(join(tmpdir(), 'fl-client-')) : undefined;
+    const dataPath = dir ? join(dir, 'shard.csv') : '(in memory)';
+    if (dir) writeFileSync(dataPath, formatCsvDataset(launch.shard));
+    const removeDir = () => dir && rmSync(dir, { recursive: true, force: true });
     const agent = new FlAgent(
       {
         trainingUuid: launch.trainingUuid,
@@ -31,13 +40,19 @@ export class InProcessClientHost implements ClientHost {
         coordinatorUrl: launch.coordinatorUrl,
         listenHost: '127.0.0.1',
         listenPort: 0,
-        dataPath: '(in memory)',
+        dataPath,
         hyperparameters: launch.hyperparameters,
         ...(launch.trainer ? { trainer: launch.trainer } : {}),
       },
       launch.shard,
     );
-    const port = await agent.start();
+    let port: number;
+    try {
+      port = await agent.start();
+    } catch (e) {
+      removeDir();
+      throw e;
+    }
     let ended: ((reason: string) => void) | undefined;
     let alive = true;
     const client: InProcessClient = {
@@ -47,11 +62,13 @@ export class InProcessClientHost implements ClientHost {
       destroy: async () => {
         alive = false;
         await agent.stop();
+        removeDir();
       },
       kill: async () => {
         if (!alive) return;
         alive = false;
         await agent.stop();
+        removeDir();
         ended?.('killed');
       },
     };

@@ -6,6 +6,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { AnweddolDatabase } from '../../../src/database/database.js';
 import { FlStore } from '../../../src/database/fl-store.js';
 import { FlCoordinator, type FlEventName } from '../../../src/fl/coordinator/fl-coordinator.js';
@@ -30,6 +32,7 @@ function blobs(count: number, seed: number): Dataset {
 }
 
 const DATA = blobs(600, 1);
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const BASE = { clients: 3, rounds: 3, dataset: DATA, localEpochs: 2, learningRate: 0.05, roundTimeoutSeconds: 10, readyTimeoutSeconds: 10 };
 
 interface Harness {
@@ -231,6 +234,20 @@ describe('FL coordinator with in-process agents', () => {
     assert.equal(s.message, 'round 1: 1 update(s) received, min_fit_clients is 2');
     assert.equal(h.store.getTraining(id)!.status, 'failed');
     assert.ok(h.events.some((e) => e.name === 'fl_training_finished' && e.payload.status === 'failed'));
+  });
+
+  it('trains the MLP with client-1 running the bundled agent as an external trainer command', async () => {
+    execFileSync(process.execPath, [join(REPO, 'scripts/build-agent.mjs')], { cwd: REPO });
+    const h = await make();
+    const trainer = { executor: process.execPath, script: join(REPO, 'dist/fl-agent/agent.mjs'), timeoutSeconds: 30 };
+    const id = h.coordinator.startTraining({ ...BASE, rounds: 2, model: 'mlp', hidden: 8, learningRate: 0.1, clientTrainers: { 0: trainer } });
+    const s = await h.coordinator.waitForTraining(id);
+    assert.equal(s.status, 'finished', s.message);
+    // client-1 answered every round through the child process (a failing trainer would be dropped at the deadline).
+    assert.deepEqual(s.rounds.map((r) => r.clients), [3, 3]);
+    assert.ok(s.final_accuracy! > s.initial_accuracy! + 0.1, `${s.initial_accuracy} → ${s.final_accuracy}`);
+    assert.equal(decodeModelFile(h.coordinator.exportModel(id).bytes).spec.hidden, 8);
+    assert.equal(h.store.participation(id).filter((p) => p.clientId === 'client-1').length, 4);
   });
 
   it('refuses an invalid training request before starting anything', async () => {

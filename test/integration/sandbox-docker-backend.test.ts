@@ -205,6 +205,33 @@ describe('DockerVirtualization with the real dockerd', () => {
     }
   });
 
+  it('gives the client no way to root without client_sudo (no-new-privileges, capabilities dropped)', async () => {
+    const s = spec(16);
+    const sandbox = await backend.create(s);
+    try {
+      const result = await sshRun(sandbox.port, s.username, s.password, 'sudo -n id -u; grep -E "^(NoNewPrivs|CapEff)" /proc/self/status');
+      assert.notEqual(result.stdout.split('\n')[0], '0');
+      assert.match(result.stdout, /NoNewPrivs:\s+1/);
+      assert.match(result.stdout, /CapEff:\s+0{16}/);
+    } finally {
+      await backend.destroy(sandbox.id);
+    }
+  });
+
+  it('gives the client passwordless sudo with client_sudo', async () => {
+    const sudo = new DockerVirtualization({ dockerHost: dockerHost(), serverId, publishedAddress: '127.0.0.1', portRange: [12000, 12999], clientSudo: true });
+    await sudo.start();
+    const s = spec(17);
+    const sandbox = await sudo.create(s);
+    try {
+      const result = await sshRun(sandbox.port, s.username, s.password, 'sudo -n id -u');
+      assert.equal(result.stdout, '0\n');
+    } finally {
+      await sudo.destroy(sandbox.id);
+      await sudo.close();
+    }
+  });
+
   it('keeps serving other sandboxes while one runs a fork bomb (pids limit)', async () => {
     const bomb = await backend.create(spec(14));
     try {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fedAvg } from '../../../src/fl/model/fed-avg.js';
+import { fedAvg, fedAvgUsesSimd } from '../../../src/fl/model/fed-avg.js';
 import { Prng } from '../../../src/fl/model/prng.js';
 
 function naive(updates: { weights: Float32Array; sampleSize: number }[]): Float64Array {
@@ -30,6 +30,21 @@ describe('fedAvg', () => {
       const want = naive(updates);
       for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) < 1e-5, `${clients} clients, index ${i}`);
     }
+  });
+
+  it('matches the naive mean on vectors long enough for the SIMD path, tail included', () => {
+    const prng = new Prng(8);
+    const n = 3 * 16384 + 4099; // several blocks and a length that is not a multiple of four
+    const updates = Array.from({ length: 10 }, () => ({
+      weights: Float32Array.from({ length: n }, () => prng.normal()),
+      sampleSize: 1 + prng.nextInt(500),
+    }));
+    const got = fedAvg(updates, new Float32Array(n).fill(NaN));
+    const want = naive(updates);
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+    assert.ok(worst < 1e-5, `max error ${worst}`);
+    assert.equal(fedAvgUsesSimd(), true, 'Node 20 has WebAssembly SIMD');
   });
 
   it('writes into a caller-supplied output buffer', () => {

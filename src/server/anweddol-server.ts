@@ -178,9 +178,13 @@ export class AnweddolServer {
     await this.events.emit('client_closed', { client, state });
   }
 
-  /** Takes one sandbox slot for a sandbox that is not a client session (an FL client); undefined when full. Release it when the sandbox is gone. */
-  reserveSandboxSlot(): CapacitySlot | undefined {
-    return this.capacity.tryReserve();
+  /**
+   * Takes one sandbox slot for a sandbox that is not a client session (an FL client), by the uuid it
+   * will be created with; undefined when full. While held, reconciliation leaves that sandbox alone.
+   * Release it when the sandbox is gone.
+   */
+  reserveSandboxSlot(sandboxUuid: string): CapacitySlot | undefined {
+    return this.capacity.tryReserve(sandboxUuid);
   }
 
   /** Registers (or replaces, built-ins included) the handler of a verb (`^[A-Z]+$`). */

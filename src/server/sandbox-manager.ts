@@ -60,7 +60,8 @@ export class SandboxManager {
     let destroyed = 0;
     let forgotten = 0;
     for (const sandbox of owned) {
-      if (sessions.findByContainerId(sandbox.id) !== undefined) continue;
+      // A sandbox still being created (or held by an FL training) has no session yet but is not an orphan.
+      if (sessions.findByContainerId(sandbox.id) !== undefined || this.options.capacity.isClaimed(sandbox.uuid)) continue;
       await virtualization.destroy(sandbox.id);
       destroyed++;
     }
@@ -77,12 +78,12 @@ export class SandboxManager {
     const { virtualization, sessions, capacity, events } = this.options;
     if (virtualization === undefined) throw unavailable('no virtualization backend');
     if (!virtualization.isAvailable()) throw unavailable('virtualization backend is down');
-    const slot = capacity.tryReserve();
+    const containerUuid = generateUuid();
+    const slot = capacity.tryReserve(containerUuid);
     if (slot === undefined) throw unavailable('Maximum number of sandboxes reached');
     let sandbox: Sandbox | undefined;
     let session: SessionRecord | undefined;
     try {
-      const containerUuid = generateUuid();
       const clientToken = generateClientToken();
       const username = generateUsername();
       const password = generateSshPassword();

@@ -17,6 +17,8 @@ export const FAKE_IMAGE_SHA256 = createHash('sha256').update('fake image').diges
 export interface FakeVirtualizationOptions {
   /** Delay of each create, in ms (lets tests overlap creations). */
   createDelayMs?: number;
+  /** Like Docker: the sandbox is listed from the start of a create, before it is ready. */
+  listedWhileCreating?: boolean;
   firstPort?: number;
 }
 
@@ -45,12 +47,17 @@ export class FakeVirtualization implements VirtualizationInterface {
 
   async create(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
     if (!this.available) throw unavailable('backend down');
+    const sandbox: Sandbox = { id: randomUUID().replaceAll('-', ''), uuid: spec.uuid, port: this.nextPort++, imageSha256: FAKE_IMAGE_SHA256, labels: { ...spec.labels } };
+    if (this.options.listedWhileCreating) this.sandboxes.set(sandbox.id, sandbox);
     if (this.options.createDelayMs) await new Promise((r) => setTimeout(r, this.options.createDelayMs));
     signal?.throwIfAborted();
     const failure = this.failNextCreate;
     this.failNextCreate = undefined;
-    if (failure !== undefined) throw failure;
-    const sandbox: Sandbox = { id: randomUUID().replaceAll('-', ''), uuid: spec.uuid, port: this.nextPort++, imageSha256: FAKE_IMAGE_SHA256, labels: { ...spec.labels } };
+    if (failure !== undefined) {
+      this.sandboxes.delete(sandbox.id);
+      throw failure;
+    }
+    if (!this.sandboxes.has(sandbox.id) && this.options.listedWhileCreating) throw unavailable('sandbox removed while starting');
     this.sandboxes.set(sandbox.id, sandbox);
     this.specs.set(sandbox.id, spec);
     return sandbox;

@@ -13,7 +13,7 @@ export const FL_CLIENT_LABEL = 'anweddol.fl.client';
 export interface SandboxClientHostOptions {
   virtualization: VirtualizationInterface;
   /** Takes one server capacity slot per sandbox (`AnweddolServer.reserveSandboxSlot`); undefined = full. */
-  reserveSlot?: () => { release(): void } | undefined;
+  reserveSlot?: (sandboxUuid: string) => { release(): void } | undefined;
   /** Where the image carries the agent bundle. */
   agentPath?: string;
   workDir?: string;
@@ -51,12 +51,13 @@ export class SandboxClientHost implements ClientHost {
 
   async launch(launch: AgentLaunch, signal: AbortSignal): Promise<LaunchedClient> {
     const virt = this.options.virtualization;
-    const slot = this.options.reserveSlot ? this.options.reserveSlot() : { release: () => {} };
+    const sandboxUuid = randomUUID();
+    const slot = this.options.reserveSlot ? this.options.reserveSlot(sandboxUuid) : { release: () => {} };
     if (!slot) throw new Error('server sandbox capacity reached');
     let sandbox: Sandbox | undefined;
     try {
       sandbox = await virt.create({
-        uuid: randomUUID(),
+        uuid: sandboxUuid,
         username: `user_${randomInt(10000, 100000)}`,
         password: randomBytes(16).toString('hex'),
         labels: { [FL_TRAINING_LABEL]: launch.trainingUuid, [FL_CLIENT_LABEL]: launch.clientId },

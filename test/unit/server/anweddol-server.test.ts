@@ -233,6 +233,36 @@ describe('sandbox lifecycle', () => {
     assert.deepEqual(fake.destroyed, ['orphan']);
   });
 
+  it('leaves a sandbox alone on reconciliation while an FL slot is held for it', async () => {
+    const fake = new FakeVirtualization();
+    const { server } = await startServer({}, fake);
+    const slot = server.reserveSandboxSlot('held')!;
+    fake.adopt({ id: 'fl-client', uuid: 'held', port: 10001 });
+    fake.setAvailable(false);
+    fake.setAvailable(true);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(fake.destroyed, []);
+    slot.release();
+    fake.setAvailable(false);
+    fake.setAvailable(true);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(fake.destroyed, ['fl-client']);
+  });
+
+  it('does not take a sandbox whose CREATE is in flight for an orphan when the backend recovers', async () => {
+    const fake = new FakeVirtualization({ createDelayMs: 50, listedWhileCreating: true });
+    const { call } = await startServer({}, fake);
+    const created = call('CREATE');
+    await new Promise((r) => setTimeout(r, 20));
+    // The container exists, the session row does not yet: a reconcile now must keep it.
+    fake.setAvailable(false);
+    fake.setAvailable(true);
+    const response = await created;
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(response.success, true);
+    assert.deepEqual(fake.destroyed, []);
+  });
+
   it('emits runtime_error when an event handler throws', async () => {
     const { server, call } = await startServer();
     const sources: string[] = [];

@@ -164,6 +164,29 @@ describe('DockerVirtualization with the real dockerd', () => {
     assert.equal(backend.portsInUse(), 0);
   });
 
+  it('keeps a sandbox whose process was OOM-killed at the memory limit', async () => {
+    const seen: string[] = [];
+    const listener = (e: { id: string }) => seen.push(e.id);
+    backend.on('sandbox_ended', listener);
+    const s = spec(18);
+    const sandbox = await backend.create(s);
+    try {
+      const since = Math.floor(Date.now() / 1000) - 1;
+      const hog = await backend.exec(sandbox.id, ['python3', '-c', 'a = bytearray(1024 * 1024 * 1024)'], { user: s.username });
+      assert.equal(hog.exitCode, 137, 'the hog is killed by the OOM killer');
+      await new Promise((r) => setTimeout(r, 500));
+      const events = docker(['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000)),
+        '--filter', `container=${sandbox.id}`, '--filter', 'event=oom', '--format', '{{.Action}}']);
+      assert.match(events, /oom/, 'dockerd did report an oom event');
+      assert.deepEqual(seen, []);
+      const ssh = await sshRun(sandbox.port, s.username, s.password, 'echo alive');
+      assert.equal(ssh.stdout, 'alive\n');
+    } finally {
+      backend.off('sandbox_ended', listener);
+      await backend.destroy(sandbox.id);
+    }
+  });
+
   it('does not report sandboxes it destroys itself', async () => {
     const seen: string[] = [];
     const listener = (e: { id: string }) => seen.push(e.id);

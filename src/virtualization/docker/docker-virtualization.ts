@@ -139,6 +139,8 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
   private readonly destroyedByUs = new Set<string>();
   /** Sandboxes already reported as ended (die, then destroy, must be reported once). */
   private readonly reportedEnded = new Set<string>();
+  /** Sandboxes where the OOM killer fired: if they die next, the reason is 'oom'. */
+  private readonly oomKilled = new Set<string>();
   private events: Readable | undefined;
   private lastEventTimeNano: bigint | undefined;
   private reconnecting: Promise<void> | undefined;
@@ -553,9 +555,15 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
     if (id === undefined || action === undefined) return;
     if (event.Actor?.Attributes?.[SERVER_LABEL] !== this.options.serverId) return;
     if (this.destroyedByUs.has(id) || this.reportedEnded.has(id)) return;
+    if (action === 'oom') {
+      // The OOM killer hit a process in the sandbox; the sandbox only ends if its init dies too (a `die` follows).
+      this.oomKilled.add(id);
+      return;
+    }
     const reason: SandboxEndReason | undefined =
-      action === 'oom' ? 'oom' : action === 'die' ? 'died' : action === 'stop' ? 'stopped' : action === 'destroy' ? 'removed' : undefined;
+      action === 'die' ? (this.oomKilled.has(id) ? 'oom' : 'died') : action === 'stop' ? 'stopped' : action === 'destroy' ? 'removed' : undefined;
     if (reason === undefined) return;
+    this.oomKilled.delete(id);
     this.reportedEnded.add(id);
     const uuid = event.Actor?.Attributes?.[UUID_LABEL];
     this.logger.info(`sandbox ${id.slice(0, 12)} ended (${reason})`);
@@ -617,6 +625,7 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
   }
 
   private forget(id: string): void {
+    this.oomKilled.delete(id);
     const port = this.sandboxPorts.get(id);
     if (port !== undefined) this.ports.release(port);
     this.sandboxPorts.delete(id);

@@ -69,9 +69,18 @@ recipe_hash=$(
 tag=$image_repo:$recipe_hash
 base_tag=$image_repo-base:${rootfs_hash:0:16}
 
+# Older recipes' tags go, unless a container still uses them (docker rmi refuses then; that is fine).
+prune_old_tags() {
+  { docker images --format '{{.Repository}}:{{.Tag}}' "$image_repo" | grep -v -e ':latest$' -e ":$recipe_hash\$" || true; } |
+    while read -r stale; do
+      if docker rmi "$stale" >/dev/null 2>&1; then log "removed old image $stale"; fi
+    done
+}
+
 if docker image inspect "$tag" >/dev/null 2>&1; then
   log "$tag already built"
   docker tag "$tag" "$image_repo:latest"
+  prune_old_tags
   docker image inspect --format '{{.Id}}' "$tag"
   exit 0
 fi
@@ -112,4 +121,5 @@ fi
 log "building $tag"
 docker build --quiet --build-arg "BASE=$base_tag" --label "anweddol.recipe=$recipe_hash" \
   -t "$tag" -t "$image_repo:latest" "$ctx" >&2
+prune_old_tags
 docker image inspect --format '{{.Id}}' "$tag"

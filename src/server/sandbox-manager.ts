@@ -55,6 +55,7 @@ export class SandboxManager {
   async reconcile(): Promise<{ destroyed: number; forgotten: number }> {
     const { virtualization, sessions, logger } = this.options;
     if (virtualization === undefined || !virtualization.isAvailable()) return { destroyed: 0, forgotten: 0 };
+    const listedAt = Date.now();
     const owned = await virtualization.list();
     const liveIds = new Set(owned.map((s) => s.id));
     let destroyed = 0;
@@ -66,7 +67,8 @@ export class SandboxManager {
       destroyed++;
     }
     for (const session of sessions.list()) {
-      if (liveIds.has(session.containerId)) continue;
+      // A session made while the list was on its way has a container the list could not show.
+      if (liveIds.has(session.containerId) || session.createdAt >= listedAt) continue;
       sessions.deleteById(session.id);
       forgotten++;
     }

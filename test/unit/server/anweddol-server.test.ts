@@ -263,6 +263,25 @@ describe('sandbox lifecycle', () => {
     assert.deepEqual(fake.destroyed, []);
   });
 
+  it('keeps the session of a CREATE that completes while a reconciliation lists the sandboxes', async () => {
+    const fake = new FakeVirtualization({ createDelayMs: 20, listedWhileCreating: false });
+    const { call, sessions } = await startServer({}, fake);
+    const realList = fake.list.bind(fake);
+    // The list reflects the moment it was asked for, and answers after the CREATE has finished.
+    fake.list = async () => {
+      const snapshot = await realList();
+      await new Promise((r) => setTimeout(r, 60));
+      return snapshot;
+    };
+    const created = call('CREATE');
+    fake.setAvailable(false);
+    fake.setAvailable(true);
+    assert.equal((await created).success, true);
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(sessions.count(), 1);
+    assert.deepEqual(fake.destroyed, []);
+  });
+
   it('emits runtime_error when an event handler throws', async () => {
     const { server, call } = await startServer();
     const sources: string[] = [];

@@ -44,4 +44,4 @@ YAML
 fi
 
 echo "start.sh: starting the server (config $config; Ctrl-C stops it)" >&2
-exec node dist/src/cli/main.js start --foreground --config "$config" "$@"
+exec node --max-semi-space-size=1 dist/src/cli/main.js start --foreground --config "$config" "$@"

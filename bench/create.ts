@@ -1,6 +1,6 @@
 // Benchmark: CREATE→credentials latency through the real daemon (sequential, concurrent), DESTROY, against a bare
 // `docker run -d` + SSH banner baseline of the same image; then 50 sandboxes alive at once and the daemon's RSS.
-// Run: node --import tsx bench/create.ts [--sequential N] [--concurrent N] [--alive N]
+// Run: node --import tsx bench/create.ts [--sequential N] [--concurrent N] [--alive N] [--vcpus X]
 // The daemon is the real CLI (`dist/src/cli/main.js start --foreground`, rebuilt first) on 127.0.0.1, talking to the
 // project's private dockerd; every sandbox it creates is destroyed at the end, on every exit path.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -23,6 +23,9 @@ const SEQUENTIAL = option('--sequential', 20);
 const CONCURRENT = option('--concurrent', 10);
 const ALIVE = option('--alive', 50);
 const MEMORY_MIB = 64;
+// CPU quota of every sandbox and of the baseline: the product default (container.container_vcpus: 2) unless
+// given; under a small quota the in-sandbox login setup is CFS-throttled and dominates CREATE's overhead.
+const VCPUS = option('--vcpus', 2);
 const DEADLINE = Date.now() + 20 * 60_000;
 
 interface Created {
@@ -78,7 +81,7 @@ async function startDaemon(dir: string, host: string): Promise<{ child: ChildPro
       `  image: ${SANDBOX_IMAGE}`,
       `  max_allowed_running_container_domains: ${Math.max(ALIVE, CONCURRENT) + 5}`,
       `  container_memory: ${MEMORY_MIB}`,
-      '  container_vcpus: 0.5',
+      `  container_vcpus: ${VCPUS}`,
       '  published_address: 127.0.0.1',
       '  destroy_on_stop: true',
       'port_forwarding:',
@@ -137,7 +140,7 @@ async function baselineRun(env: NodeJS.ProcessEnv, port: number): Promise<{ ms: 
   const started = performance.now();
   const { stdout } = await run(
     'docker',
-    ['run', '-d', '--network', 'anweddol-sandboxes', '--memory', `${MEMORY_MIB}m`, '--cpus', '0.5', '--pids-limit', '256',
+    ['run', '-d', '--network', 'anweddol-sandboxes', '--memory', `${MEMORY_MIB}m`, '--cpus', String(VCPUS), '--pids-limit', '256',
       '--label', 'anweddol.bench=baseline', '-p', `127.0.0.1:${port}:22`, SANDBOX_IMAGE],
     { env },
   );
@@ -164,6 +167,7 @@ async function main(): Promise<void> {
     await timedDestroy(client, warm.data);
     await baselineRun(env, 15900).then((b) => run('docker', ['rm', '-f', b.id], { env }));
 
+    console.log(`sandbox limits: ${VCPUS} vCPU, ${MEMORY_MIB} MiB (daemon and baseline alike)`);
     console.error(`bench: ${SEQUENTIAL} sequential CREATE/DESTROY, interleaved with ${SEQUENTIAL} baseline runs`);
     const sequential: number[] = [];
     const destroys: number[] = [];

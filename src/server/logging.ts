@@ -108,10 +108,16 @@ export class RotatingFileTransport extends TransportStream {
   override log(info: Record<string | symbol, unknown>, callback: () => void): void {
     const line = `${String(info[Symbol.for('message')])}\n`;
     const data = Buffer.from(line, 'utf8');
-    writeSync(this.fd, data);
-    this.lines += 1;
-    this.bytes += data.length;
-    if (this.shouldRotate()) this.rotate();
+    // Logging never throws into the caller (a full disk, a log file moved away): report on stderr and go on.
+    try {
+      if (this.fd === -1) this.fd = this.open();
+      writeSync(this.fd, data);
+      this.lines += 1;
+      this.bytes += data.length;
+      if (this.shouldRotate()) this.rotate();
+    } catch (error) {
+      process.stderr.write(`anweddol: cannot write the log file ${this.filePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
+    }
     this.emit('logged', info);
     callback();
   }
@@ -140,18 +146,28 @@ export class RotatingFileTransport extends TransportStream {
 
   private rotate(): void {
     closeSync(this.fd);
+    // Never keep a closed descriptor number: the OS may hand it to a socket or the database next.
+    this.fd = -1;
     const r = this.rotation!;
-    if (r.action === 'delete') {
-      unlinkSync(this.filePath);
-    } else {
-      mkdirSync(r.archiveDir, { recursive: true, mode: 0o750 });
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      const name = `${basename(this.filePath)}.${stamp}.${(this.sequence++).toString().padStart(4, '0')}`;
-      const rotated = join(r.archiveDir, name);
-      renameSync(this.filePath, rotated);
-      this.track(this.archive(rotated, r));
+    try {
+      if (r.action === 'delete') {
+        unlinkSync(this.filePath);
+      } else {
+        mkdirSync(r.archiveDir, { recursive: true, mode: 0o750 });
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+        const name = `${basename(this.filePath)}.${stamp}.${(this.sequence++).toString().padStart(4, '0')}`;
+        const rotated = join(r.archiveDir, name);
+        renameSync(this.filePath, rotated);
+        this.track(this.archive(rotated, r));
+      }
+      this.fd = this.open();
+    } catch (error) {
+      // Keep writing to the same file and try again after another full period, not on every line.
+      this.fd = this.open();
+      this.lines = 0;
+      this.bytes = 0;
+      process.stderr.write(`anweddol: log rotation of ${this.filePath} failed: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
     }
-    this.fd = this.open();
   }
 
   private async archive(rotated: string, r: LogRotationOptions): Promise<void> {

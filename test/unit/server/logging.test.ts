@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -72,6 +72,14 @@ describe('logging', () => {
     await logger.close();
     assert.equal(existsSync(archives), false);
     assert.deepEqual(lines(logFile).map((l) => l.split(' ').slice(2).join(' ')), ['line 4']);
+  });
+
+  it('keeps logging to the same file when rotation cannot archive, and never throws', async () => {
+    writeFileSync(archives, 'a file where the archive folder should be');
+    const logger = createLogger({ filePath: logFile, rotation: rotation({ maxLines: 2 }) });
+    for (let i = 0; i < 5; i++) assert.doesNotThrow(() => logger.info(`line ${i}`));
+    await logger.close();
+    assert.deepEqual(lines(logFile).map((l) => l.split(' ').slice(2).join(' ')), ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
   });
 
   it('keeps only the newest archives', async () => {

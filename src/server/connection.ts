@@ -85,8 +85,7 @@ export class Connection {
       const initialized = await this.host.emit('client_initialized', { client: this.client });
       response = await this.receiveAndDispatch(cipher, initialized.refusal);
       this.armDeadline();
-      await this.sendResponse(cipher, response);
-      delivered = true;
+      delivered = await this.sendResponse(cipher, response);
     } catch (error) {
       this.report(error);
     } finally {
@@ -159,15 +158,16 @@ export class Connection {
     return this.host.dispatch(raw, this.client);
   }
 
-  private async sendResponse(cipher: SessionCipher, response: AnweddolResponse): Promise<void> {
+  /** True once the payload is flushed to the kernel; false when the socket went away first (deadline, reset). */
+  private async sendResponse(cipher: SessionCipher, response: AnweddolResponse): Promise<boolean> {
     const frame = sealFrame(cipher, encodeMessageBody(response));
     this.state = 'AwaitingResponseAck';
     this.write(frame.header);
     this.expectAck(await this.read(1));
-    // Resolves once the payload is flushed, or when the socket goes away (deadline, reset).
-    await new Promise<void>((resolve) => {
-      this.socket.once('close', () => resolve());
-      this.socket.end(frame.payload, () => resolve());
+    return new Promise<boolean>((resolve) => {
+      this.socket.once('finish', () => resolve(true));
+      this.socket.once('close', () => resolve(false));
+      this.socket.end(frame.payload);
     });
   }
 

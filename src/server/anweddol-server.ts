@@ -33,6 +33,8 @@ export interface AnweddolServerOptions {
   /** Default 6; null = no limit ("nolimit" in STAT). */
   maxSandboxes?: number | null;
   destroyOnStop?: boolean;
+  /** Bound on one CREATE's sandbox creation, in ms (default 120 000): a hung backend answers `Unavailable`. */
+  createTimeoutMs?: number;
   logger?: Logger;
   /** false → TCP: close before key exchange; other transports: Refused request. */
   ipFilter?: (address: string) => boolean;
@@ -109,6 +111,7 @@ export class AnweddolServer {
       sessions: new MemorySessionStore(),
       maxSandboxes: 6,
       destroyOnStop: true,
+      createTimeoutMs: 120_000,
       logger: silentLogger,
       version: packageVersion(),
       enableTcp: true,
@@ -133,6 +136,7 @@ export class AnweddolServer {
       capacity: this.capacity,
       events: this.events,
       logger: this.logger,
+      createTimeoutMs: o.createTimeoutMs,
       onRuntimeError: (source, error) => this.runtimeError(source, error),
     });
     this.dispatcher = new RequestDispatcher({

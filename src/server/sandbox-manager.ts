@@ -24,6 +24,8 @@ export interface SandboxManagerOptions {
   capacity: SandboxCapacity;
   events: ServerEvents;
   logger: Logger;
+  /** Bound on one sandbox creation (backend calls included), so a hung backend cannot hold a slot and a client forever. */
+  createTimeoutMs: number;
   onRuntimeError(source: string, error: unknown): void;
 }
 
@@ -31,6 +33,8 @@ export interface SandboxManagerOptions {
 const NO_SESSION_HASH = sha256Hex('no session');
 
 export class SandboxManager {
+  /** Sessions this process is destroying right now (their rows say 'destroying'). */
+  private readonly destroying = new Set<number>();
   private readonly endedListener = (ended: { id: string; reason: SandboxEndReason }) => {
     void this.onSandboxEnded(ended.id, ended.reason);
   };
@@ -68,7 +72,14 @@ export class SandboxManager {
     }
     for (const session of sessions.list()) {
       // A session made while the list was on its way has a container the list could not show.
-      if (liveIds.has(session.containerId) || session.createdAt >= listedAt) continue;
+      if (session.createdAt >= listedAt) continue;
+      // A DESTROY cut short by a crash left its row in 'destroying': nobody can finish it but us.
+      if (session.state === 'destroying' && liveIds.has(session.containerId) && !this.destroying.has(session.id)) {
+        await this.discard(session.containerId, session);
+        forgotten++;
+        continue;
+      }
+      if (liveIds.has(session.containerId)) continue;
       sessions.deleteById(session.id);
       forgotten++;
     }
@@ -89,7 +100,10 @@ export class SandboxManager {
       const clientToken = generateClientToken();
       const username = generateUsername();
       const password = generateSshPassword();
-      sandbox = await virtualization.create({ uuid: containerUuid, username, password });
+      const timeout = AbortSignal.timeout(this.options.createTimeoutMs);
+      sandbox = await virtualization.create({ uuid: containerUuid, username, password }, timeout).catch((error: unknown) => {
+        throw timeout.aborted ? unavailable('sandbox creation timed out') : error;
+      });
       session = sessions.insert({
         createdAt: Date.now(),
         containerUuidSha256: sha256Hex(containerUuid),
@@ -127,11 +141,14 @@ export class SandboxManager {
     if (session === undefined || !tokenMatches || session.state !== 'running') throw badAuthentication();
     if (virtualization === undefined) throw unavailable('no virtualization backend');
     sessions.setState(session.id, 'destroying');
+    this.destroying.add(session.id);
     try {
       await virtualization.destroy(session.containerId);
     } catch (error) {
       sessions.setState(session.id, 'running');
       throw error;
+    } finally {
+      this.destroying.delete(session.id);
     }
     sessions.deleteById(session.id);
     await events.emit('destroyed_container', { client, containerId: session.containerId });
@@ -144,7 +161,8 @@ export class SandboxManager {
     await Promise.all(
       sessions.list().map(async (session) => {
         sessions.setState(session.id, 'destroying');
-        await this.discard(session.containerId, session);
+        this.destroying.add(session.id);
+        await this.discard(session.containerId, session).finally(() => this.destroying.delete(session.id));
       }),
     );
   }

@@ -282,6 +282,25 @@ describe('sandbox lifecycle', () => {
     assert.deepEqual(fake.destroyed, []);
   });
 
+  it('finishes on start a DESTROY that a crash cut short', async () => {
+    const fake = new FakeVirtualization();
+    const sessions = new MemorySessionStore();
+    const half = fake.adopt({ id: 'half-destroyed', uuid: 'u1', port: 10001 });
+    sessions.insert({ createdAt: 0, containerUuidSha256: 'a', clientTokenSha256: 'b', containerId: half.id, port: 10001, state: 'destroying' });
+    const { call } = await startServer({ sessions, maxSandboxes: 1 }, fake);
+    assert.deepEqual(fake.destroyed, ['half-destroyed']);
+    assert.equal(sessions.count(), 0);
+    assert.equal((await call('STAT')).data.available, 1);
+  });
+
+  it('answers Unavailable and frees the slot when a sandbox creation outlives its bound', async () => {
+    const fake = new FakeVirtualization({ createDelayMs: 300 });
+    const { call } = await startServer({ createTimeoutMs: 50, maxSandboxes: 1 }, fake);
+    const response = await call('CREATE');
+    assert.equal(response.message, 'Unavailable (sandbox creation timed out)');
+    assert.equal((await call('STAT')).data.available, 1);
+  });
+
   it('emits runtime_error when an event handler throws', async () => {
     const { server, call } = await startServer();
     const sources: string[] = [];

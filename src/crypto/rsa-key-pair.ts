@@ -65,6 +65,23 @@ export class RsaKeyPair {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
+    // Only the public half missing: rebuild it from the private key, never replace the server's identity.
+    const existingPrivate = await readFile(privateKeyPath).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (existingPrivate !== undefined) {
+      let privateKey: KeyObject;
+      try {
+        privateKey = createPrivateKey(existingPrivate);
+      } catch {
+        throw new TypeError(`${privateKeyPath}: not a PEM private key`);
+      }
+      const pair = new RsaKeyPair(createPublicKey(privateKey), privateKey);
+      await mkdir(dirname(publicKeyPath), { recursive: true, mode: 0o700 });
+      await writeFile(publicKeyPath, pair.publicKeyPem, { mode: 0o600 });
+      return pair;
+    }
     const pair = await RsaKeyPair.generate(bits);
     await pair.save(publicKeyPath, privateKeyPath);
     return pair;

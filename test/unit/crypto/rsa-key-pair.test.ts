@@ -53,6 +53,16 @@ describe('RsaKeyPair', () => {
     assert.equal(second.fingerprint, first.fingerprint);
   });
 
+  it('rebuilds a missing public key from the existing private key instead of replacing the pair', async () => {
+    const pub = join(dir, 'd', 'public.pem');
+    const priv = join(dir, 'd', 'private.pem');
+    const first = await RsaKeyPair.loadOrGenerate(pub, priv, 2048);
+    await rm(pub);
+    const second = await RsaKeyPair.loadOrGenerate(pub, priv, 2048);
+    assert.equal(second.fingerprint, first.fingerprint);
+    assert.equal(await readFile(pub, 'utf8'), first.publicKeyPem);
+  });
+
   it('refuses a file that is not a key, naming the file but not its content', async () => {
     const pub = join(dir, 'bad-public.pem');
     const priv = join(dir, 'bad-private.pem');

@@ -12,6 +12,9 @@ import { LENGTH_PREFIX_BYTES, encodeLengthPrefix, parseLengthPrefix } from '../s
 import { ProtocolViolation } from '../server/protocol/protocol-violation.js';
 import type { AnweddolResponse } from '../server/types.js';
 
+// A server key PEM is a few KiB; a larger announcement is an attack on the client's memory.
+const MAX_SERVER_KEY_LENGTH = 16 * 1024;
+
 const generateKeyPairAsync = promisify(generateKeyPair);
 
 /** A client RSA key pair; generate once and reuse it across requests (keygen is slow). */
@@ -154,7 +157,7 @@ class ClientSession {
     this.socket.write(pem);
     await this.expectAck('client key');
 
-    const serverKeyLength = parseLengthPrefix(await this.read(LENGTH_PREFIX_BYTES), 99_999_999);
+    const serverKeyLength = parseLengthPrefix(await this.read(LENGTH_PREFIX_BYTES), MAX_SERVER_KEY_LENGTH);
     this.socket.write(ACK);
     const serverKeyPem = await this.read(serverKeyLength);
     const serverKey = parseServerKey(serverKeyPem);

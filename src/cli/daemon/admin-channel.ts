@@ -107,6 +107,8 @@ export class AdminChannel {
     socket.on('data', (chunk: string) => {
       buffered += chunk;
       if (buffered.length > MAX_LINE_BYTES) {
+        buffered = '';
+        socket.removeAllListeners('data');
         write(socket, { id: null, ok: false, error: 'request line too long' });
         socket.end();
         return;

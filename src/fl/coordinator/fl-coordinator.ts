@@ -160,8 +160,9 @@ export class FlCoordinator {
     if (this.apis.length === 0) throw new Error('FL coordinator is not started');
     const request = normalizeTrainingRequest(input);
     const run = new TrainingRun(randomUUID(), request);
-    this.runs.set(run.uuid, run);
+    // Stored first: a failed write leaves no half-registered run for stop() to trip over.
     this.options.store?.createTraining(run.uuid, describeTrainingRequest(request));
+    this.runs.set(run.uuid, run);
     run.done = this.execute(run);
     return run.uuid;
   }

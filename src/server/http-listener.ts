@@ -27,6 +27,8 @@ export interface HttpListenerOptions {
   tls?: { key: string | Buffer; cert: string | Buffer };
   /** Request body cap in bytes; larger bodies get HTTP 413. */
   maxBodySize?: number;
+  /** Time a client has to send its whole request (headers and body), in ms; default 10 000. Slow senders are cut off. */
+  requestTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -55,6 +57,8 @@ export class HttpListener {
     this.app = factory({
       logger: false,
       bodyLimit,
+      // Bounds receiving the request only, not a long CREATE being answered (an idle-socket timeout would).
+      requestTimeout: options.requestTimeoutMs ?? 10_000,
       routerOptions: { ignoreTrailingSlash: true },
       ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
     });

@@ -527,6 +527,7 @@ export class FlCoordinator {
   acceptStatistics(caller: Caller, trainingUuid: string, body: unknown): void {
     const { run, client } = caller;
     if (trainingUuid !== run.uuid) throw forbidden('token belongs to another training');
+    if (client.status === 'dropped') throw forbidden('this client was dropped from the training');
     const phase = run.phase;
     if (!phase || phase.kind !== 'statistics') throw conflict('the training is not collecting statistics now');
     if (typeof body !== 'object' || body === null || (body as { owner?: unknown }).owner !== client.id) throw forbidden('owner does not match the token');
@@ -537,7 +538,9 @@ export class FlCoordinator {
       throw invalid((e as Error).message);
     }
     if (stats.count !== client.shard.count) throw invalid(`count ${stats.count} does not match this client's shard`);
-    if (phase.collector.accept(client.id, stats) === 'duplicate') throw conflict('statistics already received');
+    const outcome = phase.collector.accept(client.id, stats);
+    if (outcome === 'duplicate') throw conflict('statistics already received');
+    if (outcome !== 'accepted') throw conflict('statistics from this client are not expected now');
   }
 }
 

@@ -65,7 +65,14 @@ export class HttpListener {
     // Bodies are read raw and parsed here, so malformed JSON is a protocol answer (200), not a fastify 400.
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
-    this.app.route({ method: ['GET', 'POST'], url: '/', handler: async () => WELCOME_RESPONSE });
+    this.app.route({
+      method: ['GET', 'POST'],
+      url: '/',
+      handler: async (req) => {
+        const client = clientInfo(req.socket.remoteAddress, req.socket.remotePort, this.transport);
+        return this.options.server.isAllowed(client.address) ? WELCOME_RESPONSE : refusedRequest().toResponse();
+      },
+    });
     this.app.route({ method: ['GET', 'POST'], url: '/:verb', handler: (req, reply) => this.handle(req, reply) });
     this.app.setNotFoundHandler((_req, reply) => reply.code(404).send(badRequest('Not found').toResponse()));
     this.app.setErrorHandler((error: { statusCode?: number; code?: string }, req, reply) => {

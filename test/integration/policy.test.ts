@@ -28,6 +28,12 @@ describe('IP filter policy', () => {
       assert.equal(status, 200);
       assert.deepEqual(body, { success: false, message: 'Refused request', data: {} });
     });
+
+    it('answers a REST client Refused request on the welcome path too', async () => {
+      const { status, body } = await rest.client.send('GET', '/');
+      assert.equal(status, 200);
+      assert.deepEqual(body, { success: false, message: 'Refused request', data: {} });
+    });
   });
 
   describe('when only 127.0.0.1 is allowed', () => {

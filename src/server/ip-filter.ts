@@ -38,15 +38,21 @@ export class IpFilter {
         set.any = true;
         continue;
       }
-      const [rawAddress, prefix] = entry.split('/');
-      const address = unmapAddress((rawAddress ?? '').toLowerCase());
+      const [rawAddress, rawPrefix, ...rest] = entry.split('/');
+      const raw = (rawAddress ?? '').toLowerCase();
+      const address = unmapAddress(raw);
       const family = isIP(address);
-      if (family === 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) {
+      // An IPv4-mapped range (::ffff:a.b.c.d/104) becomes the IPv4 range it covers (/8).
+      const shift = family === 4 && isIP(raw) === 6 ? 96 : 0;
+      const prefix = rawPrefix === undefined ? undefined : Number(rawPrefix) - shift;
+      const maxPrefix = family === 4 ? 32 : 128;
+      const badPrefix = rawPrefix !== undefined && (!/^\d{1,3}$/.test(rawPrefix) || prefix! < 0 || prefix! > maxPrefix);
+      if (family === 0 || badPrefix || rest.length > 0) {
         throw new Error(`ip filter: invalid ${listName} entry ${JSON.stringify(entry)}`);
       }
       const type = family === 4 ? 'ipv4' : 'ipv6';
       if (prefix === undefined) set.list.addAddress(address, type);
-      else set.list.addSubnet(address, Number(prefix), type);
+      else set.list.addSubnet(address, prefix, type);
     }
     return set;
   }

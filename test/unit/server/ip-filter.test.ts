@@ -48,4 +48,15 @@ describe('IpFilter', () => {
     assert.throws(() => new IpFilter({ allowed: ['10.0.0.0/x'], denied: [] }), /invalid allowed entry/);
     assert.throws(() => new IpFilter({ allowed: [], denied: ['example.com'] }), /invalid denied entry/);
   });
+
+  it('rejects a prefix longer than the address family allows, naming the entry', () => {
+    assert.throws(() => new IpFilter({ allowed: ['10.0.0.0/33'], denied: [] }), /invalid allowed entry "10.0.0.0\/33"/);
+    assert.throws(() => new IpFilter({ allowed: ['::1/129'], denied: [] }), /invalid allowed entry/);
+  });
+
+  it('reads an IPv4-mapped range as the IPv4 range it covers', () => {
+    const filter = new IpFilter({ allowed: ['::ffff:10.0.0.0/104'], denied: [] });
+    assert.equal(filter.isAllowed('10.1.2.3'), true);
+    assert.equal(filter.isAllowed('11.1.2.3'), false);
+  });
 });

@@ -396,7 +396,10 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
       Tty: false,
     });
     if (!attach) {
-      await exec.start({ Detach: true });
+      // Docker has started the process once this answers; dockerode still hands back the response stream,
+      // which would hold an HTTP connection (and the event loop) open for minutes: release it.
+      const response = (await exec.start({ Detach: true })) as unknown as { destroy?: () => void } | undefined;
+      response?.destroy?.();
       return { exitCode: 0, stdout: '', stderr: '' };
     }
     const timeout = AbortSignal.timeout(options.timeoutMs ?? 60_000);

@@ -25,12 +25,20 @@ export interface CoordinatorApiOptions {
 }
 
 export async function buildCoordinatorApi<C>(handlers: CoordinatorApiHandlers<C>, options: CoordinatorApiOptions): Promise<FastifyInstance> {
-  const app = fastify({ logger: false, bodyLimit: 4 * 1024 * 1024 });
+  // JSON bodies here are metrics and feature sums: small. Model files come as multipart, capped separately.
+  const app = fastify({ logger: false, bodyLimit: 256 * 1024 });
   await app.register(multipart, { limits: { fileSize: options.maxUploadBytes, files: 1, fields: 16, fieldSize: 64 * 1024, parts: 20 } });
 
-  const caller = (req: FastifyRequest): C => {
+  // Every sandbox can reach this listener: the token is checked before any body is read or parsed.
+  const callers = new WeakMap<FastifyRequest, C>();
+  app.addHook('onRequest', async (req) => {
     const h = req.headers.authorization;
     const c = typeof h === 'string' && h.startsWith('Bearer ') ? handlers.authenticate(h.slice(7).trim()) : undefined;
+    if (c === undefined) throw unauthorized();
+    callers.set(req, c);
+  });
+  const caller = (req: FastifyRequest): C => {
+    const c = callers.get(req);
     if (c === undefined) throw unauthorized();
     return c;
   };

@@ -136,6 +136,14 @@ class MaliciousHost implements ClientHost {
     });
     await metrics.arrayBuffer();
     this.answers['metrics during the fit phase'] = metrics.status;
+    // Without a valid token nothing is read: a huge body is refused for the token, not parsed or sized first.
+    const unauthenticated = await fetch(`${this.coordinatorBase}/api/trainings/${randomUUID()}/statistics/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer forged' },
+      body: JSON.stringify({ padding: 'x'.repeat(5 * 1024 * 1024) }),
+    }).catch(() => undefined);
+    await unauthenticated?.arrayBuffer().catch(() => undefined);
+    this.answers['large body without a token'] = unauthenticated?.status ?? 0;
   }
 }
 
@@ -189,6 +197,7 @@ describe('FL coordinator with in-process agents', () => {
       'sample size above the shard': 400,
       'truncated file': 400,
       'metrics during the fit phase': 409,
+      'large body without a token': 401,
     });
     assert.equal(h.store.participation(b).filter((p) => p.phase === 'fit' && p.round === 1).length, 3);
     assert.deepEqual(decodeModelFile(h.coordinator.exportModel(b).bytes).params, decodeModelFile(clean.coordinator.exportModel(a).bytes).params);

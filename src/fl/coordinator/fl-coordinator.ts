@@ -414,31 +414,31 @@ export class FlCoordinator {
 
   private async fitRound(run: TrainingRun, round: number, modelUuid: string): Promise<WeightedUpdate[]> {
     const r = run.request;
-    const selected = this.activeClients(run);
-    const collector = new RoundCollector<WeightedUpdate>(selected.map((c) => c.id), r.roundTimeoutSeconds * 1000);
-    run.phase = { kind: 'fit', round, modelUuid, collector: collector as RoundCollector<unknown> };
-    await Promise.all(selected.map((c) => this.notify(run, c, { type: 'UPDATE_ROUND_START', trainingUuid: run.uuid, round, globalModelUuid: modelUuid })));
-    const result = await collector.done;
-    run.phase = undefined;
-    run.abort.signal.throwIfAborted();
-    for (const id of result.missing) this.dropClient(run, run.clients.get(id)!, `no update before the round ${round} deadline`);
-    if (result.received.size < r.minFitClients) {
-      throw new Error(`round ${round}: ${result.received.size} update(s) received, min_fit_clients is ${r.minFitClients}`);
+    const received = await this.collectPhase<WeightedUpdate>(run, 'fit', round, modelUuid);
+    if (received.size < r.minFitClients) {
+      throw new Error(`round ${round}: ${received.size} update(s) received, min_fit_clients is ${r.minFitClients}`);
     }
     // Client-id order, not arrival order: the aggregate is bit-for-bit reproducible.
-    return [...result.received.entries()].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).map(([, u]) => u);
+    return [...received.entries()].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).map(([, u]) => u);
   }
 
   private async testRound(run: TrainingRun, round: number, modelUuid: string): Promise<Record<string, Record<string, number>>> {
+    return Object.fromEntries(await this.collectPhase<Record<string, number>>(run, 'test', round, modelUuid));
+  }
+
+  /** One phase of a round: notify the active clients, collect until all answered or the deadline, drop the silent ones. */
+  private async collectPhase<T>(run: TrainingRun, kind: 'fit' | 'test', round: number, modelUuid: string): Promise<Map<string, T>> {
     const selected = this.activeClients(run);
-    const collector = new RoundCollector<Record<string, number>>(selected.map((c) => c.id), run.request.roundTimeoutSeconds * 1000);
-    run.phase = { kind: 'test', round, modelUuid, collector: collector as RoundCollector<unknown> };
-    await Promise.all(selected.map((c) => this.notify(run, c, { type: 'MODEL_TEST_ROUND', trainingUuid: run.uuid, round, globalModelUuid: modelUuid })));
+    const collector = new RoundCollector<T>(selected.map((c) => c.id), run.request.roundTimeoutSeconds * 1000);
+    run.phase = { kind, round, modelUuid, collector: collector as RoundCollector<unknown> };
+    const type = kind === 'fit' ? 'UPDATE_ROUND_START' : 'MODEL_TEST_ROUND';
+    await Promise.all(selected.map((c) => this.notify(run, c, { type, trainingUuid: run.uuid, round, globalModelUuid: modelUuid })));
     const result = await collector.done;
     run.phase = undefined;
     run.abort.signal.throwIfAborted();
-    for (const id of result.missing) this.dropClient(run, run.clients.get(id)!, `no metrics before the round ${round} deadline`);
-    return Object.fromEntries(result.received);
+    const what = kind === 'fit' ? 'update' : 'metrics';
+    for (const id of result.missing) this.dropClient(run, run.clients.get(id)!, `no ${what} before the round ${round} deadline`);
+    return result.received;
   }
 
   /** POSTs a notification; a client that cannot be reached is dropped (unless `dropOnFailure` is false). */

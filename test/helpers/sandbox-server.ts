@@ -3,6 +3,7 @@ import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { AnweddolDatabase } from '../../src/database/database.js';
 import { SqliteSessionStore } from '../../src/database/sqlite-session-store.js';
 import { AnweddolServer } from '../../src/server/anweddol-server.js';
+import type { CreatedSandbox } from '../../src/server/sandbox-manager.js';
 import { DockerVirtualization, type DockerVirtualizationOptions } from '../../src/virtualization/docker/docker-virtualization.js';
 import { testServerKeyPair } from './test-keys.js';
 
@@ -16,14 +17,8 @@ export interface SandboxServer {
   stop(): Promise<void>;
 }
 
-export interface CreatedData {
-  container_uuid: string;
-  client_token: string;
-  container_iso_sha256: string;
-  container_username: string;
-  container_password: string;
-  container_listen_port: number;
-}
+/** The `data` of a CREATE answer (PROTOCOL.md §2.1), as the server builds it. */
+export type CreatedData = CreatedSandbox;
 
 export async function startSandboxServer(options: {
   databaseFile: string;

@@ -6,7 +6,7 @@ export { MemorySessionStore } from './server/memory-session-store.js';
 export { clientInfo, unmapAddress } from './server/client-info.js';
 export { validateRequest, validateResponse, requestSchema, responseSchema, createDataSchema, statDataSchema } from './server/message-validator.js';
 export { ProtocolError, badRequest, badAuthentication, refusedRequest, unavailable, internalError, type AnweddolFailure } from './server/errors.js';
-export { silentLogger, type Logger } from './server/logger.js';
+export { silentLogger, type Logger } from './shared/logger.js';
 export type { AnweddolRequest, AnweddolResponse, ClientInfo, Transport } from './server/types.js';
 
 export { AnweddolTcpClient, AnweddolClientError, generateClientKeyPair, clientKeyPairFromPem, type AnweddolTcpClientOptions, type ClientKeyPair } from './client/tcp-client.js';

@@ -1,7 +1,7 @@
 // What every command shares: --config/--json, a man-style help page, and one way to answer (CliOutput).
 import type { Command } from 'commander';
-import type { AnweddolConfig } from './config/config-schema.js';
-import { loadConfig, resolveConfigPath, type Environment } from './config/config-loader.js';
+import type { AnweddolConfig } from '../daemon/config/config-schema.js';
+import { loadConfig, resolveConfigPath, type Environment } from '../daemon/config/config-loader.js';
 import { CliOutput, type CliResult } from './cli-output.js';
 
 export interface CommandContext {

@@ -6,7 +6,7 @@ import type { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import type { SessionStore } from '../database/session-store.js';
 import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { badRequest } from './errors.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, type Logger } from '../shared/logger.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import { DEFAULT_MAX_FRAME_SIZE } from './protocol/frame.js';
 import { DEFAULT_MAX_KEY_LENGTH } from './protocol/handshake.js';

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { refusedRequest } from './errors.js';
 import type { OaepDecryptor } from '../crypto/oaep-decrypt-pool.js';
 import { SessionCipher } from '../crypto/session-cipher.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../shared/logger.js';
 import { ByteReader } from './protocol/byte-reader.js';
 import { FRAME_HEADER_BYTES, decodeMessageBody, encodeMessageBody, openFramePayload, parseFrameHeader, sealFrame } from './protocol/frame.js';
 import { ACK, NACK, checkAesKeyMaterial, isAck, parseClientPublicKey, sealKeyMaterialForClient, type HandshakeState } from './protocol/handshake.js';

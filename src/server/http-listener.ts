@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { AddressInfo } from 'node:net';
 import { clientInfo } from './client-info.js';
 import { badRequest, internalError, refusedRequest } from './errors.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, type Logger } from '../shared/logger.js';
 import type { AnweddolResponse, ClientInfo } from './types.js';
 
 /** What the listener needs from AnweddolServer: its dispatcher, its IP policy, connection accounting, and the undelivered-response undo. */

@@ -18,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import winston from 'winston';
 import TransportStream from 'winston-transport';
-import type { Logger } from './logger.js';
+import type { Logger } from '../shared/logger.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 

@@ -1,6 +1,7 @@
 // The one request chain both transports use: request event → validation → access token → handler → response validation.
-import { ProtocolError, badAuthentication, badRequest, internalError, refusedRequest } from './errors.js';
-import type { Logger } from './logger.js';
+import { BackendUnavailableError } from '../shared/errors.js';
+import { ProtocolError, badAuthentication, badRequest, internalError, refusedRequest, unavailable } from './errors.js';
+import type { Logger } from '../shared/logger.js';
 import { validateRequest, validateResponse } from './message-validator.js';
 import type { ServerEvents } from './server-events.js';
 import type { AnweddolRequest, AnweddolResponse, ClientInfo } from './types.js';
@@ -79,7 +80,9 @@ export class RequestDispatcher {
       }
       if (!checked.value.success) logger.info(`client ${client.id}: ${verb} → ${checked.value.message}`);
       return checked.value;
-    } catch (error) {
+    } catch (thrown) {
+      // A backend outage is an expected answer, not a runtime error.
+      const error = thrown instanceof BackendUnavailableError ? unavailable(thrown.reason) : thrown;
       if (error instanceof ProtocolError) {
         const response = error.toResponse();
         logger.info(`client ${client.id}: ${verb || 'request'} → ${response.message}`);

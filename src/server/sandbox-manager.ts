@@ -4,7 +4,7 @@ import { generateClientToken, generateSshPassword, generateUsername, generateUui
 import type { SessionRecord, SessionStore } from '../database/session-store.js';
 import type { Sandbox, SandboxEndReason, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { badAuthentication, refusedRequest, unavailable } from './errors.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../shared/logger.js';
 import type { SandboxCapacity } from './sandbox-capacity.js';
 import type { ServerEvents } from './server-events.js';
 import type { ClientInfo } from './types.js';

@@ -2,7 +2,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { clientInfo } from './client-info.js';
 import { Connection, type ConnectionHost } from './connection.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../shared/logger.js';
 
 export interface TcpListenerOptions {
   bindAddress: string;

@@ -1,5 +1,5 @@
 // A Logger that keeps its lines, so tests can assert what was logged (and that secrets were not).
-import type { Logger } from '../../src/server/logger.js';
+import type { Logger } from '../../src/shared/logger.js';
 
 export interface LogLine {
   level: 'error' | 'warn' | 'info' | 'debug';

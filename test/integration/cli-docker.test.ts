@@ -6,8 +6,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { AnweddolHttpClient } from '../../src/client/http-client.js';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
-import { loadConfig } from '../../src/cli/config/config-loader.js';
-import { serverIdFor } from '../../src/cli/daemon/virtualization-factory.js';
+import { loadConfig } from '../../src/daemon/config/config-loader.js';
+import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
 

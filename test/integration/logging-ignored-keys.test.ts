@@ -2,8 +2,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/cli/config/config-loader.js';
-import { startDaemon } from '../../src/cli/daemon/daemon.js';
+import { loadConfig } from '../../src/daemon/config/config-loader.js';
+import { startDaemon } from '../../src/daemon/daemon.js';
 import { createTestInstall, type TestInstall } from '../helpers/cli-runner.js';
 
 /** Starts and stops a daemon with REST on; returns its log file. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../cli-output.js';
 import { describeCommand, readConfig, runCommand, type CommandRegistrar, type CommonOptions } from '../command-kit.js';
-import { packageRoot } from '../package-info.js';
+import { packageRoot } from '../../shared/package-info.js';
 
 export const registerBuildImage: CommandRegistrar = (program: Command, ctx) => {
   const command = program.command('build-image').summary('build the sandbox image');

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../cli-output.js';
 import { describeCommand, readConfig, runCommand, type CommandContext, type CommandRegistrar, type CommonOptions } from '../command-kit.js';
-import { adminRequest, AdminRequestError } from '../daemon/admin-channel.js';
+import { adminRequest, AdminRequestError } from '../../daemon/admin-channel.js';
 import type { TrainingSummary } from '../../fl/coordinator/fl-coordinator.js';
 
 interface TrainOptions extends CommonOptions {

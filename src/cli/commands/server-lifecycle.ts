@@ -2,10 +2,10 @@
 import type { Command } from 'commander';
 import { CliError, type CliOutput, type CliResult } from '../cli-output.js';
 import { describeCommand, readConfig, runCommand, type CommandContext, type CommandRegistrar, type CommonOptions, type LoadedConfig } from '../command-kit.js';
-import { adminRequest, AdminRequestError } from '../daemon/admin-channel.js';
-import type { ListenerInfo } from '../daemon/daemon.js';
-import { daemonize } from '../daemon/daemonize.js';
-import { inspectPidFile, isProcessAlive, runningPid } from '../daemon/pid-file.js';
+import { adminRequest, AdminRequestError } from '../../daemon/admin-channel.js';
+import type { ListenerInfo } from '../../daemon/daemon.js';
+import { daemonize } from '../../daemon/daemonize.js';
+import { inspectPidFile, isProcessAlive, runningPid } from '../../daemon/pid-file.js';
 
 interface StartOptions extends CommonOptions {
   foreground?: boolean;
@@ -28,7 +28,7 @@ async function runForeground(loaded: LoadedConfig, options: StartOptions, output
   const pid = daemonPid(loaded, output);
   if (pid !== undefined) throw new CliError(`the server is already running (pid ${pid})`, { pid });
   // Loaded on demand: the daemon pulls in fastify, dockerode and SQLite, which other commands never need.
-  const { startDaemon } = await import('../daemon/daemon.js');
+  const { startDaemon } = await import('../../daemon/daemon.js');
   const daemon = await startDaemon(loaded.config, { web: options.web, logToStdout: !output.json }).catch((error: unknown) => {
     throw new CliError(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
   });
@@ -101,7 +101,7 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
   runCommand<StartOptions>(start, async (options, output) => {
     const loaded = readConfig(options, ctx);
     if (options.check) {
-      const { checkEnvironment } = await import('../daemon/environment-check.js');
+      const { checkEnvironment } = await import('../../daemon/environment-check.js');
       // Read only: a check changes nothing, not even a stale pid file.
       const found = inspectPidFile(loaded.config.server.pid_file_path);
       const problems = [

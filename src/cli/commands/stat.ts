@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { AnweddolTcpClient } from '../../client/tcp-client.js';
 import { CliError } from '../cli-output.js';
 import { describeCommand, readConfig, runCommand, type CommandRegistrar, type CommonOptions } from '../command-kit.js';
-import { adminRequest, AdminRequestError } from '../daemon/admin-channel.js';
+import { adminRequest, AdminRequestError } from '../../daemon/admin-channel.js';
 
 interface StatOptions extends CommonOptions {
   host?: string;

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { CommandRegistrar } from '../command-kit.js';
 import { describeCommand, runCommand } from '../command-kit.js';
-import { packageVersion } from '../package-info.js';
+import { packageVersion } from '../../shared/package-info.js';
 
 export const registerVersion: CommandRegistrar = (program: Command) => {
   const command = describeCommand(program.command('version').summary('print the version'), {

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { FlStore, TrainingStatus } from '../../database/fl-store.js';
-import { silentLogger, type Logger } from '../../server/logger.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 import { encodeNotification, type Notification } from '../agent/notification.js';
 import { classCount, type Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load-dataset.js';

@@ -1,7 +1,7 @@
 // Agents in sandboxes: one sandbox per client via the VirtualizationInterface, shard and config copied in, agent started detached.
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import type { Logger } from '../../server/logger.js';
-import { silentLogger } from '../../server/logger.js';
+import type { Logger } from '../../shared/logger.js';
+import { silentLogger } from '../../shared/logger.js';
 import type { Sandbox, SandboxEndReason, VirtualizationInterface } from '../../virtualization/virtualization-interface.js';
 import type { AgentConfig } from '../agent/agent-config.js';
 import { formatCsvDataset } from '../data/parse-csv-dataset.js';

@@ -3,8 +3,8 @@ import Docker from 'dockerode';
 import { EventEmitter } from 'node:events';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { pack } from 'tar-stream';
-import { ProtocolError } from '../../server/errors.js';
-import { silentLogger, type Logger } from '../../server/logger.js';
+import { BackendUnavailableError } from '../../shared/errors.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 import type {
   ExecResult,
   Sandbox,
@@ -225,10 +225,10 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
   }
 
   private async createOnce(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
-    if (!this.isAvailable()) throw new ProtocolError('Unavailable', 'virtualization backend unreachable');
+    if (!this.isAvailable()) throw new BackendUnavailableError('virtualization backend unreachable');
     signal?.throwIfAborted();
     const port = await this.ports.acquire();
-    if (port === undefined) throw new ProtocolError('Unavailable', 'no free port for the sandbox');
+    if (port === undefined) throw new BackendUnavailableError('no free port for the sandbox');
     let containerId: string | undefined;
     const t0 = performance.now();
     const phases: string[] = [];
@@ -261,10 +261,10 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
     } catch (error) {
       if (containerId !== undefined) await this.destroy(containerId).catch((e) => this.logger.warn(`cleanup of ${containerId!.slice(0, 12)} failed: ${describe(e)}`));
       else this.ports.release(port);
-      if (error instanceof ProtocolError) throw error;
+      if (error instanceof BackendUnavailableError) throw error;
       if (isConnectionError(error)) {
         this.onConnectionLost(error);
-        throw new ProtocolError('Unavailable', 'virtualization backend unreachable');
+        throw new BackendUnavailableError('virtualization backend unreachable');
       }
       throw error;
     }
@@ -281,7 +281,7 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
         this.destroyedByUs.delete(id);
         if (isConnectionError(error)) {
           this.onConnectionLost(error);
-          throw new ProtocolError('Unavailable', 'virtualization backend unreachable');
+          throw new BackendUnavailableError('virtualization backend unreachable');
         }
         throw error;
       }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CliError, CliOutput } from '../../../src/cli/cli-output.js';
-import { ConfigError } from '../../../src/cli/config/config-loader.js';
+import { ConfigError } from '../../../src/daemon/config/config-loader.js';
 
 function capture() {
   const out = { stdout: '', stderr: '' };

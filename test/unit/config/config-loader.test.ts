@@ -11,7 +11,7 @@ import {
   loadConfig,
   parseConfig,
   resolveConfigPath,
-} from '../../../src/cli/config/config-loader.js';
+} from '../../../src/daemon/config/config-loader.js';
 
 const shipped = fileURLToPath(new URL('../../../anweddol.conf.yaml', import.meta.url));
 

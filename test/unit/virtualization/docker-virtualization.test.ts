@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ProtocolError } from '../../../src/server/errors.js';
+import { BackendUnavailableError } from '../../../src/shared/errors.js';
 import { DockerVirtualization } from '../../../src/virtualization/docker/docker-virtualization.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'anweddol-nodocker-'));
@@ -33,7 +33,7 @@ describe('DockerVirtualization without dockerd', () => {
     try {
       await assert.rejects(
         backend.create({ uuid: randomUUID(), username: 'user_12345', password: 'abc' }),
-        (error: unknown) => error instanceof ProtocolError && error.message === 'Unavailable (virtualization backend unreachable)',
+        (error: unknown) => error instanceof BackendUnavailableError && error.reason === 'virtualization backend unreachable',
       );
       assert.equal(backend.portsInUse(), 0);
     } finally {
@@ -47,7 +47,7 @@ describe('DockerVirtualization without dockerd', () => {
     try {
       await assert.rejects(
         backend.destroy('0123456789ab'),
-        (error: unknown) => error instanceof ProtocolError && error.message === 'Unavailable (virtualization backend unreachable)',
+        (error: unknown) => error instanceof BackendUnavailableError && error.reason === 'virtualization backend unreachable',
       );
     } finally {
       await backend.close();

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspectPidFile, isAnweddolDaemon } from '../../../src/cli/daemon/pid-file.js';
+import { inspectPidFile, isAnweddolDaemon } from '../../../src/daemon/pid-file.js';
 
 async function withProcess(args: string[], body: (pid: number) => void | Promise<void>): Promise<void> {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', ...args], { stdio: 'ignore' });

@@ -3,9 +3,9 @@ import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
-import { RsaKeyPair } from '../../crypto/rsa-key-pair.js';
-import { AnweddolDatabase } from '../../database/database.js';
-import type { AnweddolConfig } from '../config/config-schema.js';
+import { RsaKeyPair } from '../crypto/rsa-key-pair.js';
+import { AnweddolDatabase } from '../database/database.js';
+import type { AnweddolConfig } from './config/config-schema.js';
 import { readTlsFiles } from './daemon.js';
 
 export interface CheckOptions {

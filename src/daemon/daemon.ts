@@ -1,16 +1,16 @@
 // Builds the daemon from a validated config (keys, database, Docker backend, policies, logger, REST, admin channel) and runs it.
 import { readFileSync } from 'node:fs';
-import { RsaKeyPair } from '../../crypto/rsa-key-pair.js';
-import { AccessTokenStore } from '../../database/access-token-store.js';
-import { AnweddolDatabase } from '../../database/database.js';
-import { SqliteSessionStore } from '../../database/sqlite-session-store.js';
-import { AnweddolServer } from '../../server/anweddol-server.js';
-import { HttpListener } from '../../server/http-listener.js';
-import { IpFilter } from '../../server/ip-filter.js';
-import { createLogger, logSandboxActivity, type ClosableLogger } from '../../server/logging.js';
-import type { VirtualizationInterface } from '../../virtualization/virtualization-interface.js';
-import type { AnweddolConfig } from '../config/config-schema.js';
-import { packageVersion } from '../package-info.js';
+import { RsaKeyPair } from '../crypto/rsa-key-pair.js';
+import { AccessTokenStore } from '../database/access-token-store.js';
+import { AnweddolDatabase } from '../database/database.js';
+import { SqliteSessionStore } from '../database/sqlite-session-store.js';
+import { AnweddolServer } from '../server/anweddol-server.js';
+import { HttpListener } from '../server/http-listener.js';
+import { IpFilter } from '../server/ip-filter.js';
+import { createLogger, logSandboxActivity, type ClosableLogger } from '../server/logging.js';
+import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
+import type { AnweddolConfig } from './config/config-schema.js';
+import { packageVersion } from '../shared/package-info.js';
 import { AdminChannel, AdminRouter } from './admin-channel.js';
 import { registerAdminMethods } from './admin-methods.js';
 import { daemonExtensions } from './daemon-extensions.js';

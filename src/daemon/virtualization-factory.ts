@@ -1,9 +1,9 @@
 // The sandbox backend the daemon uses, built from the `docker`, `container` and `port_forwarding` sections.
-import { sha256Hex } from '../../crypto/hash.js';
-import type { Logger } from '../../server/logger.js';
-import { DockerVirtualization } from '../../virtualization/docker/docker-virtualization.js';
-import type { VirtualizationInterface } from '../../virtualization/virtualization-interface.js';
-import type { AnweddolConfig } from '../config/config-schema.js';
+import { sha256Hex } from '../crypto/hash.js';
+import type { Logger } from '../shared/logger.js';
+import { DockerVirtualization } from '../virtualization/docker/docker-virtualization.js';
+import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
+import type { AnweddolConfig } from './config/config-schema.js';
 
 /** Containers are labelled per database file: a restarted daemon reclaims its own, two daemons never mix. */
 export function serverIdFor(config: AnweddolConfig): string {

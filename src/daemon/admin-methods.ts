@@ -1,9 +1,9 @@
 // The daemon's own admin methods: `status` (liveness, listeners) and `stat` (sessions, containers, counters).
-import type { RsaKeyPair } from '../../crypto/rsa-key-pair.js';
-import type { SessionStore } from '../../database/session-store.js';
-import type { AnweddolServer } from '../../server/anweddol-server.js';
-import type { VirtualizationInterface } from '../../virtualization/virtualization-interface.js';
-import { packageVersion } from '../package-info.js';
+import type { RsaKeyPair } from '../crypto/rsa-key-pair.js';
+import type { SessionStore } from '../database/session-store.js';
+import type { AnweddolServer } from '../server/anweddol-server.js';
+import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
+import { packageVersion } from '../shared/package-info.js';
 import type { AdminRouter } from './admin-channel.js';
 import type { ListenerInfo } from './daemon.js';
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:f
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdminChannel, AdminError, AdminRouter, adminRequest, AdminRequestError } from '../../../src/cli/daemon/admin-channel.js';
+import { AdminChannel, AdminError, AdminRouter, adminRequest, AdminRequestError } from '../../../src/daemon/admin-channel.js';
 
 function rawExchange(path: string, text: string): Promise<string> {
   return new Promise((resolve, reject) => {

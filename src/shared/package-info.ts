@@ -7,7 +7,7 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('package.json not found above the CLI');
+    if (parent === dir) throw new Error('package.json not found above this module');
     dir = parent;
   }
   return dir;

@@ -2,7 +2,7 @@
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { silentLogger, type Logger } from '../../server/logger.js';
+import { silentLogger, type Logger } from '../shared/logger.js';
 
 /** Request: `{"id", "method", "params"}`. Answers: `{"id", "event"}` lines (progress), then `{"id", "ok", "result"|"error"}`. */
 export interface AdminRequestLine {

@@ -1,10 +1,10 @@
 // Plugs the FL coordinator into the daemon: agent API, SQLite state, server events, admin methods fl.train/status/export.
-import type { DaemonExtension } from '../cli/daemon/daemon-extensions.js';
-import { AdminError } from '../cli/daemon/admin-channel.js';
+import type { DaemonExtension } from './daemon-context.js';
+import { AdminError } from './admin-channel.js';
 import { FlStore } from '../database/fl-store.js';
-import { FlCoordinator, type FlEventName } from './coordinator/fl-coordinator.js';
-import { SandboxClientHost } from './coordinator/sandbox-client-host.js';
-import type { TrainingRequestInput } from './coordinator/training-request.js';
+import { FlCoordinator, type FlEventName } from '../fl/coordinator/fl-coordinator.js';
+import { SandboxClientHost } from '../fl/coordinator/sandbox-client-host.js';
+import type { TrainingRequestInput } from '../fl/coordinator/training-request.js';
 
 type Listener = (name: FlEventName, payload: Record<string, unknown>) => void;
 

@@ -1,0 +1,8 @@
+// Features that live in the daemon beside the protocol server (e.g. the FL coordinator) plug in here.
+import type { DaemonExtension } from './daemon-context.js';
+import { flDaemonExtension } from './fl-extension.js';
+
+export type { DaemonContext, DaemonExtension } from './daemon-context.js';
+
+/** Add an extension here (one import + one entry). */
+export const daemonExtensions: DaemonExtension[] = [flDaemonExtension];

@@ -1,5 +1,5 @@
-// Hashing helpers: hex SHA-256 and a constant-time comparison of hex digests.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// Hashing helpers: hex SHA-256, hex HMAC-SHA256 and a constant-time comparison of hex digests.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
@@ -15,4 +15,8 @@ export function constantTimeHexEqual(a: string, b: string): boolean {
     return false;
   }
   return timingSafeEqual(left, right);
+}
+
+export function hmacSha256Hex(key: Buffer, data: string | Buffer): string {
+  return createHmac('sha256', key).update(data).digest('hex');
 }

@@ -1,5 +1,8 @@
 // Builds the daemon from a validated config (keys, database, Docker backend, policies, logger, REST, admin channel) and runs it.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { INSTALL_KEY_BYTES, loadOrCreateInstallKey } from '../crypto/install-key.js';
 import { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import { AccessTokenStore } from '../database/access-token-store.js';
 import { AnweddolDatabase } from '../database/database.js';
@@ -53,6 +56,13 @@ export function createDaemonLogger(config: AnweddolConfig, logToStdout: boolean)
         }
       : undefined,
   });
+}
+
+/** The key of client ids in logs: `client-id.key` next to the database, made on first start (random per run for `:memory:`). */
+export function loadClientIdKey(config: AnweddolConfig): Buffer {
+  const databasePath = config.database.file_path;
+  if (databasePath === ':memory:') return randomBytes(INSTALL_KEY_BYTES);
+  return loadOrCreateInstallKey(join(dirname(databasePath), 'client-id.key'));
 }
 
 export async function loadServerKeyPair(config: AnweddolConfig): Promise<RsaKeyPair> {
@@ -123,6 +133,7 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
       accessTokens,
       version: packageVersion(),
       enableTcp: config.server.enable_tcp,
+      clientIdKey: loadClientIdKey(config),
     });
     logSandboxActivity(server, logger);
     let http: HttpListener | undefined;

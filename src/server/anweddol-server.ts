@@ -1,10 +1,12 @@
 // The library API (ARCHITECTURE.md): an Anweddol server with typed events, custom verbs and pluggable transports.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { OaepDecryptPool, type OaepDecryptor } from '../crypto/oaep-decrypt-pool.js';
 import type { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import type { SessionStore } from '../database/session-store.js';
 import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
+import { MIN_CLIENT_ID_KEY_BYTES, clientInfo } from './client-info.js';
 import { badRequest } from './errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { MemorySessionStore } from './memory-session-store.js';
@@ -15,7 +17,7 @@ import { SandboxCapacity, type CapacitySlot } from './sandbox-capacity.js';
 import { SandboxManager } from './sandbox-manager.js';
 import { ServerEvents, type EventHandler, type ServerEventName, type ServerEventPayloads } from './server-events.js';
 import { TcpListener } from './tcp-listener.js';
-import type { AnweddolResponse, ClientInfo } from './types.js';
+import type { AnweddolResponse, ClientInfo, Transport as ClientTransport } from './types.js';
 import { builtInVerbs } from './verbs/built-in-verbs.js';
 
 export interface AnweddolServerOptions {
@@ -46,6 +48,11 @@ export interface AnweddolServerOptions {
   rsaWorkers?: number;
   /** Scheduling niceness of those threads (0–19; Linux applies it per thread) so socket I/O wins CPU contention. Default 0. */
   rsaWorkerNiceness?: number;
+  /**
+   * Key of the client ids in logs (HMAC-SHA256 of the address, ≥ 16 bytes). The daemon keeps one per install;
+   * default: random per server object, so ids are stable only while it lives.
+   */
+  clientIdKey?: Buffer;
 }
 
 export interface Transport {
@@ -117,6 +124,7 @@ export class AnweddolServer {
       enableTcp: true,
       rsaWorkers: Math.min(4, Math.max(1, cores)),
       rsaWorkerNiceness: 0,
+      clientIdKey: randomBytes(32),
       ...stripUndefined(options),
       rsaKeyPair: options.rsaKeyPair,
     };
@@ -126,6 +134,7 @@ export class AnweddolServer {
     if (!Number.isInteger(o.maxFrameSize) || o.maxFrameSize < 64) throw new RangeError('maxFrameSize must be an integer ≥ 64');
     if (!Number.isInteger(o.maxKeyLength) || o.maxKeyLength < 256 || o.maxKeyLength > 99_999_999) throw new RangeError('maxKeyLength out of range');
     if (o.maxSandboxes !== null && (!Number.isInteger(o.maxSandboxes) || o.maxSandboxes < 0)) throw new RangeError('maxSandboxes must be an integer ≥ 0 or null');
+    if (o.clientIdKey.length < MIN_CLIENT_ID_KEY_BYTES) throw new RangeError(`clientIdKey must be at least ${MIN_CLIENT_ID_KEY_BYTES} bytes`);
     this.logger = o.logger;
     // A failing runtime_error handler is counted but not re-announced (no loop).
     this.events = new ServerEvents((event, error) => this.runtimeError(`event handler ${event}`, error, event !== 'runtime_error'));
@@ -217,6 +226,11 @@ export class AnweddolServer {
     return this;
   }
 
+  /** Who a peer is, with the keyed id that stands for it in logs; every transport builds its ClientInfo here. */
+  clientInfo(address: string | undefined, port: number | undefined, transport: ClientTransport): ClientInfo {
+    return clientInfo(address, port, transport, this.options.clientIdKey);
+  }
+
   isAllowed(address: string): boolean {
     return this.options.ipFilter === undefined ? true : this.options.ipFilter(address);
   }
@@ -256,6 +270,7 @@ export class AnweddolServer {
           maxConnections: o.maxConnections,
           logger: this.logger,
           isAllowed: (address) => this.isAllowed(address),
+          identify: (address, port) => this.clientInfo(address, port, 'tcp'),
           onAccepted: () => this.connectionsServed++,
           host: {
             serverPublicKeyPem: Buffer.from(o.rsaKeyPair.publicKeyPem, 'ascii'),

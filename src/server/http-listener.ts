@@ -1,13 +1,14 @@
 // The REST transport (PROTOCOL.md §3): HTTP(S) framing around the server's one request chain.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { clientInfo } from './client-info.js';
 import { badRequest, internalError, refusedRequest } from './errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import type { AnweddolResponse, ClientInfo } from './types.js';
+import type { AnweddolResponse, ClientInfo, Transport } from './types.js';
 
-/** What the listener needs from AnweddolServer: its dispatcher, its IP policy, connection accounting, and the undelivered-response undo. */
+/** What the listener needs from AnweddolServer: client ids, its dispatcher, its IP policy, connection accounting, and the undelivered-response undo. */
 export interface HttpDispatchTarget {
+  /** The ClientInfo of a peer, with the keyed id logs use. */
+  clientInfo(address: string | undefined, port: number | undefined, transport: Transport): ClientInfo;
   dispatch(request: unknown, client: ClientInfo): Promise<AnweddolResponse>;
   isAllowed(address: string): boolean;
   connectionAccepted(client: ClientInfo): Promise<{ refused: boolean; reason?: string }>;
@@ -69,7 +70,7 @@ export class HttpListener {
       method: ['GET', 'POST'],
       url: '/',
       handler: async (req) => {
-        const client = clientInfo(req.socket.remoteAddress, req.socket.remotePort, this.transport);
+        const client = this.options.server.clientInfo(req.socket.remoteAddress, req.socket.remotePort, this.transport);
         return this.options.server.isAllowed(client.address) ? WELCOME_RESPONSE : refusedRequest().toResponse();
       },
     });
@@ -111,7 +112,7 @@ export class HttpListener {
 
   private async handle(req: FastifyRequest, reply: FastifyReply): Promise<AnweddolResponse> {
     void reply.header('cache-control', 'no-store');
-    const client = clientInfo(req.socket.remoteAddress, req.socket.remotePort, this.transport);
+    const client = this.options.server.clientInfo(req.socket.remoteAddress, req.socket.remotePort, this.transport);
     if (!this.options.server.isAllowed(client.address)) {
       this.logger.warn(`client ${client.id}: refused by IP filter (${this.transport})`);
       return refusedRequest().toResponse();

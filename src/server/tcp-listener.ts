@@ -1,8 +1,8 @@
 // The TCP listener: accepts sockets under a connection cap and the IP filter, one Connection each.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { clientInfo } from './client-info.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { Logger } from '../shared/logger.js';
+import type { ClientInfo } from './types.js';
 
 export interface TcpListenerOptions {
   bindAddress: string;
@@ -10,6 +10,8 @@ export interface TcpListenerOptions {
   maxConnections: number;
   logger: Logger;
   isAllowed(address: string): boolean;
+  /** The ClientInfo of a peer (its keyed log id included). */
+  identify(address: string | undefined, port: number | undefined): ClientInfo;
   host: ConnectionHost;
   /** Called for each accepted socket that passed the cap and the filter. */
   onAccepted(): void;
@@ -76,7 +78,7 @@ export class TcpListener {
   private accept(socket: Socket): void {
     const { logger, maxConnections } = this.options;
     socket.on('error', () => {}); // errors before a Connection takes over must not crash the process
-    const client = clientInfo(socket.remoteAddress, socket.remotePort, 'tcp');
+    const client = this.options.identify(socket.remoteAddress, socket.remotePort);
     if (this.live.size >= maxConnections) {
       this.refusedOverCap++;
       socket.destroy();

@@ -18,6 +18,6 @@ export interface ClientInfo {
   address: string;
   port: number;
   transport: Transport;
-  /** First 7 hex chars of sha256(address): the only client identity that reaches logs. */
+  /** 12 hex chars of HMAC-SHA256(key, address) (`clientId`): the only client identity that reaches logs. */
   id: string;
 }

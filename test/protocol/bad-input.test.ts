@@ -31,7 +31,7 @@ async function probe(misbehave: (peer: RawPeer) => Promise<void>, expected: { re
   await t.idle();
   const lines = t.logger.lines.map((l) => l.message);
   assert.equal(lines.length, 1, lines.join('\n'));
-  assert.match(lines[0]!, new RegExp(`^client [0-9a-f]{7}: ${expected.state}: `));
+  assert.match(lines[0]!, new RegExp(`^client [0-9a-f]{12}: ${expected.state}: `));
   assert.match(lines[0]!, expected.log);
   const response = await (await t.client()).stat();
   assert.equal(response.message, 'OK');

@@ -10,7 +10,7 @@ import { FAKE_IMAGE_SHA256, FakeVirtualization } from '../../helpers/fake-virtua
 import { MemoryLogger } from '../../helpers/memory-logger.js';
 import { testServerKeyPair } from '../../helpers/test-keys.js';
 
-const CLIENT = clientInfo('127.0.0.1', 40000, 'http');
+const CLIENT = clientInfo('127.0.0.1', 40000, 'http', Buffer.alloc(32));
 
 let keyPair: RsaKeyPair;
 before(async () => {

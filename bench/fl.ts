@@ -37,7 +37,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function report(label: string, s: TrainingSummary): number[] {
-  const times = s.rounds.map((r) => r.durationMs);
+  const times = s.rounds.map((r) => r.duration_ms);
   console.log(`${label}: accuracy ${(s.final_accuracy! * 100).toFixed(2)} % (initial ${(s.initial_accuracy! * 100).toFixed(2)} %), ` +
     `round wall time mean ${mean(times).toFixed(1)} ms, median ${median(times).toFixed(1)} ms; per round: ${times.map((t) => t.toFixed(0)).join(' ')}`);
   return times;

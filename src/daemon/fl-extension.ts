@@ -14,7 +14,16 @@ export const flDaemonExtension: DaemonExtension = async ({ config, server, datab
   const listeners = new Set<Listener>();
   const reserve = server.reserveSandboxSlot.bind(server);
   const coordinator = new FlCoordinator({
-    host: new SandboxClientHost({ virtualization, logger, reserveSlot: reserve }),
+    host: new SandboxClientHost({
+      virtualization,
+      logger,
+      reserveSlot: reserve,
+      // FL sandboxes go through the same created/destroyed events as clients' sandboxes, marked with `fl`.
+      announcer: {
+        created: (sandbox, fl) => server.announceSandboxCreated(sandbox, fl),
+        destroyed: (sandbox, fl, reason) => server.announceSandboxDestroyed(sandbox, fl, reason),
+      },
+    }),
     dataDir: config.fl.data_dir,
     listenPort: config.fl.listen_port,
     store,

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { OaepDecryptPool, type OaepDecryptor } from '../crypto/oaep-decrypt-pool.js';
 import type { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import type { SessionStore } from '../database/session-store.js';
-import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
+import type { Sandbox, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { MIN_CLIENT_ID_KEY_BYTES, clientInfo } from './client-info.js';
 import { badRequest } from './errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -14,8 +14,18 @@ import { DEFAULT_MAX_FRAME_SIZE } from './protocol/frame.js';
 import { DEFAULT_MAX_KEY_LENGTH } from './protocol/handshake.js';
 import { RequestDispatcher, type AccessTokenVerifier, type RequestHandler } from './request-dispatcher.js';
 import { SandboxCapacity, type CapacitySlot } from './sandbox-capacity.js';
-import { SandboxManager } from './sandbox-manager.js';
-import { ServerEvents, type EventHandler, type ServerEventName, type ServerEventPayloads } from './server-events.js';
+import { SandboxManager, createdPayload } from './sandbox-manager.js';
+import {
+  ServerEvents,
+  type ANWEDDOL_CALLBACKS,
+  type AnweddolCallbackName,
+  type CustomEventContext,
+  type DestroyReason,
+  type EventContext,
+  type EventHandler,
+  type FlSandboxMark,
+  type ServerEventName,
+} from './server-events.js';
 import { TcpListener } from './tcp-listener.js';
 import type { AnweddolResponse, ClientInfo, Transport as ClientTransport } from './types.js';
 import { builtInVerbs } from './verbs/built-in-verbs.js';
@@ -158,10 +168,12 @@ export class AnweddolServer {
     for (const [verb, handler] of Object.entries(verbs)) this.dispatcher.setHandler(verb, handler);
   }
 
-  on<E extends ServerEventName>(event: E, handler: EventHandler<ServerEventPayloads[E]>): this;
-  on(event: string, handler: EventHandler<Record<string, unknown>>): this;
+  /** Our event names and Anweddol 4.x's callback names (`on_created_container`) both work; see docs/events.md. */
+  on<E extends ServerEventName>(event: E, handler: EventHandler<EventContext<E>>): this;
+  on<A extends AnweddolCallbackName>(event: A, handler: EventHandler<EventContext<(typeof ANWEDDOL_CALLBACKS)[A]>>): this;
+  on(event: string, handler: EventHandler<CustomEventContext>): this;
   on(event: string, handler: EventHandler<never>): this {
-    this.events.on(event, handler as EventHandler<Record<string, unknown>>);
+    this.events.on(event, handler as EventHandler<CustomEventContext>);
     return this;
   }
 
@@ -170,10 +182,28 @@ export class AnweddolServer {
     return this;
   }
 
-  /** Emits any event (e.g. the FL helper's `fl_*` events); resolves to the refusal reason if a handler vetoed. */
-  async emitEvent(event: string, payload: object = {}): Promise<{ refused: boolean; reason?: string }> {
-    const outcome = await this.events.emit(event, payload);
+  /**
+   * Emits any event (e.g. the FL coordinator's `fl_*` events). A custom event is vetoable only with
+   * `{ vetoable: true }` (its handlers then get `ctx.refuse`); resolves to the refusal if a handler vetoed.
+   */
+  async emitEvent(event: string, payload: object = {}, options: { vetoable?: boolean } = {}): Promise<{ refused: boolean; reason?: string }> {
+    const outcome = await this.events.emit(event, payload, options.vetoable === true);
     return outcome.refusal === undefined ? { refused: false } : { refused: true, reason: outcome.refusal.reason };
+  }
+
+  /**
+   * Announces a sandbox made outside CREATE (an FL client) with `container_started` and `created_container`,
+   * marked with `fl`; resolves to the veto if a handler refused (the caller then destroys it and calls
+   * `announceSandboxDestroyed` with 'vetoed').
+   */
+  async announceSandboxCreated(sandbox: Sandbox, fl: FlSandboxMark): Promise<{ refused: boolean; reason?: string }> {
+    const refusal = await this.sandboxes.announceCreated(createdPayload(sandbox, null, fl));
+    return refusal === undefined ? { refused: false } : { refused: true, reason: refusal.reason };
+  }
+
+  /** The end of a sandbox announced by `announceSandboxCreated`: `destroyed_container` with its reason. */
+  async announceSandboxDestroyed(sandbox: Sandbox, fl: FlSandboxMark, reason: DestroyReason): Promise<void> {
+    await this.sandboxes.announceDestroyed({ client: null, container_id: sandbox.id, container_uuid: sandbox.uuid, reason, fl });
   }
 
   /**
@@ -297,7 +327,7 @@ export class AnweddolServer {
     this.startedAt = Date.now();
     this.state = 'running';
     const tcpAddress = this.tcp?.address();
-    await this.events.emit('server_started', tcpAddress === undefined ? {} : { tcpAddress: { address: tcpAddress.address, port: tcpAddress.port } });
+    await this.events.emit('server_started', { tcp_address: tcpAddress === undefined ? null : { address: tcpAddress.address, port: tcpAddress.port } });
   }
 
   /** Graceful: stop accepting, finish in-flight requests, destroy owned sandboxes (destroyOnStop), close the backend. */
@@ -330,7 +360,7 @@ export class AnweddolServer {
     if (!response.success || typeof uuid !== 'string' || typeof token !== 'string') return;
     if (response.data.container_listen_port === undefined) return;
     this.logger.warn(`client ${client.id}: left before receiving its CREATE response; destroying the sandbox`);
-    await this.sandboxes.destroy(uuid, token, client).catch((error) => this.runtimeError('destroy undelivered sandbox', error));
+    await this.sandboxes.destroy(uuid, token, client, 'undelivered').catch((error) => this.runtimeError('destroy undelivered sandbox', error));
   }
 
   private uptimeSeconds(): number {

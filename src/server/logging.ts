@@ -19,6 +19,7 @@ import { createGzip } from 'node:zlib';
 import winston from 'winston';
 import TransportStream from 'winston-transport';
 import type { Logger } from '../shared/logger.js';
+import type { CreatedSandboxPayload, DestroyedSandboxPayload, FlSandboxMark } from './server-events.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -201,20 +202,21 @@ function countLines(data: Buffer): number {
 
 /** The events a server emits that it does not log itself; subscribe once, right after constructing it. */
 interface ActivitySource {
-  on(event: 'created_container', handler: (ctx: { client: { id: string }; sandbox: { id: string; port: number } }) => unknown): unknown;
-  on(event: 'destroyed_container', handler: (ctx: { client: { id: string }; containerId: string }) => unknown): unknown;
-  on(event: 'container_stopped', handler: (ctx: { containerId: string; reason: string }) => unknown): unknown;
+  on(event: 'created_container', handler: (ctx: CreatedSandboxPayload) => unknown): unknown;
+  on(event: 'destroyed_container', handler: (ctx: DestroyedSandboxPayload) => unknown): unknown;
 }
 
-/** One line per sandbox lifecycle step: client id, container id and port only (never uuid, token or password). */
+/** One line per sandbox created or destroyed: client id (or FL training), container id, port and reason only (never uuid, token or password). */
 export function logSandboxActivity(server: ActivitySource, logger: Logger): void {
-  server.on('created_container', ({ client, sandbox }) => {
-    logger.info(`client ${client.id}: sandbox ${sandbox.id.slice(0, 12)} created, SSH on port ${sandbox.port}`);
+  server.on('created_container', ({ client, fl, container_id, container_listen_port }) => {
+    logger.info(`${owner(client, fl)}: sandbox ${container_id.slice(0, 12)} created, SSH on port ${container_listen_port}`);
   });
-  server.on('destroyed_container', ({ client, containerId }) => {
-    logger.info(`client ${client.id}: sandbox ${containerId.slice(0, 12)} destroyed`);
+  server.on('destroyed_container', ({ client, fl, container_id, reason }) => {
+    logger.info(`${owner(client, fl)}: sandbox ${container_id.slice(0, 12)} destroyed (${reason})`);
   });
-  server.on('container_stopped', ({ containerId, reason }) => {
-    logger.info(`sandbox ${containerId.slice(0, 12)} ended (${reason})`);
-  });
+}
+
+function owner(client: { id: string } | null, fl: FlSandboxMark | null): string {
+  if (fl !== null) return `FL training ${fl.training_uuid} ${fl.client_id}`;
+  return client === null ? 'server' : `client ${client.id}`;
 }

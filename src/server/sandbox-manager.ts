@@ -6,7 +6,7 @@ import type { Sandbox, SandboxEndReason, VirtualizationInterface } from '../virt
 import { badAuthentication, refusedRequest, unavailable } from './errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { SandboxCapacity } from './sandbox-capacity.js';
-import type { ServerEvents } from './server-events.js';
+import type { CreatedSandboxPayload, DestroyedSandboxPayload, FlSandboxMark, Refusal, ServerEvents } from './server-events.js';
 import type { ClientInfo } from './types.js';
 
 export interface CreatedSandbox {
@@ -35,8 +35,8 @@ const NO_SESSION_HASH = sha256Hex('no session');
 export class SandboxManager {
   /** Sessions this process is destroying right now (their rows say 'destroying'). */
   private readonly destroying = new Set<number>();
-  private readonly endedListener = (ended: { id: string; reason: SandboxEndReason }) => {
-    void this.onSandboxEnded(ended.id, ended.reason);
+  private readonly endedListener = (ended: { id: string; uuid?: string; reason: SandboxEndReason }) => {
+    void this.onSandboxEnded(ended.id, ended.uuid ?? null, ended.reason);
   };
 
   // The backend came back after an outage: sandboxes may have ended meanwhile without an event.
@@ -68,6 +68,7 @@ export class SandboxManager {
       // A sandbox still being created (or held by an FL training) has no session yet but is not an orphan.
       if (sessions.findByContainerId(sandbox.id) !== undefined || this.options.capacity.isClaimed(sandbox.uuid)) continue;
       await virtualization.destroy(sandbox.id);
+      await this.announceDestroyed({ client: null, container_id: sandbox.id, container_uuid: sandbox.uuid, reason: 'reconciled', fl: null });
       destroyed++;
     }
     for (const session of sessions.list()) {
@@ -76,11 +77,14 @@ export class SandboxManager {
       // A DESTROY cut short by a crash left its row in 'destroying': nobody can finish it but us.
       if (session.state === 'destroying' && liveIds.has(session.containerId) && !this.destroying.has(session.id)) {
         await this.discard(session.containerId, session);
+        await this.announceDestroyed({ client: null, container_id: session.containerId, container_uuid: null, reason: 'reconciled', fl: null });
         forgotten++;
         continue;
       }
       if (liveIds.has(session.containerId)) continue;
       sessions.deleteById(session.id);
+      // Its sandbox ended while nobody watched (e.g. during a backend outage): listeners still hear of it.
+      await this.announceDestroyed({ client: null, container_id: session.containerId, container_uuid: null, reason: 'reconciled', fl: null });
       forgotten++;
     }
     if (destroyed + forgotten > 0) logger.info(`reconciled: ${destroyed} orphan sandbox(es) destroyed, ${forgotten} stale session(s) removed`);
@@ -88,7 +92,7 @@ export class SandboxManager {
   }
 
   async create(client: ClientInfo): Promise<CreatedSandbox> {
-    const { virtualization, sessions, capacity, events } = this.options;
+    const { virtualization, sessions, capacity } = this.options;
     if (virtualization === undefined) throw unavailable('no virtualization backend');
     if (!virtualization.isAvailable()) throw unavailable('virtualization backend is down');
     const containerUuid = generateUuid();
@@ -96,6 +100,7 @@ export class SandboxManager {
     if (slot === undefined) throw unavailable('Maximum number of sandboxes reached');
     let sandbox: Sandbox | undefined;
     let session: SessionRecord | undefined;
+    let announced = false;
     try {
       const clientToken = generateClientToken();
       const username = generateUsername();
@@ -113,10 +118,9 @@ export class SandboxManager {
         state: 'running',
       });
       slot.release();
-      const payload = { client, sandbox, containerUuid };
-      await events.emit('container_started', payload);
-      const created = await events.emit('created_container', payload);
-      if (created.refusal !== undefined) throw refusedRequest(created.refusal.reason);
+      announced = true;
+      const refusal = await this.announceCreated(createdPayload(sandbox, client, null));
+      if (refusal !== undefined) throw refusedRequest(refusal.reason);
       return {
         container_uuid: containerUuid,
         client_token: clientToken,
@@ -128,14 +132,17 @@ export class SandboxManager {
     } catch (error) {
       // Nothing half-made survives a failed or vetoed CREATE.
       if (sandbox !== undefined) await this.discard(sandbox.id, session);
+      // Only a veto can fail a CREATE once announced: listeners hear the end of what they saw start.
+      if (announced) await this.announceDestroyed({ client, container_id: sandbox!.id, container_uuid: containerUuid, reason: 'vetoed', fl: null });
       throw error;
     } finally {
       slot.release();
     }
   }
 
-  async destroy(containerUuid: string, clientToken: string, client: ClientInfo): Promise<void> {
-    const { virtualization, sessions, events } = this.options;
+  /** DESTROY (or the undo of an undelivered CREATE, which is a DESTROY with the credentials the client never got). */
+  async destroy(containerUuid: string, clientToken: string, client: ClientInfo, reason: 'destroy_request' | 'undelivered' = 'destroy_request'): Promise<void> {
+    const { virtualization, sessions } = this.options;
     const session = sessions.findByUuidHash(sha256Hex(containerUuid));
     const tokenMatches = constantTimeHexEqual(session?.clientTokenSha256 ?? NO_SESSION_HASH, sha256Hex(clientToken));
     if (session === undefined || !tokenMatches || session.state !== 'running') throw badAuthentication();
@@ -151,7 +158,7 @@ export class SandboxManager {
       this.destroying.delete(session.id);
     }
     sessions.deleteById(session.id);
-    await events.emit('destroyed_container', { client, containerId: session.containerId });
+    await this.announceDestroyed({ client, container_id: session.containerId, container_uuid: containerUuid, reason, fl: null });
   }
 
   /** Destroys every sandbox that has a session (server stop with destroyOnStop). */
@@ -163,8 +170,22 @@ export class SandboxManager {
         sessions.setState(session.id, 'destroying');
         this.destroying.add(session.id);
         await this.discard(session.containerId, session).finally(() => this.destroying.delete(session.id));
+        await this.announceDestroyed({ client: null, container_id: session.containerId, container_uuid: null, reason: 'server_stopped', fl: null });
       }),
     );
+  }
+
+  /** `container_started`, then `created_container`: the first veto stops there and is returned (the caller destroys the sandbox). */
+  async announceCreated(payload: CreatedSandboxPayload): Promise<Refusal | undefined> {
+    for (const event of ['container_started', 'created_container'] as const) {
+      const { refusal } = await this.options.events.emit(event, payload);
+      if (refusal !== undefined) return refusal;
+    }
+    return undefined;
+  }
+
+  async announceDestroyed(payload: DestroyedSandboxPayload): Promise<void> {
+    await this.options.events.emit('destroyed_container', payload);
   }
 
   async close(): Promise<void> {
@@ -175,14 +196,14 @@ export class SandboxManager {
     await virtualization.close();
   }
 
-  private async onSandboxEnded(containerId: string, reason: SandboxEndReason): Promise<void> {
-    const { sessions, events, logger } = this.options;
+  private async onSandboxEnded(containerId: string, containerUuid: string | null, reason: SandboxEndReason): Promise<void> {
+    const { sessions, logger } = this.options;
     const session = sessions.findByContainerId(containerId);
     // A sandbox we are destroying ourselves is accounted for by DESTROY.
     if (session === undefined || session.state === 'destroying') return;
     sessions.deleteById(session.id);
     logger.info(`sandbox ${containerId.slice(0, 12)} ended (${reason}); session removed`);
-    await events.emit('container_stopped', { containerId, reason });
+    await this.announceDestroyed({ client: null, container_id: containerId, container_uuid: containerUuid, reason, fl: null });
   }
 
   private async discard(containerId: string, session: SessionRecord | undefined): Promise<void> {
@@ -194,4 +215,17 @@ export class SandboxManager {
       if (session !== undefined) this.options.sessions.deleteById(session.id);
     }
   }
+}
+
+/** The payload of `container_started` / `created_container` for a sandbox (a client's, or an FL training's with `fl`). */
+export function createdPayload(sandbox: Sandbox, client: ClientInfo | null, fl: FlSandboxMark | null): CreatedSandboxPayload {
+  return {
+    client,
+    container_id: sandbox.id,
+    container_uuid: sandbox.uuid,
+    container_listen_port: sandbox.port,
+    container_iso_sha256: sandbox.imageSha256,
+    container_ip_address: sandbox.ipAddress ?? null,
+    fl,
+  };
 }

@@ -123,7 +123,7 @@ describe('FL in Docker sandboxes', () => {
     const s = await coordinator.waitForTraining(id);
     assert.equal(s.status, 'finished', s.message);
     assert.equal(s.clients.find((c) => c.client_id === 'client-3')!.drop_reason, 'no update before the round 1 deadline');
-    assert.ok(s.rounds[0]!.durationMs >= 3000 && s.rounds[0]!.durationMs < 15_000, `round 1 took ${s.rounds[0]!.durationMs} ms`);
+    assert.ok(s.rounds[0]!.duration_ms >= 3000 && s.rounds[0]!.duration_ms < 15_000, `round 1 took ${s.rounds[0]!.duration_ms} ms`);
     assert.deepEqual(s.rounds.map((r) => r.clients), [2, 2]);
     assert.deepEqual(containersOf(serverId), []);
   });

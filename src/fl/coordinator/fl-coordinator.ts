@@ -43,7 +43,7 @@ export interface RoundSummary {
   accuracy: number;
   loss: number;
   clients: number;
-  durationMs: number;
+  duration_ms: number;
 }
 
 export interface TrainingSummary {
@@ -199,7 +199,7 @@ export class FlCoordinator {
       final_accuracy: t.finalAccuracy,
       initial_accuracy: rounds.find((r) => r.round === 0)?.accuracy ?? null,
       rounds: rounds.filter((r) => r.round > 0 && r.accuracy !== null).map((r) => ({
-        round: r.round, accuracy: r.accuracy!, loss: r.loss!, clients: r.clients, durationMs: (r.finishedAt ?? r.startedAt) - r.startedAt,
+        round: r.round, accuracy: r.accuracy!, loss: r.loss!, clients: r.clients, duration_ms: (r.finishedAt ?? r.startedAt) - r.startedAt,
       })),
       clients: store.clients(uuid).map((c) => ({ client_id: c.clientId, status: c.status, drop_reason: c.dropReason })),
     };
@@ -277,7 +277,7 @@ export class FlCoordinator {
         const ev = evaluate(run.spec, params, run.test);
         const clientMetrics = await this.testRound(run, round, modelUuid);
         this.options.store?.finishRound(run.uuid, round, ev.accuracy, ev.loss);
-        const summary = { round, accuracy: ev.accuracy, loss: ev.loss, clients: updates.length, durationMs: performance.now() - started };
+        const summary = { round, accuracy: ev.accuracy, loss: ev.loss, clients: updates.length, duration_ms: performance.now() - started };
         run.rounds.push(summary);
         this.log.info(`FL training ${run.uuid}: round ${round} accuracy ${(ev.accuracy * 100).toFixed(2)} % loss ${ev.loss.toFixed(4)} (${updates.length} clients)`);
         this.emit('fl_round_completed', { training_uuid: run.uuid, ...summary, client_metrics: clientMetrics });

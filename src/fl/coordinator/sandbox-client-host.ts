@@ -2,6 +2,7 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from '../../shared/logger.js';
 import { silentLogger } from '../../shared/logger.js';
+import type { DestroyReason, FlSandboxMark } from '../../server/server-events.js';
 import type { Sandbox, SandboxEndReason, VirtualizationInterface } from '../../virtualization/virtualization-interface.js';
 import type { AgentConfig } from '../agent/agent-config.js';
 import { formatCsvDataset } from '../data/parse-csv-dataset.js';
@@ -10,10 +11,19 @@ import type { AgentLaunch, ClientHost, LaunchedClient } from './client-host.js';
 export const FL_TRAINING_LABEL = 'anweddol.fl.training';
 export const FL_CLIENT_LABEL = 'anweddol.fl.client';
 
+/** Announces FL sandboxes through the server's `created_container` / `destroyed_container` (`AnweddolServer.announceSandbox*`). */
+export interface SandboxAnnouncer {
+  /** Resolves to the veto of a hook: the sandbox is then destroyed and the client fails to launch. */
+  created(sandbox: Sandbox, fl: FlSandboxMark): Promise<{ refused: boolean; reason?: string }>;
+  destroyed(sandbox: Sandbox, fl: FlSandboxMark, reason: DestroyReason): Promise<void>;
+}
+
 export interface SandboxClientHostOptions {
   virtualization: VirtualizationInterface;
   /** Takes one server capacity slot per sandbox (`AnweddolServer.reserveSandboxSlot`); undefined = full. */
   reserveSlot?: (sandboxUuid: string) => { release(): void } | undefined;
+  /** Absent: FL sandboxes are not announced (a coordinator used without a server). */
+  announcer?: SandboxAnnouncer;
   /** Where the image carries the agent bundle. */
   agentPath?: string;
   workDir?: string;
@@ -54,7 +64,10 @@ export class SandboxClientHost implements ClientHost {
     const sandboxUuid = randomUUID();
     const slot = this.options.reserveSlot ? this.options.reserveSlot(sandboxUuid) : { release: () => {} };
     if (!slot) throw new Error('server sandbox capacity reached');
+    const mark: FlSandboxMark = { training_uuid: launch.trainingUuid, client_id: launch.clientId };
+    const announcer = this.options.announcer;
     let sandbox: Sandbox | undefined;
+    let vetoed = false;
     try {
       sandbox = await virt.create({
         uuid: sandboxUuid,
@@ -83,18 +96,33 @@ export class SandboxClientHost implements ClientHost {
       const agentCommand = `setsid node ${this.agentPath} --config ${this.workDir}/config.json >>${this.workDir}/agent.log 2>&1 </dev/null &`;
       const started = await virt.exec(sandbox.id, ['sh', '-c', agentCommand], { timeoutMs: 15_000 });
       if (started.exitCode !== 0) throw new Error(`starting the agent failed: ${started.stderr.trim().slice(0, 200)}`);
+      // Announced once ready, as a client's sandbox is; a veto ends it here.
+      const veto = await announcer?.created(sandbox, mark);
+      if (veto?.refused === true) {
+        vetoed = true;
+        throw new Error(`refused by a created_container hook${veto.reason === undefined ? '' : ` (${veto.reason})`}`);
+      }
     } catch (e) {
       if (sandbox) await virt.destroy(sandbox.id).catch((err: Error) => this.log.error(`FL: cleanup of sandbox ${sandbox!.id.slice(0, 12)} failed: ${err.message}`));
+      if (sandbox && vetoed) await announcer?.destroyed(sandbox, mark, 'vetoed');
       slot.release();
       throw e;
     }
     const box = sandbox;
     let destroyed = false;
     let ended: ((reason: string) => void) | undefined;
+    // Whichever comes first, the backend's report or our destroy, is the one end announced.
+    let endAnnounced = false;
+    const announceEnd = async (reason: DestroyReason) => {
+      if (endAnnounced) return;
+      endAnnounced = true;
+      await announcer?.destroyed(box, mark, reason);
+    };
     const onEnded = (s: { id: string; reason: SandboxEndReason }) => {
       if (s.id !== box.id || destroyed) return;
       virt.off('sandbox_ended', onEnded);
       slot.release();
+      void announceEnd(s.reason);
       ended?.(s.reason);
     };
     virt.on('sandbox_ended', onEnded);
@@ -111,6 +139,7 @@ export class SandboxClientHost implements ClientHost {
         } finally {
           slot.release();
         }
+        await announceEnd('training_ended');
       },
     };
   }

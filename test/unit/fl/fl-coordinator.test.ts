@@ -210,7 +210,7 @@ describe('FL coordinator with in-process agents', () => {
     const s = await h.coordinator.waitForTraining(id);
     assert.equal(s.status, 'finished', s.message);
     assert.deepEqual(s.clients.find((c) => c.client_id === 'client-3'), { client_id: 'client-3', status: 'dropped', drop_reason: 'no update before the round 1 deadline' });
-    assert.ok(s.rounds[0]!.durationMs >= 1000, `round 1 took ${s.rounds[0]!.durationMs} ms`);
+    assert.ok(s.rounds[0]!.duration_ms >= 1000, `round 1 took ${s.rounds[0]!.duration_ms} ms`);
     assert.deepEqual(s.rounds.map((r) => r.clients), [2, 2]);
     assert.ok(h.events.some((e) => e.name === 'fl_client_dropped' && e.payload.client_id === 'client-3'));
   });

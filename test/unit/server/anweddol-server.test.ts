@@ -139,8 +139,8 @@ describe('CREATE', () => {
   it('emits container_started and created_container (also under the alias container_created)', async () => {
     const { server, call } = await startServer();
     const seen: string[] = [];
-    server.on('container_started', (ctx) => void seen.push(`started ${ctx.sandbox.port}`));
-    server.on('container_created', (ctx) => void seen.push(`created ${ctx.containerUuid}`));
+    server.on('container_started', (ctx) => void seen.push(`started ${ctx.container_listen_port}`));
+    server.on('container_created', (ctx) => void seen.push(`created ${String(ctx.container_uuid)}`));
     const { uuid } = credentials(await call('CREATE'));
     assert.equal(seen.length, 2);
     assert.equal(seen[1], `created ${uuid}`);
@@ -151,7 +151,7 @@ describe('DESTROY', () => {
   it('destroys the sandbox when uuid and token match, and forgets the session', async () => {
     const { server, call, virtualization, sessions } = await startServer();
     const destroyed: string[] = [];
-    server.on('destroyed_container', (ctx) => void destroyed.push(ctx.containerId));
+    server.on('destroyed_container', (ctx) => void destroyed.push(ctx.container_id));
     const { uuid, token } = credentials(await call('CREATE'));
     assert.deepEqual(await call('DESTROY', { container_uuid: uuid, client_token: token }), { success: true, message: 'OK', data: {} });
     assert.equal(virtualization.sandboxes.size, 0);
@@ -195,10 +195,10 @@ describe('DESTROY', () => {
 });
 
 describe('sandbox lifecycle', () => {
-  it('forgets the session and emits container_stopped when a sandbox ends behind our back', async () => {
+  it('forgets the session and emits destroyed_container when a sandbox ends behind our back', async () => {
     const { server, call, virtualization, sessions } = await startServer({ maxSandboxes: 1 });
     const stopped: string[] = [];
-    server.on('container_stopped', (ctx) => void stopped.push(ctx.reason));
+    server.on('destroyed_container', (ctx) => void stopped.push(ctx.reason));
     await call('CREATE');
     const [id] = virtualization.sandboxes.keys();
     virtualization.end(id!, 'oom');
@@ -452,14 +452,14 @@ describe('request chain', () => {
 });
 
 describe('server API', () => {
-  it('delivers arbitrary events such as fl_* through emitEvent, with vetoes', async () => {
+  it('delivers arbitrary events through emitEvent, with vetoes when emitted as vetoable', async () => {
     const { server } = await startServer();
     const seen: unknown[] = [];
-    server.on('fl_round_started', (ctx) => {
+    server.on('plugin_round_started', (ctx) => {
       seen.push(ctx.round);
-      return ctx.refuse('not now');
+      return ctx.refuse?.('not now');
     });
-    assert.deepEqual(await server.emitEvent('fl_round_started', { round: 3 }), { refused: true, reason: 'not now' });
+    assert.deepEqual(await server.emitEvent('plugin_round_started', { round: 3 }, { vetoable: true }), { refused: true, reason: 'not now' });
     assert.deepEqual(seen, [3]);
   });
 

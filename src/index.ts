@@ -1,9 +1,23 @@
 // Public library API: server, client, crypto, protocol codec, errors, types and contracts.
 export { AnweddolServer, type AnweddolServerOptions, type RuntimeStatistics, type Transport as ServerTransport } from './server/anweddol-server.js';
 export type { RequestHandler, RequestContext, AccessTokenVerifier } from './server/request-dispatcher.js';
-export type { ServerEventName, ServerEventPayloads, EventContext, EventHandler, Refusal } from './server/server-events.js';
+export type {
+  ServerEventName,
+  ServerEventPayloads,
+  VetoableEventName,
+  AnweddolCallbackName,
+  EventContext,
+  CustomEventContext,
+  EventHandler,
+  Refusal,
+  DestroyReason,
+  CreatedSandboxPayload,
+  DestroyedSandboxPayload,
+  FlSandboxMark,
+} from './server/server-events.js';
+export { ANWEDDOL_CALLBACKS, IgnoredVetoError, canonicalEventName } from './server/server-events.js';
 export { MemorySessionStore } from './server/memory-session-store.js';
-export { clientInfo, unmapAddress } from './server/client-info.js';
+export { clientInfo, clientId, unmapAddress } from './server/client-info.js';
 export { validateRequest, validateResponse, requestSchema, responseSchema, createDataSchema, statDataSchema } from './server/message-validator.js';
 export { ProtocolError, badRequest, badAuthentication, refusedRequest, unavailable, internalError, type AnweddolFailure } from './server/errors.js';
 export { silentLogger, type Logger } from './shared/logger.js';

@@ -11,6 +11,7 @@ import { AnweddolServer } from '../server/anweddol-server.js';
 import { HttpListener } from '../server/http-listener.js';
 import { IpFilter } from '../server/ip-filter.js';
 import { createLogger, logSandboxActivity, type ClosableLogger } from '../server/logging.js';
+import type { Logger } from '../shared/logger.js';
 import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import type { AnweddolConfig } from './config/config-schema.js';
 import { packageVersion } from '../shared/package-info.js';
@@ -25,6 +26,8 @@ export interface DaemonOptions {
   web?: boolean;
   /** Copy log lines to stdout (foreground). */
   logToStdout?: boolean;
+  /** Builds the sandbox backend (default: `DockerVirtualization` from the config); it gets the daemon's logger. */
+  createVirtualization?: (config: AnweddolConfig, logger: Logger) => VirtualizationInterface;
 }
 
 export interface ListenerInfo {
@@ -116,7 +119,7 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
     const ipFilter = config.ip_filter.enabled
       ? new IpFilter({ allowed: config.ip_filter.allowed_ip_list, denied: config.ip_filter.denied_ip_list })
       : undefined;
-    const virtualization: VirtualizationInterface = createVirtualization(config, logger);
+    const virtualization: VirtualizationInterface = (options.createVirtualization ?? createVirtualization)(config, logger);
     const server = new AnweddolServer({
       bindAddress: config.server.bind_address,
       listenPort: config.server.listen_port,

@@ -1,7 +1,8 @@
 // No secret reaches the log, whole or in part: CREATE/DESTROY over TCP and REST plus an FL training, on the real daemon and Docker backend.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnweddolHttpClient } from '../../src/client/http-client.js';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
@@ -14,6 +15,7 @@ import type { AnweddolConfig } from '../../src/daemon/config/config-schema.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import { createVirtualization, serverIdFor } from '../../src/daemon/virtualization-factory.js';
 import type { TrainingSummary } from '../../src/fl/coordinator/fl-coordinator.js';
+import { clientId } from '../../src/server/client-info.js';
 import type { AnweddolResponse } from '../../src/server/types.js';
 import type { SandboxFile, SandboxSpec, VirtualizationInterface } from '../../src/virtualization/virtualization-interface.js';
 import { createTestInstall, type TestInstall } from '../helpers/cli-runner.js';
@@ -142,6 +144,13 @@ describe('secrets in the log file (real daemon, Docker backend, FL)', { skip: pr
     assert.equal(logText.match(/client [0-9a-f]{12}: sandbox [0-9a-f]{12} destroyed \(destroy_request\)/g)?.length, 2, logText);
     assert.equal(logText.match(/FL training \S+ client-\d: sandbox [0-9a-f]{12} created/g)?.length, 2, logText);
     assert.equal(logText.match(/FL training \S+ client-\d: sandbox [0-9a-f]{12} destroyed \(training_ended\)/g)?.length, 2, logText);
+  });
+
+  it('names clients by their id under the install key, which the daemon created 0600 beside the database', () => {
+    const keyFile = join(dirname(config.database.file_path), 'client-id.key');
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    const id = clientId('127.0.0.1', readFileSync(keyFile));
+    assert.equal(logText.match(new RegExp(`client ${id}: sandbox [0-9a-f]{12} created`, 'g'))?.length, 2, logText);
   });
 
   it('holds no token, password or uuid, whole or as any 8-character slice', () => {

@@ -130,10 +130,12 @@ export class SandboxManager {
         container_listen_port: sandbox.port,
       };
     } catch (error) {
+      // A sandbox that ended while the hooks ran was announced as ended already (its session is gone).
+      const endedMeanwhile = session !== undefined && sessions.findByContainerId(session.containerId) === undefined;
       // Nothing half-made survives a failed or vetoed CREATE.
       if (sandbox !== undefined) await this.discard(sandbox.id, session);
       // Only a veto can fail a CREATE once announced: listeners hear the end of what they saw start.
-      if (announced) await this.announceDestroyed({ client, container_id: sandbox!.id, container_uuid: containerUuid, reason: 'vetoed', fl: null });
+      if (announced && !endedMeanwhile) await this.announceDestroyed({ client, container_id: sandbox!.id, container_uuid: containerUuid, reason: 'vetoed', fl: null });
       throw error;
     } finally {
       slot.release();

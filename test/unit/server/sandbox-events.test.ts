@@ -126,6 +126,17 @@ describe('destroyed_container', () => {
     assert.equal(fake.sandboxes.size, 0);
   });
 
+  it('fires once, with the backend reason, for a sandbox that dies while a created_container hook runs and then vetoes', async () => {
+    const { server, call, destroyed, fake } = await startServer();
+    server.on('created_container', async (ctx) => {
+      fake.end(ctx.container_id, 'oom');
+      await settle();
+      return ctx.refuse('too late anyway');
+    });
+    assert.equal((await call('CREATE')).message, 'Refused request (too late anyway)');
+    assert.deepEqual(destroyed.map((d) => d.reason), ['oom']);
+  });
+
   it('is not fired for a CREATE that failed before its sandbox existed', async () => {
     const { call, destroyed, fake } = await startServer();
     fake.failNextCreate = new Error('boom');

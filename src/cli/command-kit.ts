@@ -39,16 +39,26 @@ export interface ManPage {
 /** Adds --config, --json and a man-style help (DESCRIPTION, EXAMPLES, FILES, EXIT STATUS). */
 export function describeCommand(command: Command, page: ManPage, options: { config?: boolean } = {}): Command {
   if (options.config !== false) {
-    command.option('--config <file>', 'configuration file (default: $ANWEDDOL_CONFIG, else /etc/anweddol/anweddol.conf.yaml)');
+    command.option('--config <file>', 'configuration file (default: $ANWEDDOL_CONFIG, else /etc/anweddol/anweddol.conf.yaml, else /etc/anweddol/config.yaml)');
   }
   command.option('--json', 'print exactly one JSON object {"status","message","data"} on stdout');
+  // Pages name the program the way it was called (`anwdlserver` is the same program).
+  let root = command;
+  while (root.parent) root = root.parent;
+  const name = root === command ? 'anweddol-server' : root.name();
+  const named = (line: string) => line.replace(/\banweddol-server\b(?=\s|`|$)/g, name);
   const sections = [
     '',
     'DESCRIPTION',
-    ...page.description.split('\n').map((l) => `  ${l}`),
-    ...(page.examples?.length ? ['', 'EXAMPLES', ...page.examples.map((e) => `  ${e}`)] : []),
+    ...page.description.split('\n').map((l) => `  ${named(l)}`),
+    ...(page.examples?.length ? ['', 'EXAMPLES', ...page.examples.map((e) => `  ${named(e)}`)] : []),
     ...(options.config !== false
-      ? ['', 'FILES', '  /etc/anweddol/anweddol.conf.yaml   default configuration (see anweddol.conf.yaml in the package)']
+      ? [
+          '',
+          'FILES',
+          '  /etc/anweddol/anweddol.conf.yaml   default configuration (see anweddol.conf.yaml in the package)',
+          '  /etc/anweddol/config.yaml          read when the file above does not exist (Anweddol 4.x)',
+        ]
       : []),
     '',
     'EXIT STATUS',

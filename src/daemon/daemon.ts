@@ -1,6 +1,7 @@
 // Builds the daemon from a validated config (keys, database, Docker backend, policies, logger, REST, admin channel) and runs it.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { INSTALL_KEY_BYTES, loadOrCreateInstallKey } from '../crypto/install-key.js';
 import { RsaKeyPair } from '../crypto/rsa-key-pair.js';
@@ -17,6 +18,7 @@ import type { AnweddolConfig } from './config/config-schema.js';
 import { packageVersion } from '../shared/package-info.js';
 import { AdminChannel, AdminRouter } from './admin-channel.js';
 import { registerAdminMethods } from './admin-methods.js';
+import { checkRunAsUser, ignoredKeyWarnings, type ProcessIdentity } from './anweddol-compat.js';
 import { daemonExtensions } from './daemon-extensions.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { createVirtualization } from './virtualization-factory.js';
@@ -28,6 +30,8 @@ export interface DaemonOptions {
   logToStdout?: boolean;
   /** Builds the sandbox backend (default: `DockerVirtualization` from the config); it gets the daemon's logger. */
   createVirtualization?: (config: AnweddolConfig, logger: Logger) => VirtualizationInterface;
+  /** Also log the stack trace of every runtime error (`start --enable-traceback-log`). */
+  logStackTraces?: boolean;
 }
 
 export interface ListenerInfo {
@@ -88,17 +92,24 @@ export function readTlsFiles(config: AnweddolConfig): { key: Buffer; cert: Buffe
   return { key: read(web.ssl_pem_private_key_file_path, 'private key'), cert: read(web.ssl_pem_certificate_file_path, 'certificate') };
 }
 
+/** Who this process runs as; a uid without a passwd entry is named by its number. */
+export function processIdentity(): ProcessIdentity {
+  const uid = process.getuid?.() ?? -1;
+  try {
+    return { uid, username: userInfo().username };
+  } catch {
+    return { uid, username: String(uid) };
+  }
+}
+
 export async function startDaemon(config: AnweddolConfig, options: DaemonOptions = {}): Promise<RunningDaemon> {
   const web = options.web === true || config.web_server.enabled;
   if (!config.server.enable_tcp && !web) throw new Error('nothing to serve: server.enable_tcp is false and REST is off (use --web or web_server.enabled)');
+  const runAs = checkRunAsUser(config.server.user, processIdentity());
+  if (!runAs.ok) throw new Error(runAs.refusal);
   const logger = createDaemonLogger(config, options.logToStdout === true);
-  // Accepted for Anweddol configs, where REST was a separate process; here it shares this daemon's log and pid file.
-  if (config.web_server.log_file_path !== null) {
-    logger.warn('web_server.log_file_path is ignored: REST runs in this daemon and logs to server.log_file_path');
-  }
-  if (config.web_server.pid_file_path !== null) {
-    logger.warn('web_server.pid_file_path is ignored: REST runs in this daemon, whose pid is in server.pid_file_path');
-  }
+  // Anweddol 4.x keys that mean nothing here: accepted so its files load, never silently.
+  for (const warning of [...ignoredKeyWarnings(config), ...(runAs.warning ? [runAs.warning] : [])]) logger.warn(warning);
   const cleanup: Array<() => Promise<void> | void> = [() => logger.close()];
   const unwind = async () => {
     for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => {});
@@ -139,6 +150,12 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
       clientIdKey: loadClientIdKey(config),
     });
     logSandboxActivity(server, logger);
+    if (options.logStackTraces) {
+      // The server logs each runtime error in one line; this adds where it came from.
+      server.on('runtime_error', ({ error, source }) => {
+        if (error instanceof Error && error.stack) logger.error(`stack trace of the runtime error in ${source}: ${error.stack}`);
+      });
+    }
     let http: HttpListener | undefined;
     if (web) {
       http = new HttpListener({

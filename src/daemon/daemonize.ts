@@ -11,6 +11,8 @@ export interface DaemonizeOptions {
   script: string;
   configPath: string;
   web: boolean;
+  /** Log stack traces of runtime errors (`--enable-traceback-log`). */
+  logStackTraces?: boolean;
   adminSocketPath: string;
   env: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
@@ -22,7 +24,19 @@ export async function daemonize(options: DaemonizeOptions): Promise<{ pid: numbe
   const scratch = mkdtempSync(join(tmpdir(), 'anweddol-start-'));
   const outputPath = join(scratch, 'output');
   const fd = openSync(outputPath, 'w', 0o600);
-  const args = [...options.execArgv, options.script, 'start', '--foreground', '--json', '--config', options.configPath, ...(options.web ? ['--web'] : [])];
+  // The caller has checked the environment already.
+  const args = [
+    ...options.execArgv,
+    options.script,
+    'start',
+    '--foreground',
+    '--json',
+    '--skip-check',
+    '--config',
+    options.configPath,
+    ...(options.web ? ['--web'] : []),
+    ...(options.logStackTraces ? ['--enable-traceback-log'] : []),
+  ];
   const child = spawn(options.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: options.env });
   closeSync(fd);
   let exited: number | undefined;

@@ -6,16 +6,21 @@ import { dirname } from 'node:path';
 import { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import { AnweddolDatabase } from '../database/database.js';
 import type { AnweddolConfig } from './config/config-schema.js';
-import { readTlsFiles } from './daemon.js';
+import { checkRunAsUser } from './anweddol-compat.js';
+import { processIdentity, readTlsFiles } from './daemon.js';
 
 export interface CheckOptions {
   web?: boolean;
+  /** false: leave Docker out (the pre-start check: the daemon starts without Docker and waits for it). */
+  docker?: boolean;
 }
 
 export async function checkEnvironment(config: AnweddolConfig, options: CheckOptions = {}): Promise<string[]> {
   const problems: string[] = [];
   const web = options.web === true || config.web_server.enabled;
   const s = config.server;
+  const runAs = checkRunAsUser(s.user, processIdentity());
+  if (!runAs.ok) problems.push(runAs.refusal);
 
   if (s.enable_tcp) await checkBindable(s.bind_address, s.listen_port, 'server.listen_port', problems);
   if (web) await checkBindable(config.web_server.bind_address, config.web_server.listen_port, 'web_server.listen_port', problems);
@@ -52,7 +57,7 @@ export async function checkEnvironment(config: AnweddolConfig, options: CheckOpt
       problems.push(`${key}: database not writable (${(error as Error).message})`);
     }
   }
-  await checkDocker(config, problems);
+  if (options.docker !== false) await checkDocker(config, problems);
   return problems;
 }
 

@@ -21,8 +21,8 @@ export function readPidFile(path: string): number | undefined {
   return /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
-/** The CLI entry as a process sees it: the `anweddol-server` bin, or `…/cli/main.ts|js` (sources or dist). */
-const CLI_ENTRY = /(?:^|\/)anweddol-server$|\/cli\/main\.[cm]?[jt]s$/;
+/** The CLI entry as a process sees it: the `anweddol-server` or `anwdlserver` bin, or `…/cli/main.ts|js` (sources or dist). */
+const CLI_ENTRY = /(?:^|\/)(?:anweddol-server|anwdlserver)$|\/cli\/main\.[cm]?[jt]s$/;
 
 /**
  * Whether `pid` runs this CLI's `start` (every daemon does, foreground or detached), from /proc/<pid>/cmdline.

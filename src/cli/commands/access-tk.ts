@@ -18,10 +18,10 @@ export const registerAccessTk: CommandRegistrar = (program: Command, ctx) => {
   const command = program
     .command('access-tk')
     .summary('manage access tokens')
-    .addOption(new Option('--add', 'create a token (printed once, stored as SHA-256 only)').conflicts(['list', 'delete', 'enable', 'disable']))
+    .addOption(new Option('-a, --add', 'create a token (printed once, stored as SHA-256 only)').conflicts(['list', 'delete', 'enable', 'disable']))
     .option('--disabled', 'with --add: create the token disabled')
-    .addOption(new Option('--list', 'list token entries (id, creation date, enabled)').conflicts(['delete', 'enable', 'disable']))
-    .addOption(new Option('--delete <id>', 'delete an entry').conflicts(['enable', 'disable']))
+    .addOption(new Option('-l, --list', 'list token entries (id, creation date, enabled)').conflicts(['delete', 'enable', 'disable']))
+    .addOption(new Option('-d, --delete <id>', 'delete an entry').conflicts(['enable', 'disable']))
     .addOption(new Option('--enable <id>', 'enable an entry').conflicts(['disable']))
     .option('--disable <id>', 'disable an entry');
   describeCommand(command, {
@@ -29,8 +29,11 @@ export const registerAccessTk: CommandRegistrar = (program: Command, ctx) => {
       'Manages the tokens clients must send as `access_token` when access_token.enabled is true.',
       'Works on access_token.access_token_database_file_path (default: database.file_path) directly;',
       'a running daemon sees changes at its next request. A token is shown once, at --add.',
+      'The short flags are Anweddol 4.x\'s (-a, -l, -d ID), and so are the JSON keys: --add answers',
+      'data.entry_id and data.access_token; --list answers data.entry_list, one [entry_id,',
+      'creation_timestamp (Unix seconds), enabled (1 or 0)] per entry, and data.entries.',
     ].join('\n'),
-    examples: ['anweddol-server access-tk --add', 'anweddol-server access-tk --list --json', 'anweddol-server access-tk --disable 3'],
+    examples: ['anweddol-server access-tk --add', 'anweddol-server access-tk --list --json', 'anweddol-server access-tk --disable 3', 'anwdlserver access-tk -d 3'],
   });
   runCommand<AccessTkOptions>(command, async (options) => {
     const { config } = readConfig(options, ctx);
@@ -62,15 +65,18 @@ function manage(store: AccessTokenStore, options: AccessTkOptions): CliResult {
     };
   }
   if (options.list) {
-    const entries = store.list().map(describeEntry);
+    const stored = store.list();
+    const entries = stored.map(describeEntry);
+    // entry_list: Anweddol's rows (EntryID, CreationTimestamp, Enabled), for scripts written against it.
+    const entryList = stored.map((e) => [e.id, Math.floor(e.createdAt / 1000), e.enabled ? 1 : 0]);
     return {
       message: `${entries.length} access token entr${entries.length === 1 ? 'y' : 'ies'}`,
-      data: { entries },
+      data: { entries, entry_list: entryList },
       lines: entries.length === 0 ? ['no access token'] : entries.map((e) => `${e.id}\t${e.created_at}\t${e.enabled ? 'enabled' : 'disabled'}`),
     };
   }
   const action = options.delete !== undefined ? 'delete' : options.enable !== undefined ? 'enable' : options.disable !== undefined ? 'disable' : undefined;
-  if (action === undefined) throw new CliError('nothing to do: give one of --add, --list, --delete ID, --enable ID, --disable ID');
+  if (action === undefined) throw new CliError('nothing to do: give one of -a/--add, -l/--list, -d/--delete ID, --enable ID, --disable ID');
   const id = parseId((options.delete ?? options.enable ?? options.disable)!);
   const done = action === 'delete' ? store.delete(id) : store.setEnabled(id, action === 'enable');
   if (!done) throw new CliError(`entry ${id} does not exist`, { entry_id: id });

@@ -1,7 +1,8 @@
 // `regen-rsa` and `regen-tls`: new server key material at the configured paths.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { RsaKeyPair } from '../../crypto/rsa-key-pair.js';
 import { generateSelfSignedCertificate, saveTlsMaterial } from '../../crypto/tls.js';
+import { RSA_KEY_SIZES } from '../../daemon/config/config-schema.js';
 import { describeCommand, readConfig, runCommand, type CommandRegistrar, type CommonOptions } from '../command-kit.js';
 
 const RESTART_NOTE = 'a running daemon keeps its current key until `anweddol-server restart`';
@@ -9,16 +10,22 @@ const RESTART_NOTE = 'a running daemon keeps its current key until `anweddol-ser
 export const registerRegenRsa: CommandRegistrar = (program: Command, ctx) => {
   const command = describeCommand(program.command('regen-rsa').summary('generate a new RSA key pair'), {
     description: [
-      'Generates a new server RSA key pair (server.rsa_key_size bits) and writes it to',
+      'Generates a new server RSA key pair (server.rsa_key_size bits, or -b SIZE) and writes it to',
       'server.public_rsa_key_file_path / server.private_rsa_key_file_path (private key mode 0600).',
       'Prints the SHA-256 fingerprint of the public key (DER SubjectPublicKeyInfo) for clients to pin.',
+      '-b SIZE is in bits, as in Anweddol 4.x: its help says bytes, but it passes SIZE to a key',
+      'generator that counts bits (its default, 4096, is 4096 bits).',
     ].join('\n'),
-    examples: ['anweddol-server regen-rsa', 'anweddol-server regen-rsa --json --config ./anweddol.conf.yaml'],
+    examples: ['anweddol-server regen-rsa', 'anweddol-server regen-rsa -b 3072', 'anweddol-server regen-rsa --json --config ./anweddol.conf.yaml'],
   });
-  runCommand<CommonOptions>(command, async (options, output) => {
+  command.addOption(
+    new Option('-b, --key-size <bits>', 'key size in bits (default: server.rsa_key_size)').choices(RSA_KEY_SIZES.map(String)),
+  );
+  runCommand<CommonOptions & { keySize?: string }>(command, async (options, output) => {
     const { config } = readConfig(options, ctx);
-    output.progress(`generating a ${config.server.rsa_key_size}-bit RSA key pair...`);
-    const keyPair = await RsaKeyPair.generate(config.server.rsa_key_size);
+    const bits = options.keySize === undefined ? config.server.rsa_key_size : Number(options.keySize);
+    output.progress(`generating a ${bits}-bit RSA key pair...`);
+    const keyPair = await RsaKeyPair.generate(bits);
     await keyPair.save(config.server.public_rsa_key_file_path, config.server.private_rsa_key_file_path);
     return {
       message: 'New RSA key pair written',

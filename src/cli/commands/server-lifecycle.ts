@@ -1,16 +1,20 @@
 // `start`, `stop`, `restart`, `status`: the daemon's lifecycle, through its pid file and admin channel.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CliError, type CliOutput, type CliResult } from '../cli-output.js';
 import { describeCommand, readConfig, runCommand, type CommandContext, type CommandRegistrar, type CommonOptions, type LoadedConfig } from '../command-kit.js';
+import { confirm, type PromptAnswers } from '../confirm.js';
 import { adminRequest, AdminRequestError } from '../../daemon/admin-channel.js';
 import type { ListenerInfo } from '../../daemon/daemon.js';
 import { daemonize } from '../../daemon/daemonize.js';
 import { inspectPidFile, isProcessAlive, runningPid } from '../../daemon/pid-file.js';
 
-interface StartOptions extends CommonOptions {
+interface StartOptions extends CommonOptions, PromptAnswers {
   foreground?: boolean;
   web?: boolean;
   check?: boolean;
+  skipCheck?: boolean;
+  enableStdoutLog?: boolean;
+  enableTracebackLog?: boolean;
 }
 
 const STOP_TIMEOUT_MS = 120_000;
@@ -29,7 +33,8 @@ async function runForeground(loaded: LoadedConfig, options: StartOptions, output
   if (pid !== undefined) throw new CliError(`the server is already running (pid ${pid})`, { pid });
   // Loaded on demand: the daemon pulls in fastify, dockerode and SQLite, which other commands never need.
   const { startDaemon } = await import('../../daemon/daemon.js');
-  const daemon = await startDaemon(loaded.config, { web: options.web, logToStdout: !output.json }).catch((error: unknown) => {
+  const daemonOptions = { web: options.web, logToStdout: !output.json || options.enableStdoutLog === true, logStackTraces: options.enableTracebackLog };
+  const daemon = await startDaemon(loaded.config, daemonOptions).catch((error: unknown) => {
     throw new CliError(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
   });
   const listeners = daemon.listeners();
@@ -48,14 +53,15 @@ async function runForeground(loaded: LoadedConfig, options: StartOptions, output
   process.exit(0);
 }
 
-async function startInBackground(loaded: LoadedConfig, web: boolean, ctx: CommandContext, output: CliOutput): Promise<CliResult> {
+async function startInBackground(loaded: LoadedConfig, options: StartOptions, ctx: CommandContext, output: CliOutput): Promise<CliResult> {
   const pid = daemonPid(loaded, output);
   if (pid !== undefined) throw new CliError(`the server is already running (pid ${pid})`, { pid });
   output.progress('starting the server...');
   const started = await daemonize({
     ...ctx.entry,
     configPath: loaded.path,
-    web,
+    web: options.web === true,
+    logStackTraces: options.enableTracebackLog,
     adminSocketPath: loaded.config.server.admin_socket_path,
     env: process.env,
   });
@@ -80,13 +86,53 @@ async function stopServer(loaded: LoadedConfig, output: CliOutput): Promise<{ pi
   return { pid };
 }
 
+function checkFailure(problems: string[], hint = ''): CliError {
+  const summary = `check found ${problems.length} problem${problems.length === 1 ? '' : 's'}${hint}`;
+  // errors_recorded/errors_list: the keys Anweddol's `start -c --json` answered with.
+  return new CliError(summary, { problems, errors_recorded: problems.length, errors_list: problems }, problems.map((p) => `  - ${p}`));
+}
+
+async function checkOnly(loaded: LoadedConfig, options: StartOptions): Promise<CliResult> {
+  const { checkEnvironment } = await import('../../daemon/environment-check.js');
+  // Read only: a check changes nothing, not even a stale pid file.
+  const found = inspectPidFile(loaded.config.server.pid_file_path);
+  const problems = [
+    ...(found.state === 'running' ? [`server.pid_file_path: the server is already running (pid ${found.pid})`] : []),
+    ...(await checkEnvironment(loaded.config, { web: options.web })),
+  ];
+  if (problems.length > 0) throw checkFailure(problems);
+  return { message: 'Check passed: the server can start', data: { problems: [], errors_recorded: 0, errors_list: [] } };
+}
+
+/** Every problem that would stop the start, listed at once; Docker is left out: the server starts without it and waits. */
+async function checkBeforeStart(loaded: LoadedConfig, options: StartOptions): Promise<void> {
+  const { checkEnvironment } = await import('../../daemon/environment-check.js');
+  const problems = await checkEnvironment(loaded.config, { web: options.web, docker: false });
+  if (problems.length > 0) throw checkFailure(problems, ', nothing started (--skip-check starts anyway)');
+}
+
+/** A running server is replaced only on a yes (-y, or a terminal answer); otherwise start fails as before. */
+async function replaceRunningServer(loaded: LoadedConfig, options: StartOptions, output: CliOutput): Promise<void> {
+  const pid = daemonPid(loaded, output);
+  if (pid === undefined) return;
+  if (!(await confirm(`The server is already running (pid ${pid}). Stop it and start a new one?`, options, !output.json))) {
+    throw new CliError(`the server is already running (pid ${pid}); -y replaces it`, { pid });
+  }
+  await stopServer(loaded, output);
+}
+
 export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx) => {
   const start = program
     .command('start')
     .summary('start the server (daemon by default)')
-    .option('-d, --foreground', 'stay attached to the terminal (SIGTERM/SIGINT stop it gracefully); logs also go to stdout')
+    .option('-d, --foreground', "run in the parent terminal, Anweddol's direct mode (SIGTERM/SIGINT stop it gracefully); logs also go to stdout")
     .option('--web', 'also serve the REST interface (as web_server.enabled: true does)')
-    .option('-c, --check', 'only verify the environment and list every problem');
+    .option('-c, --check', 'only verify the environment and list every problem')
+    .option('--skip-check', 'start without the pre-start environment check')
+    .addOption(new Option('-y, --assume-yes', 'answer yes to questions: a running server is stopped and replaced').conflicts('assumeNo'))
+    .option('-n, --assume-no', 'answer no to questions: a running server is left alone and start fails')
+    .option('--enable-stdout-log', 'with -d: copy log lines to stdout even with --json')
+    .option('--enable-traceback-log', 'also log the stack trace of every runtime error');
   describeCommand(start, {
     description: [
       'Starts anweddol-server from the configuration: RSA key pair (loaded, or generated at the',
@@ -95,26 +141,26 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
       'Without --foreground the server detaches, writes server.pid_file_path and this command',
       'returns once it answers, printing its pid. With --check nothing starts: the configuration,',
       'ports, keys, database, log/pid folders, Docker and the sandbox image are verified.',
+      'Before starting, the same check runs without Docker (the server starts without it and waits);',
+      'every problem is listed and nothing starts. --skip-check skips it.',
+      'When a server already runs, start asks whether to replace it (-y: yes, -n: no; without a',
+      'terminal the answer is no). The flags are those of Anweddol 4.x, next to the long forms.',
     ].join('\n'),
-    examples: ['anweddol-server start', 'anweddol-server start --foreground --web', 'anweddol-server start --check --json'],
+    examples: [
+      'anweddol-server start',
+      'anweddol-server start --foreground --web',
+      'anweddol-server start --check --json',
+      'anwdlserver start --json -y   (Anweddol 4.x unit ExecStart)',
+    ],
   });
   runCommand<StartOptions>(start, async (options, output) => {
     const loaded = readConfig(options, ctx);
-    if (options.check) {
-      const { checkEnvironment } = await import('../../daemon/environment-check.js');
-      // Read only: a check changes nothing, not even a stale pid file.
-      const found = inspectPidFile(loaded.config.server.pid_file_path);
-      const problems = [
-        ...(found.state === 'running' ? [`server.pid_file_path: the server is already running (pid ${found.pid})`] : []),
-        ...(await checkEnvironment(loaded.config, { web: options.web })),
-      ];
-      if (problems.length > 0) {
-        throw new CliError(`check found ${problems.length} problem${problems.length === 1 ? '' : 's'}`, { problems }, problems.map((p) => `  - ${p}`));
-      }
-      return { message: 'Check passed: the server can start', data: { problems: [] } };
-    }
+    if (options.check) return checkOnly(loaded, options);
+    await replaceRunningServer(loaded, options, output);
+    if (!options.skipCheck) await checkBeforeStart(loaded, options);
     if (options.foreground) return runForeground(loaded, options, output);
-    return startInBackground(loaded, options.web === true, ctx, output);
+    if (options.enableStdoutLog) output.progress(`note: --enable-stdout-log applies with -d only; the detached server logs to ${loaded.config.server.log_file_path}`);
+    return startInBackground(loaded, options, ctx, output);
   });
 
   const stop = program.command('stop').summary('stop the server');
@@ -148,7 +194,7 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
     const before = (await adminRequest(loaded.config.server.admin_socket_path, 'status').catch(() => undefined)) as { listeners?: ListenerInfo[] } | undefined;
     const hadWeb = before?.listeners?.some((l) => l.transport !== 'tcp') === true;
     await stopServer(loaded, output);
-    return startInBackground(loaded, options.web === true || hadWeb, ctx, output);
+    return startInBackground(loaded, { ...options, web: options.web === true || hadWeb }, ctx, output);
   });
 
   const status = program.command('status').summary('is the server running?');

@@ -1,12 +1,14 @@
 // Finds, parses and validates anweddol.conf.yaml into one typed AnweddolConfig (the only reader of config files).
 import { Ajv, type ErrorObject } from 'ajv';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { configSchema, type AnweddolConfig } from './config-schema.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/anweddol/anweddol.conf.yaml';
+/** Where Anweddol 4.x installed its configuration: read when DEFAULT_CONFIG_PATH does not exist. */
+export const ANWEDDOL_CONFIG_PATH = '/etc/anweddol/config.yaml';
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
 
 /** A configuration that cannot be used; `problems` holds one line per fault, each naming its key path. */
@@ -19,9 +21,14 @@ export class ConfigError extends Error {
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
-/** `--config`, then `$ANWEDDOL_CONFIG`, then the system path. */
-export function resolveConfigPath(flag: string | undefined, env: Environment): string {
-  return resolve(flag ?? env.ANWEDDOL_CONFIG ?? DEFAULT_CONFIG_PATH);
+/**
+ * `--config`, then `$ANWEDDOL_CONFIG`, then the system path, then Anweddol 4.x's path. With neither
+ * system file present, the system path is returned so that the error names where to put one.
+ */
+export function resolveConfigPath(flag: string | undefined, env: Environment, exists: (path: string) => boolean = existsSync): string {
+  const chosen = flag ?? env.ANWEDDOL_CONFIG;
+  if (chosen !== undefined) return resolve(chosen);
+  return [DEFAULT_CONFIG_PATH, ANWEDDOL_CONFIG_PATH].find(exists) ?? DEFAULT_CONFIG_PATH;
 }
 
 export function loadConfig(filePath: string, env: Environment): AnweddolConfig {

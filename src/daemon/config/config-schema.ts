@@ -18,6 +18,8 @@ export interface AnweddolConfig {
     log_level: LogLevel;
     pid_file_path: string;
     admin_socket_path: string;
+    /** Anweddol's privilege-separated user: checked against the user the daemon runs as (anweddol-compat.ts). */
+    user: string | null;
   };
   web_server: {
     enabled: boolean;
@@ -30,6 +32,8 @@ export interface AnweddolConfig {
     max_body_size: number;
     log_file_path: string | null;
     pid_file_path: string | null;
+    /** Accepted from Anweddol configs, ignored with a warning (REST runs in this daemon). */
+    user: string | null;
   };
   docker: {
     /** Resolved by the loader: $DOCKER_HOST, else unix:///var/run/docker.sock, when left null. */
@@ -46,7 +50,7 @@ export interface AnweddolConfig {
     client_sudo: boolean;
     destroy_on_stop: boolean;
     network_name: string | null;
-  };
+  } & AnweddolVmKeys;
   port_forwarding: {
     port_range: [number, number];
   };
@@ -76,6 +80,20 @@ export interface AnweddolConfig {
     listen_port: number;
     data_dir: string;
   };
+}
+
+/** RSA key sizes the server generates, in bits (server.rsa_key_size, `regen-rsa -b`). */
+export const RSA_KEY_SIZES = [2048, 3072, 4096] as const;
+
+/** Anweddol 4.x's libvirt VM settings: accepted so its config files load, ignored with one warning each. */
+export interface AnweddolVmKeys {
+  container_iso_file_path: string | null;
+  nat_interface_name: string | null;
+  domain_type: string | null;
+  wait_max_tryout: number | null;
+  endpoint_username: string | null;
+  endpoint_password: string | null;
+  endpoint_listen_port: number | null;
 }
 
 // `x-expect` is the human expectation printed in errors ("must be <x-expect>, got …").
@@ -130,12 +148,13 @@ export const configSchema = {
       max_frame_size: int(65536, 1024, 'an integer ≥ 1024 (bytes)', 64 * 1024 * 1024),
       public_rsa_key_file_path: path('/etc/anweddol/rsa/public.pem'),
       private_rsa_key_file_path: path('/etc/anweddol/rsa/private.pem'),
-      rsa_key_size: { type: 'integer', enum: [2048, 3072, 4096], default: 4096, 'x-expect': 'one of 2048, 3072, 4096 (bits)' },
+      rsa_key_size: { type: 'integer', enum: [...RSA_KEY_SIZES], default: 4096, 'x-expect': `one of ${RSA_KEY_SIZES.join(', ')} (bits)` },
       enable_onetime_rsa_keys: bool(false),
       log_file_path: path('/var/log/anweddol/server.log'),
       log_level: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info', 'x-expect': 'one of error, warn, info, debug' },
       pid_file_path: path('/run/anweddol/server.pid'),
       admin_socket_path: path('/run/anweddol/admin.sock'),
+      user: str(null, 'a user name or null'),
     }),
     web_server: section({
       enabled: bool(false),
@@ -147,6 +166,7 @@ export const configSchema = {
       max_body_size: int(65536, 256, 'an integer ≥ 256 (bytes)', 64 * 1024 * 1024),
       log_file_path: path(null),
       pid_file_path: path(null),
+      user: str(null, 'a user name or null'),
     }),
     docker: section({
       host: str(null, 'a Docker endpoint (unix:///path or tcp://host:port) or null ($DOCKER_HOST)'),
@@ -162,6 +182,14 @@ export const configSchema = {
       client_sudo: bool(false),
       destroy_on_stop: bool(true),
       network_name: str(null, 'a Docker network name or null (backend default)'),
+      // Anweddol 4.x libvirt keys (see AnweddolVmKeys).
+      container_iso_file_path: path(null),
+      nat_interface_name: str(null),
+      domain_type: str(null),
+      wait_max_tryout: int(null, -1, 'an integer ≥ -1 (attempts) or null'),
+      endpoint_username: str(null),
+      endpoint_password: { type: ['string', 'null'], default: null, 'x-expect': 'a string or null' },
+      endpoint_listen_port: port(null, 'a port number (1–65535) or null'),
     }),
     port_forwarding: section({
       port_range: {

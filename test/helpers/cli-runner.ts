@@ -1,5 +1,5 @@
 // Runs the real anweddol-server CLI as a child process against a throwaway configuration (temp dir, free ports).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,18 +16,28 @@ export interface CliRun {
   stderr: string;
 }
 
+export interface CliSpawnOptions {
+  env?: Record<string, string>;
+  /** The script node runs (default src/cli/main.ts); e.g. an `anwdlserver` symlink to it. */
+  entry?: string;
+}
+
+function spawnCli(args: string[], options: CliSpawnOptions): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', options.entry ?? MAIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ANWEDDOL_CONFIG: '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /** `node --import tsx src/cli/main.ts ...args`, with the given environment additions. */
-export function runCli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliRun> {
+export function runCli(args: string[], options: CliSpawnOptions & { timeoutMs?: number } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ANWEDDOL_CONFIG: '', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnCli(args, options);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
     child.once('error', reject);
     child.once('close', (code) => {
@@ -35,6 +45,33 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+export interface Foreground {
+  child: ChildProcess;
+  /** The start report line. */
+  firstLine: Promise<string>;
+  output(): string;
+  exit: Promise<number | null>;
+}
+
+/** A daemon started in the foreground (`args` hold `start --foreground` or `-d`); stop it with a signal. */
+export function startForeground(args: string[], options: CliSpawnOptions = {}): Foreground {
+  const child = spawnCli(args, options);
+  let stdout = '';
+  let stderr = '';
+  // Log lines may come first on stdout (humans); the start report is the one saying "Server started" or "status".
+  const firstLine = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      const line = stdout.split('\n').find((l) => /Server started|"status"/.test(l));
+      if (line !== undefined) resolve(line);
+    });
+    child.once('exit', () => reject(new Error(`daemon exited early: ${stdout}${stderr}`)));
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, firstLine, output: () => stdout + stderr, exit };
 }
 
 /** The single JSON object a `--json` run printed (fails if stdout holds anything else). */

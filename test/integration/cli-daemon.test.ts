@@ -1,11 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnweddolHttpClient } from '../../src/client/http-client.js';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
-import { createTestInstall, jsonOf, REPO_ROOT, runCli, type TestInstall } from '../helpers/cli-runner.js';
+import { createTestInstall, jsonOf, runCli, startForeground, type Foreground, type TestInstall } from '../helpers/cli-runner.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
 
 async function tcpClient(install: TestInstall): Promise<AnweddolTcpClient> {
@@ -23,33 +22,8 @@ function killLeftover(install: TestInstall): void {
   }
 }
 
-interface Foreground {
-  child: ChildProcess;
-  /** The start report line. */
-  firstLine: Promise<string>;
-  output(): string;
-  exit: Promise<number | null>;
-}
-
-function startForeground(install: TestInstall, extra: string[]): Foreground {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'start', '--foreground', '--config', install.configPath, ...extra], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  // Log lines may come first on stdout (humans); the start report is the one saying "Server started" or "status".
-  const firstLine = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-      const line = stdout.split('\n').find((l) => /Server started|"status"/.test(l));
-      if (line !== undefined) resolve(line);
-    });
-    child.once('exit', () => reject(new Error(`daemon exited early: ${stdout}${stderr}`)));
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, firstLine, output: () => stdout + stderr, exit };
+function startInstallForeground(install: TestInstall, extra: string[]): Foreground {
+  return startForeground(['start', '--foreground', '--config', install.configPath, ...extra]);
 }
 
 describe('start --foreground', () => {
@@ -63,7 +37,7 @@ describe('start --foreground', () => {
   });
 
   it('serves TCP, prints one JSON object, and exits 0 on SIGTERM', async () => {
-    const daemon = startForeground(install, ['--json']);
+    const daemon = startInstallForeground(install, ['--json']);
     const started = JSON.parse(await daemon.firstLine) as { status: string; data: { pid: number; listeners: Array<{ transport: string; port: number }> } };
     assert.equal(started.status, 'OK');
     assert.equal(started.data.pid, daemon.child.pid);
@@ -80,7 +54,7 @@ describe('start --foreground', () => {
   });
 
   it('logs to stdout and to the log file for humans, and exits 0 on SIGINT', async () => {
-    const daemon = startForeground(install, []);
+    const daemon = startInstallForeground(install, []);
     assert.match(await daemon.firstLine, /^Server started in the foreground \(pid \d+\)/);
     await (await tcpClient(install)).stat();
     daemon.child.kill('SIGINT');

@@ -11,6 +11,7 @@ import {
   loadConfig,
   parseConfig,
   resolveConfigPath,
+  ANWEDDOL_CONFIG_PATH,
 } from '../../../src/daemon/config/config-loader.js';
 
 const shipped = fileURLToPath(new URL('../../../anweddol.conf.yaml', import.meta.url));
@@ -110,9 +111,32 @@ describe('config loader', () => {
   });
 
   it('looks for the file in --config, then ANWEDDOL_CONFIG, then /etc/anweddol', () => {
-    assert.equal(resolveConfigPath('/a.yaml', { ANWEDDOL_CONFIG: '/b.yaml' }), '/a.yaml');
-    assert.equal(resolveConfigPath(undefined, { ANWEDDOL_CONFIG: '/b.yaml' }), '/b.yaml');
-    assert.equal(resolveConfigPath(undefined, {}), DEFAULT_CONFIG_PATH);
+    const none = () => false;
+    assert.equal(resolveConfigPath('/a.yaml', { ANWEDDOL_CONFIG: '/b.yaml' }, none), '/a.yaml');
+    assert.equal(resolveConfigPath(undefined, { ANWEDDOL_CONFIG: '/b.yaml' }, none), '/b.yaml');
+    assert.equal(resolveConfigPath(undefined, {}, none), DEFAULT_CONFIG_PATH);
+  });
+
+  it("falls back to Anweddol 4.x's /etc/anweddol/config.yaml when /etc/anweddol/anweddol.conf.yaml does not exist", () => {
+    assert.equal(resolveConfigPath(undefined, {}, (path) => path === ANWEDDOL_CONFIG_PATH), '/etc/anweddol/config.yaml');
+  });
+
+  it('prefers /etc/anweddol/anweddol.conf.yaml when both system files exist', () => {
+    assert.equal(resolveConfigPath(undefined, {}, () => true), DEFAULT_CONFIG_PATH);
+  });
+
+  it("accepts Anweddol 4.x's libvirt and user keys, all null by default", () => {
+    const keys = ['container_iso_file_path', 'nat_interface_name', 'domain_type', 'wait_max_tryout', 'endpoint_username', 'endpoint_password', 'endpoint_listen_port'];
+    const defaults = parseConfig('{}', {}, '/');
+    assert.deepEqual(keys.map((k) => (defaults.container as unknown as Record<string, unknown>)[k]), keys.map(() => null));
+    assert.deepEqual([defaults.server.user, defaults.web_server.user], [null, null]);
+    const text = 'server:\n  user: anweddol\ncontainer:\n  wait_max_tryout: -1\n  endpoint_listen_port: 22\n  domain_type: kvm\n';
+    const config = parseConfig(text, {}, '/');
+    assert.deepEqual([config.server.user, config.container.wait_max_tryout, config.container.endpoint_listen_port], ['anweddol', -1, 22]);
+  });
+
+  it('still checks the types of the Anweddol keys', () => {
+    assert.throws(() => parseConfig('container:\n  wait_max_tryout: -2\n', {}, '/'), /container\.wait_max_tryout: must be an integer ≥ -1/);
   });
 
   it('reads a real file from disk', () => {

@@ -1,4 +1,4 @@
-// A small Anweddol REST client (PROTOCOL.md §3) for tests, benchmarks and the CLI; TLS verification can be turned off.
+// A small Anweddol REST client (docs/protocol.md §3) for tests, benchmarks and the CLI; TLS verification can be turned off.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AnweddolResponse } from '../server/types.js';

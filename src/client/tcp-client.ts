@@ -1,4 +1,4 @@
-// The client side of the Anweddol TCP protocol (PROTOCOL.md §1): one connection per request.
+// The client side of the Anweddol TCP protocol (docs/protocol.md §1): one connection per request.
 import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { Socket, connect } from 'node:net';
 import { promisify } from 'node:util';

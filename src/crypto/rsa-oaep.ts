@@ -1,4 +1,4 @@
-// RSA-OAEP with SHA-256 and MGF1-SHA256, empty label: the key-exchange cipher of PROTOCOL.md §1.1.
+// RSA-OAEP with SHA-256 and MGF1-SHA256, empty label: the key-exchange cipher of docs/protocol.md §1.2.
 import { constants, privateDecrypt, publicEncrypt, type KeyObject } from 'node:crypto';
 
 export function oaepEncrypt(publicKey: KeyObject, plaintext: Buffer): Buffer {

@@ -1,4 +1,4 @@
-// AES-256-CBC/PKCS#7 with the IV chaining of PROTOCOL.md §1.2: every message moves the IV forward.
+// AES-256-CBC/PKCS#7 with the IV chaining of docs/protocol.md §1.3: every message moves the IV forward.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 
 export const AES_KEY_BYTES = 32;

@@ -1,4 +1,4 @@
-// Access tokens (PROTOCOL.md §4) in the daemon's SQLite file: only SHA-256 hashes are stored.
+// Access tokens (docs/protocol.md §4) in the daemon's SQLite file: only SHA-256 hashes are stored.
 import { constantTimeHexEqual, sha256Hex } from '../crypto/hash.js';
 import { generateAccessToken } from '../crypto/tokens.js';
 import type { AnweddolDatabase } from './database.js';

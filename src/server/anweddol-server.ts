@@ -50,7 +50,7 @@ export interface AnweddolServerOptions {
   logger?: Logger;
   /** false → TCP: close before key exchange; other transports: Refused request. */
   ipFilter?: (address: string) => boolean;
-  /** Present = access tokens required (PROTOCOL.md §4). */
+  /** Present = access tokens required (docs/protocol.md §4). */
   accessTokens?: AccessTokenVerifier;
   version?: string;
   enableTcp?: boolean;

@@ -1,4 +1,4 @@
-// One TCP client: the server side of the key exchange and one request/response (PROTOCOL.md §1); the only owner of a socket.
+// One TCP client: the server side of the key exchange and one request/response (docs/protocol.md §1); the only owner of a socket.
 import type { KeyObject } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { refusedRequest } from './errors.js';

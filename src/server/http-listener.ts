@@ -1,4 +1,4 @@
-// The REST transport (PROTOCOL.md §3): HTTP(S) framing around the server's one request chain.
+// The REST transport (docs/protocol.md §3): HTTP(S) framing around the server's one request chain.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { badRequest, internalError, refusedRequest } from './errors.js';

@@ -1,4 +1,4 @@
-// Request and response validation with ajv, exactly as PROTOCOL.md §2 (open to unknown keys).
+// Request and response validation with ajv, exactly as docs/protocol.md §2.1–2.2 (open to unknown keys).
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { AnweddolRequest, AnweddolResponse } from './types.js';
 
@@ -35,7 +35,7 @@ export const responseSchema = {
   },
 } as const;
 
-/** `data` of a successful CREATE (PROTOCOL.md §2.1): all six keys. */
+/** `data` of a successful CREATE (docs/protocol.md §2.3): all six keys. */
 export const createDataSchema = {
   type: 'object',
   required: ['container_uuid', 'client_token', 'container_iso_sha256', 'container_username', 'container_password', 'container_listen_port'],
@@ -49,7 +49,7 @@ export const createDataSchema = {
   },
 } as const;
 
-/** `data` of a successful STAT (PROTOCOL.md §2.3). */
+/** `data` of a successful STAT (docs/protocol.md §2.5). */
 export const statDataSchema = {
   type: 'object',
   required: ['version', 'uptime', 'available'],

@@ -1,4 +1,4 @@
-// Request/response shapes of the Anweddol protocol (PROTOCOL.md §2) and who sent them.
+// Request/response shapes of the Anweddol protocol (docs/protocol.md §2) and who sent them.
 
 export interface AnweddolRequest {
   verb: string;

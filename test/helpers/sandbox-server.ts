@@ -17,7 +17,7 @@ export interface SandboxServer {
   stop(): Promise<void>;
 }
 
-/** The `data` of a CREATE answer (PROTOCOL.md §2.1), as the server builds it. */
+/** The `data` of a CREATE answer (docs/protocol.md §2.3), as the server builds it. */
 export type CreatedData = CreatedSandbox;
 
 export async function startSandboxServer(options: {

@@ -1,4 +1,4 @@
-// Encrypted message framing of PROTOCOL.md §1.2: a 16-byte encrypted length header, then payload || next IV.
+// Encrypted message framing of docs/protocol.md §1.3: a 16-byte encrypted length header, then payload || next IV.
 import { randomBytes } from 'node:crypto';
 import { AES_IV_BYTES, type SessionCipher } from '../../crypto/session-cipher.js';
 import { ProtocolViolation } from './protocol-violation.js';

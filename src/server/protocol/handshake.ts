@@ -1,4 +1,4 @@
-// Key exchange of PROTOCOL.md §1.1 as pure steps over Buffers; the connection only moves bytes.
+// Key exchange of docs/protocol.md §1.2 as pure steps over Buffers; the connection only moves bytes.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { oaepEncrypt } from '../../crypto/rsa-oaep.js';
 import { AES_IV_BYTES, AES_KEY_BYTES } from '../../crypto/session-cipher.js';

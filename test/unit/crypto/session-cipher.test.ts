@@ -7,7 +7,7 @@ const KEY = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
 const IV = Buffer.from(Array.from({ length: 16 }, (_, i) => 0xa0 + i));
 
 describe('SessionCipher', () => {
-  it('encrypts the PROTOCOL.md vector text to the documented P', () => {
+  it('encrypts the docs/protocol.md §5 vector text to the documented P', () => {
     const p = new SessionCipher(KEY, IV).encrypt(Buffer.from('{"verb": "STAT", "parameters": {}}'));
     assert.equal(p.toString('hex'), 'e7cc1c24acbbdcd0b5bd36f464a48cf474b7caa3240346b84533ef3475755d4bf41f034f046621ca03e839f9a367b0c5');
   });

@@ -68,7 +68,7 @@ describe('STAT', () => {
 });
 
 describe('CREATE', () => {
-  it('answers the six keys of PROTOCOL.md §2.1 from the sandbox and fresh credentials', async () => {
+  it('answers the six keys of docs/protocol.md §2.3 from the sandbox and fresh credentials', async () => {
     const { call, virtualization } = await startServer();
     const response = await call('CREATE');
     assert.equal(response.message, 'OK');

@@ -13,7 +13,7 @@ const CREATE_DATA = {
   container_listen_port: 10022,
 };
 
-describe('request validation (PROTOCOL.md §2)', () => {
+describe('request validation (docs/protocol.md §2)', () => {
   it('accepts a DESTROY with a lowercase uuid and a 255-char token', () => {
     assert.equal(TOKEN.length, 255);
     assert.equal(validateRequest({ verb: 'DESTROY', parameters: { container_uuid: UUID, client_token: TOKEN } }).ok, true);

@@ -12,7 +12,7 @@ const VECTOR_HEADER = 'a3b241b0d4374e53991e82ff646b3a61';
 const NEXT_IV = Buffer.alloc(16, 0x5a);
 
 describe('frame codec', () => {
-  it('matches the PROTOCOL.md §1.2 vector byte for byte', () => {
+  it('matches the docs/protocol.md §5 vector byte for byte', () => {
     const frame = sealFrame(new SessionCipher(KEY, IV), Buffer.from(VECTOR_TEXT, 'utf8'), NEXT_IV);
     assert.equal(frame.header.toString('hex'), VECTOR_HEADER);
     assert.equal(frame.payload.subarray(0, 48).toString('hex'), VECTOR_P);

@@ -2,6 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { isProcessAlive } from '../../src/daemon/pid-file.js';
@@ -63,6 +65,29 @@ describe('anwdlserver with Anweddol 4.x shipped config.yaml', () => {
   });
 });
 
+describe('anwdlserver start -d --json --enable-stdout-log', () => {
+  let install: AnweddolInstall;
+  before(async () => {
+    install = await writeAnweddolConfig();
+  });
+  after(() => {
+    killLeftover(install);
+    install.remove();
+  });
+
+  it('prints the JSON start report, then copies log lines to stdout', async () => {
+    const daemon = startForeground(['start', '-d', '--json', '--enable-stdout-log', '--skip-check'], { entry: ANWDLSERVER, env: environment(install) });
+    try {
+      assert.equal(JSON.parse(await daemon.firstLine).status, 'OK');
+      assert.equal(await stat(install), 'OK');
+    } finally {
+      daemon.child.kill('SIGTERM');
+    }
+    assert.equal(await daemon.exit, 0);
+    assert.match(daemon.output(), /^\S+Z INFO listening on 127\.0\.0\.1:\d+ \(tcp\)$/m);
+  });
+});
+
 describe("Anweddol's systemd unit command lines", () => {
   let install: AnweddolInstall;
   before(async () => {
@@ -112,6 +137,21 @@ describe('anwdlserver management commands', () => {
     install = await writeAnweddolConfig();
   });
   after(() => install.remove());
+
+  it('start checks the environment first and starts nothing on a problem', async () => {
+    const squatter = createServer().listen(install.listenPort, '127.0.0.1');
+    await once(squatter, 'listening');
+    try {
+      const run = await anwdlserver(install, 'start', '--json', '-y');
+      assert.equal(run.code, 1);
+      const answer = jsonOf(run);
+      assert.match(answer.message, /^check found 1 problem, nothing started \(--skip-check starts anyway\)$/);
+      assert.match((answer.data.problems as string[])[0]!, /^server\.listen_port: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)$/);
+      assert.equal(existsSync(install.pidPath), false);
+    } finally {
+      squatter.close();
+    }
+  });
 
   it('shows its own name in help', async () => {
     const run = await anwdlserver(install, '--help');

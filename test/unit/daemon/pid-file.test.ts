@@ -32,6 +32,10 @@ describe('pid file', () => {
     await withProcess(['/usr/bin/anweddol-server', 'start', '--foreground'], (pid) => assert.equal(isAnweddolDaemon(pid), true));
   });
 
+  it("recognises a daemon started through the anwdlserver bin (Anweddol's name)", async () => {
+    await withProcess(['/usr/local/bin/anwdlserver', 'start', '--foreground'], (pid) => assert.equal(isAnweddolDaemon(pid), true));
+  });
+
   it('does not take an unrelated process for the daemon', async () => {
     await withProcess([], (pid) => assert.equal(isAnweddolDaemon(pid), false));
   });

@@ -153,6 +153,11 @@ describe('anwdlserver management commands', () => {
     }
   });
 
+  it('is installed as a second bin of the same program', () => {
+    const { bin: bins } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    assert.equal(bins.anwdlserver, bins['anweddol-server']);
+  });
+
   it('shows its own name in help', async () => {
     const run = await anwdlserver(install, '--help');
     assert.equal(run.code, 0);

@@ -40,6 +40,18 @@ export interface SandboxFile {
   gid?: number;
 }
 
+/** The private network sandboxes live on, for host-side policy (egress rules scoped to its bridge). */
+export interface SandboxNetworkInfo {
+  /** Backend network name. */
+  name: string;
+  /** Host interface of the bridge (e.g. `br-0123456789ab`). */
+  bridge: string;
+  /** IPv4 subnet in CIDR form (e.g. `10.231.0.0/24`). */
+  subnet: string;
+  /** Address sandboxes reach the host at. */
+  gateway: string;
+}
+
 export type SandboxEndReason = 'stopped' | 'died' | 'removed' | 'oom';
 
 export interface VirtualizationEvents {
@@ -55,7 +67,7 @@ export interface VirtualizationInterface {
   start(): Promise<void>;
   /** Create, start, wait for sshd, provision credentials. On any failure nothing is left behind. Throws ProtocolError('Unavailable', …) for capacity/backend problems. */
   create(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox>;
-  /** Remove the sandbox and free its port; idempotent. */
+  /** Remove the sandbox and free its port; idempotent. Refuses (ForeignContainerError) a container this server does not own. */
   destroy(id: string): Promise<void>;
   /** Sandboxes owned by this server (by label). */
   list(): Promise<Sandbox[]>;
@@ -66,6 +78,8 @@ export interface VirtualizationInterface {
   putFiles(id: string, directory: string, files: SandboxFile[]): Promise<void>;
   /** Address sandboxes reach the host at (bridge gateway), once started; undefined when unknown. */
   gatewayAddress(): string | undefined;
+  /** The sandbox network once started (bridge interface, subnet, gateway); undefined before. */
+  networkInfo(): SandboxNetworkInfo | undefined;
   on<E extends keyof VirtualizationEvents>(event: E, listener: VirtualizationEvents[E]): this;
   off<E extends keyof VirtualizationEvents>(event: E, listener: VirtualizationEvents[E]): this;
   /** Stop watching; does not destroy sandboxes. */

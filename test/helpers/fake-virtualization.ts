@@ -6,6 +6,7 @@ import type {
   Sandbox,
   SandboxEndReason,
   SandboxFile,
+  SandboxNetworkInfo,
   SandboxSpec,
   VirtualizationEvents,
   VirtualizationInterface,
@@ -89,6 +90,10 @@ export class FakeVirtualization implements VirtualizationInterface {
 
   gatewayAddress(): string | undefined {
     return '127.0.0.1';
+  }
+
+  networkInfo(): SandboxNetworkInfo | undefined {
+    return { name: 'fake', bridge: 'lo', subnet: '127.0.0.0/8', gateway: '127.0.0.1' };
   }
 
   /** Adds a sandbox as if it existed before the server started (reconciliation tests). */

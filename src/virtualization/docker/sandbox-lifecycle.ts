@@ -1,0 +1,246 @@
+// Sandboxes on dockerd: create (container, start, readiness, credentials), destroy (ours only), list, and taking stock after every (re)connection.
+import { EventEmitter } from 'node:events';
+import { BackendUnavailableError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { ForeignContainerError } from '../virtualization-errors.js';
+import type { Sandbox, SandboxEndReason, SandboxNetworkInfo, SandboxSpec, VirtualizationEvents } from '../virtualization-interface.js';
+import { buildContainerSpec, PORT_LABEL, SERVER_LABEL, UUID_LABEL, type ContainerSettings } from './container-spec.js';
+import { runInContainer } from './container-exec.js';
+import { assertDiskLimitSupported } from './disk-limit-support.js';
+import { describe, isConnectionError, statusCode, type ContainerEvent, type DockerEngine } from './docker-engine.js';
+import type { PortPool } from './port-pool.js';
+import { ensureSandboxNetwork } from './sandbox-network.js';
+import type { WaitStrategy } from './ssh-wait-strategy.js';
+
+const SETUP_ENDPOINT = '/usr/local/sbin/anweddol-setup-endpoint';
+const REMEMBERED_DESTROYS = 4096;
+const PORT_ATTEMPTS = 3;
+
+export interface SandboxLifecycleOptions {
+  engine: DockerEngine;
+  settings: ContainerSettings;
+  ports: PortPool;
+  wait: WaitStrategy;
+  logger: Logger;
+  /** Where `sandbox_ended` is reported (the facade, which callers listen on). */
+  events: EventEmitter;
+}
+
+export class SandboxLifecycle {
+  private network: SandboxNetworkInfo | undefined;
+  /** Port of each sandbox we know of, by container id. */
+  private readonly sandboxPorts = new Map<string, number>();
+  /** Containers we removed ourselves: their die/destroy events are not "ended behind our back". */
+  private readonly destroyedByUs = new Set<string>();
+  /** Sandboxes already reported as ended (die, then destroy, must be reported once). */
+  private readonly reportedEnded = new Set<string>();
+  /** Sandboxes where the OOM killer fired: if they die next, the reason is 'oom'. */
+  private readonly oomKilled = new Set<string>();
+
+  constructor(private readonly options: SandboxLifecycleOptions) {
+    options.engine.on('container_event', (event) => this.onContainerEvent(event));
+  }
+
+  private get docker() {
+    return this.options.engine.docker;
+  }
+
+  private get settings(): ContainerSettings {
+    return this.options.settings;
+  }
+
+  networkInfo(): SandboxNetworkInfo | undefined {
+    return this.network;
+  }
+
+  portsInUse(): number {
+    return this.options.ports.inUse;
+  }
+
+  /** On every (re)connection: the network, the disk-limit promise, then what happened to our sandboxes while we were not watching. */
+  async prepare(): Promise<void> {
+    this.network = await ensureSandboxNetwork(this.docker, this.settings.networkName);
+    const disk = this.settings.limits.diskLimitMiB;
+    if (disk !== null) await assertDiskLimitSupported(this.docker, this.settings.image, disk);
+    await this.removeEndedSandboxes();
+    const live = await this.list();
+    // Sandboxes that vanished while we were not watching give their ports back.
+    const liveIds = new Set(live.map((sandbox) => sandbox.id));
+    for (const [id, port] of this.sandboxPorts) if (!liveIds.has(id)) this.options.ports.release(port);
+    this.sandboxPorts.clear();
+    for (const sandbox of live) {
+      this.sandboxPorts.set(sandbox.id, sandbox.port);
+      this.options.ports.hold(sandbox.port);
+    }
+  }
+
+  async create(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
+    // A port can be taken by someone else between our probe and dockerd binding it: try another.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.createOnce(spec, signal);
+      } catch (error) {
+        if (attempt >= PORT_ATTEMPTS || !/port is already allocated|address already in use/i.test(describe(error))) throw error;
+        this.options.logger.debug(`sandbox port was taken meanwhile; retrying (${attempt})`);
+      }
+    }
+  }
+
+  private async createOnce(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
+    if (!this.options.engine.isAvailable()) throw new BackendUnavailableError('virtualization backend unreachable');
+    signal?.throwIfAborted();
+    const port = await this.options.ports.acquire();
+    if (port === undefined) throw new BackendUnavailableError('no free port for the sandbox');
+    let containerId: string | undefined;
+    const t0 = performance.now();
+    const phases: string[] = [];
+    const mark = (phase: string, since: number) => phases.push(`${phase} ${Math.round(performance.now() - since)} ms`);
+    try {
+      const created = await this.docker.createContainer({ ...buildContainerSpec(this.settings, spec, port), abortSignal: signal } as Parameters<typeof this.docker.createContainer>[0]);
+      containerId = created.id;
+      mark('create', t0);
+      this.sandboxPorts.set(containerId, port);
+      const container = this.docker.getContainer(containerId);
+      const t1 = performance.now();
+      await container.start({ abortSignal: signal });
+      mark('start', t1);
+      const t2 = performance.now();
+      // sshd readiness and credentials are independent: do both at once.
+      const [, , info] = await Promise.all([
+        this.options.wait.waitUntilReady({ host: this.probeAddress(), port }, signal).then(() => mark('sshd', t2)),
+        this.provision(containerId, spec, signal).then(() => mark('provision', t2)),
+        container.inspect({ abortSignal: signal }),
+      ]);
+      signal?.throwIfAborted();
+      this.options.logger.debug(`sandbox ${containerId.slice(0, 12)} on port ${port} ready in ${Math.round(performance.now() - t0)} ms (${phases.join(', ')})`);
+      return {
+        id: containerId,
+        uuid: spec.uuid,
+        port,
+        imageSha256: info.Image.replace(/^sha256:/, ''),
+        labels: info.Config.Labels ?? {},
+        ipAddress: info.NetworkSettings.Networks[this.settings.networkName]?.IPAddress || undefined,
+      };
+    } catch (error) {
+      if (containerId !== undefined) await this.destroy(containerId).catch((e) => this.options.logger.warn(`cleanup of ${containerId!.slice(0, 12)} failed: ${describe(e)}`));
+      else this.options.ports.release(port);
+      throw this.unavailableIfDisconnected(error);
+    }
+  }
+
+  /** Inspects first: only a container carrying our ownership label is removed; one already gone counts as removed. */
+  async destroy(id: string): Promise<void> {
+    let fullId: string;
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      if (info.Config.Labels?.[SERVER_LABEL] !== this.settings.serverId) throw new ForeignContainerError(id);
+      // Removing by the inspected id, not the caller's name or prefix: the name could be reused meanwhile.
+      fullId = info.Id;
+    } catch (error) {
+      if (statusCode(error) !== 404) throw this.unavailableIfDisconnected(error);
+      this.forget(id);
+      return;
+    }
+    this.rememberDestroy(fullId);
+    try {
+      await this.docker.getContainer(fullId).remove({ force: true, v: true });
+    } catch (error) {
+      const code = statusCode(error);
+      // 404: already gone; 409: removal already in progress. Both mean "it is going away".
+      if (code !== 404 && code !== 409) {
+        this.destroyedByUs.delete(fullId);
+        throw this.unavailableIfDisconnected(error);
+      }
+    }
+    this.forget(fullId);
+  }
+
+  async list(): Promise<Sandbox[]> {
+    const containers = await this.docker.listContainers({
+      all: false,
+      filters: JSON.stringify({ label: [`${SERVER_LABEL}=${this.settings.serverId}`], status: ['running'] }),
+    });
+    return containers.map((c) => ({
+      id: c.Id,
+      uuid: c.Labels[UUID_LABEL] ?? '',
+      port: Number(c.Labels[PORT_LABEL] ?? c.Ports.find((p) => p.PrivatePort === 22)?.PublicPort ?? 0),
+      imageSha256: c.ImageID.replace(/^sha256:/, ''),
+      labels: c.Labels,
+      ipAddress: c.NetworkSettings?.Networks?.[this.settings.networkName]?.IPAddress || undefined,
+    }));
+  }
+
+  /** A connection error means dockerd is gone: the engine reconnects, the caller gets Unavailable. */
+  unavailableIfDisconnected(error: unknown): unknown {
+    if (error instanceof BackendUnavailableError || !isConnectionError(error)) return error;
+    this.options.engine.connectionLost(error);
+    return new BackendUnavailableError('virtualization backend unreachable', { cause: error });
+  }
+
+  private probeAddress(): string {
+    const published = this.settings.publishedAddress;
+    if (published === '0.0.0.0') return '127.0.0.1';
+    if (published === '::') return '::1';
+    return published;
+  }
+
+  /** Creates the client login from the spec; the password travels on stdin only. */
+  private async provision(id: string, spec: SandboxSpec, signal?: AbortSignal): Promise<void> {
+    const args = [SETUP_ENDPOINT, spec.username, ...(this.settings.clientSudo ? ['--sudo'] : [])];
+    const result = await runInContainer(this.docker, id, args, { stdin: `${spec.password}\n`, timeoutMs: 30_000, signal });
+    if (result.exitCode !== 0) {
+      throw new Error(`endpoint setup failed (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 500)}`);
+    }
+  }
+
+  /** Containers of ours that are not running are ended sandboxes (they died while we were not watching). */
+  private async removeEndedSandboxes(): Promise<void> {
+    const all = await this.docker.listContainers({
+      all: true,
+      filters: JSON.stringify({ label: [`${SERVER_LABEL}=${this.settings.serverId}`] }),
+    });
+    for (const c of all) {
+      if (c.State === 'running') continue;
+      this.options.logger.info(`removing ended sandbox ${c.Id.slice(0, 12)} (${c.State})`);
+      await this.destroy(c.Id).catch((error) => this.options.logger.warn(`cannot remove ${c.Id.slice(0, 12)}: ${describe(error)}`));
+      const port = Number(c.Labels[PORT_LABEL]);
+      if (Number.isInteger(port)) this.options.ports.release(port);
+    }
+  }
+
+  private onContainerEvent({ id, action, uuid }: ContainerEvent): void {
+    if (this.destroyedByUs.has(id) || this.reportedEnded.has(id)) return;
+    if (action === 'oom') {
+      // The OOM killer hit a process in the sandbox; the sandbox only ends if its init dies too (a `die` follows).
+      this.oomKilled.add(id);
+      return;
+    }
+    const reason: SandboxEndReason | undefined =
+      action === 'die' ? (this.oomKilled.has(id) ? 'oom' : 'died') : action === 'stop' ? 'stopped' : action === 'destroy' ? 'removed' : undefined;
+    if (reason === undefined) return;
+    this.oomKilled.delete(id);
+    this.reportedEnded.add(id);
+    this.options.logger.info(`sandbox ${id.slice(0, 12)} ended (${reason})`);
+    const ended: Parameters<VirtualizationEvents['sandbox_ended']>[0] = { id, ...(uuid === undefined ? {} : { uuid }), reason };
+    this.options.events.emit('sandbox_ended', ended);
+    // An ended sandbox is never restarted: remove it and free its port.
+    void this.destroy(id)
+      .catch((error) => this.options.logger.warn(`cannot remove ended sandbox ${id.slice(0, 12)}: ${describe(error)}`))
+      .finally(() => this.reportedEnded.delete(id));
+  }
+
+  private rememberDestroy(id: string): void {
+    this.destroyedByUs.add(id);
+    if (this.destroyedByUs.size > REMEMBERED_DESTROYS) {
+      const oldest = this.destroyedByUs.values().next().value;
+      if (oldest !== undefined) this.destroyedByUs.delete(oldest);
+    }
+  }
+
+  private forget(id: string): void {
+    this.oomKilled.delete(id);
+    const port = this.sandboxPorts.get(id);
+    if (port !== undefined) this.options.ports.release(port);
+    this.sandboxPorts.delete(id);
+  }
+}

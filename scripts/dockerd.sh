@@ -6,7 +6,10 @@
 #   status  print `DOCKER_HOST=…` and exit 0 when it answers, exit 1 otherwise
 # Environment: ANWEDDOL_DOCKERD_DIR (state folder, default <repo>/.cache/dockerd),
 #              ANWEDDOL_DOCKERD_POOL (default address pool, default base=10.231.0.0/16,size=24),
-#              ANWEDDOL_DOCKERD_TIMEOUT (seconds to wait for the daemon, default 60).
+#              ANWEDDOL_DOCKERD_TIMEOUT (seconds to wait for the daemon, default 60),
+#              ANWEDDOL_DOCKERD_STORAGE (overlay2, the default, or btrfs: the data root is a loop-mounted btrfs
+#                image with quotas on, so `--storage-opt size=` (container.disk_limit) is enforced),
+#              ANWEDDOL_DOCKERD_BTRFS_SIZE (size of that sparse image, default 20G).
 # Only the line `DOCKER_HOST=…` goes to stdout, so `eval "$(bash scripts/dockerd.sh up)"` works.
 set -euo pipefail
 
@@ -14,12 +17,19 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 state=${ANWEDDOL_DOCKERD_DIR:-$repo/.cache/dockerd}
 pool=${ANWEDDOL_DOCKERD_POOL:-base=10.231.0.0/16,size=24}
 timeout=${ANWEDDOL_DOCKERD_TIMEOUT:-60}
+storage=${ANWEDDOL_DOCKERD_STORAGE:-overlay2}
+btrfs_size=${ANWEDDOL_DOCKERD_BTRFS_SIZE:-20G}
+case "$storage" in overlay2 | btrfs) ;; *) echo "dockerd.sh: ANWEDDOL_DOCKERD_STORAGE must be overlay2 or btrfs, got $storage" >&2; exit 2 ;; esac
 
 log() { echo "dockerd.sh: $*" >&2; }
 
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 data_root=$state/data
+# btrfs mode: a separate mount point, so an overlay2 data root in the same folder is never hidden or mixed in.
+btrfs_image=$state/btrfs.img
+btrfs_root=$state/btrfs
+[ "$storage" = btrfs ] && data_root=$btrfs_root
 exec_root=$state/exec
 sock=$state/docker.sock
 pidfile=$state/dockerd.pid
@@ -64,7 +74,51 @@ owned_pids() {
   done || true
 }
 
+# The storage driver of the daemon answering on our socket.
+running_driver() {
+  DOCKER_HOST=$host DOCKER_API_VERSION=1.41 timeout 10 docker info --format '{{.Driver}}' 2>/dev/null
+}
+
+# A sparse image file, formatted once (kept across down/up like the overlay2 data root), loop-mounted with quotas on.
+mount_btrfs() {
+  mountpoint -q "$btrfs_root" 2>/dev/null && return 0
+  if [ ! -f "$btrfs_image" ]; then
+    log "creating btrfs image $btrfs_image ($btrfs_size, sparse)"
+    truncate -s "$btrfs_size" "$btrfs_image.tmp"
+    mkfs.btrfs -q "$btrfs_image.tmp" >&2
+    mv "$btrfs_image.tmp" "$btrfs_image"
+  fi
+  mkdir -p "$btrfs_root"
+  local dev
+  dev=$(losetup --find --show "$btrfs_image")
+  if ! mount -t btrfs "$dev" "$btrfs_root"; then
+    losetup -d "$dev" || true
+    log "cannot mount $btrfs_image on $btrfs_root"
+    exit 1
+  fi
+  btrfs quota enable "$btrfs_root"
+  log "btrfs $btrfs_image mounted on $btrfs_root ($dev, quotas on)"
+}
+
+# Unmounts the btrfs data root and detaches every loop device backed by our image.
+unmount_btrfs() {
+  if mountpoint -q "$btrfs_root" 2>/dev/null; then
+    umount "$btrfs_root" 2>/dev/null || umount -l "$btrfs_root" || true
+  fi
+  [ -f "$btrfs_image" ] || return 0
+  local dev
+  for dev in $(losetup -j "$btrfs_image" -O NAME -n 2>/dev/null); do
+    losetup -d "$dev" 2>/dev/null || log "cannot detach $dev (still busy; detached when freed)"
+  done
+}
+
 ensure_installed() {
+  if [ "$storage" = btrfs ] && ! command -v mkfs.btrfs >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] || { log "mkfs.btrfs is missing; run as root to install btrfs-progs"; exit 1; }
+    log "installing btrfs-progs"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends btrfs-progs >&2
+  fi
   command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 && return 0
   if [ "$(id -u)" != 0 ]; then
     log "dockerd is missing; run as root to install docker.io"
@@ -80,6 +134,12 @@ up() {
   exec 9>"$state/.lock"
   flock -w "$timeout" 9 || { log "timed out waiting for another dockerd.sh in $state"; exit 1; }
   if running_pid >/dev/null && answers; then
+    local driver
+    driver=$(running_driver || true)
+    if [ -n "$driver" ] && [ "$driver" != "$storage" ]; then
+      log "the dockerd in $state uses storage driver $driver, not $storage; run \`scripts/dockerd.sh down\` first or use another ANWEDDOL_DOCKERD_DIR"
+      exit 1
+    fi
     log "reusing dockerd (pid $(running_pid)) at $host"
     echo "DOCKER_HOST=$host"
     return 0
@@ -89,6 +149,7 @@ up() {
     log "dockerd pid $pid is not answering; waiting for it"
   else
     rm -f "$pidfile" "$sock"
+    [ "$storage" = btrfs ] && mount_btrfs
     mkdir -p "$data_root" "$exec_root"
     log "starting dockerd (state in $state, log $logfile)"
     # setsid: the daemon must outlive the caller's shell and not receive its terminal signals.
@@ -102,7 +163,7 @@ up() {
       --iptables=true \
       --containerd-namespace "$ns" \
       --containerd-plugins-namespace "$ns-plugins" \
-      --storage-driver overlay2 \
+      --storage-driver "$storage" \
       --log-level warn \
       >>"$logfile" 2>&1 </dev/null 9>&- &
     started=$!
@@ -159,7 +220,9 @@ down() {
   local m
   while read -r m; do
     umount -l "$m" 2>/dev/null || true
-  done < <(awk -v a="$data_root/" -v b="$exec_root/" 'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/self/mounts | sort -r)
+  done < <(awk -v a="$data_root/" -v b="$exec_root/" -v c="$btrfs_root/" 'index($2, a) == 1 || index($2, b) == 1 || index($2, c) == 1 { print $2 }' /proc/self/mounts | sort -r)
+  # Whatever mode it was started in: a btrfs data root left mounted would keep its loop device busy.
+  unmount_btrfs
   rm -f "$pidfile" "$sock"
 }
 

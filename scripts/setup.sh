@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent machine setup: Debian packages (docker.io, debootstrap), npm dependencies, build.
+# Idempotent machine setup: Debian packages (docker.io, debootstrap, btrfs-progs), npm dependencies, build.
 # Called by scripts/start.sh and scripts/test.sh so that each is a single command on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,8 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# scripts/dockerd.sh's btrfs mode (tests, start.sh): a data root that enforces container.disk_limit.
+command -v mkfs.btrfs >/dev/null 2>&1 || need+=(btrfs-progs)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing ${need[*]}; run as root or install them" >&2

@@ -9,6 +9,8 @@ repo=$(pwd)
 home=${ANWEDDOL_HOME:-$repo/.cache/local}
 
 bash scripts/setup.sh
+# btrfs data root: the default container.disk_limit is enforced (overlay2 on ext4 cannot).
+export ANWEDDOL_DOCKERD_STORAGE=${ANWEDDOL_DOCKERD_STORAGE:-btrfs}
 eval "$(bash scripts/dockerd.sh up)"
 export DOCKER_HOST
 bash iso/build.sh >/dev/null

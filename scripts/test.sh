@@ -8,7 +8,8 @@ bash scripts/setup.sh
 echo "== lint"; npx eslint .
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 
-# A private dockerd for the integration tests, stopped on every exit path.
+# A private dockerd for the integration tests, stopped on every exit path; on btrfs so that disk limits are real.
+export ANWEDDOL_DOCKERD_STORAGE=${ANWEDDOL_DOCKERD_STORAGE:-btrfs}
 trap 'bash scripts/dockerd.sh down >/dev/null 2>&1 || true' EXIT
 eval "$(bash scripts/dockerd.sh up)"
 export DOCKER_HOST

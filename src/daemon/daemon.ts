@@ -13,6 +13,7 @@ import { HttpListener } from '../server/http-listener.js';
 import { IpFilter } from '../server/ip-filter.js';
 import { createLogger, logSandboxActivity, type ClosableLogger } from '../server/logging.js';
 import type { Logger } from '../shared/logger.js';
+import { DiskLimitUnsupportedError } from '../virtualization/virtualization-errors.js';
 import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import type { AnweddolConfig } from './config/config-schema.js';
 import { packageVersion } from '../shared/package-info.js';
@@ -21,7 +22,7 @@ import { registerAdminMethods } from './admin-methods.js';
 import { checkRunAsUser, ignoredKeyWarnings, type ProcessIdentity } from './anweddol-compat.js';
 import { daemonExtensions } from './daemon-extensions.js';
 import { removePidFile, writePidFile } from './pid-file.js';
-import { createVirtualization } from './virtualization-factory.js';
+import { createVirtualization, diskLimitProblem } from './virtualization-factory.js';
 
 export interface DaemonOptions {
   /** Also serve REST (`start --web`), whatever web_server.enabled says. */
@@ -218,7 +219,8 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
         return stopping;
       },
     };
-  } catch (error) {
+  } catch (caught) {
+    const error = caught instanceof DiskLimitUnsupportedError ? new Error(diskLimitProblem(caught), { cause: caught }) : caught;
     logger.error(`start failed: ${error instanceof Error ? error.message : String(error)}`);
     await unwind();
     throw error;

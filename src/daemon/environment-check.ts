@@ -5,9 +5,13 @@ import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import { AnweddolDatabase } from '../database/database.js';
+import { assertDiskLimitSupported } from '../virtualization/docker/disk-limit-support.js';
+import { describe, dockerFromHost } from '../virtualization/docker/docker-engine.js';
+import { DiskLimitUnsupportedError } from '../virtualization/virtualization-errors.js';
 import type { AnweddolConfig } from './config/config-schema.js';
 import { checkRunAsUser } from './anweddol-compat.js';
 import { processIdentity, readTlsFiles } from './daemon.js';
+import { diskLimitProblem } from './virtualization-factory.js';
 
 export interface CheckOptions {
   web?: boolean;
@@ -82,7 +86,7 @@ function checkWritableDir(filePath: string, key: string, problems: string[]): vo
   }
 }
 
-/** Docker Engine API over its socket (no client library here: only the backend module imports dockerode). */
+/** Docker Engine API over its socket (no client library here: only the backend modules import dockerode). */
 function dockerGet(host: string, path: string): Promise<number> {
   const url = host.startsWith('unix://') ? undefined : new URL(host.replace(/^tcp:/, 'http:'));
   return new Promise((resolve, reject) => {
@@ -110,4 +114,16 @@ async function checkDocker(config: AnweddolConfig, problems: string[]): Promise<
   }
   const status = await dockerGet(host, `/images/${encodeURIComponent(config.container.image)}/json`).catch(() => 0);
   if (status !== 200) problems.push(`container.image: image ${config.container.image} is not present (run \`anweddol-server build-image\`)`);
+  await checkDiskLimit(config, problems);
+}
+
+/** The same check the backend makes at start, so `start --check` predicts a refusal. */
+async function checkDiskLimit(config: AnweddolConfig, problems: string[]): Promise<void> {
+  const limit = config.container.disk_limit;
+  if (limit === null) return;
+  try {
+    await assertDiskLimitSupported(dockerFromHost(config.docker.host), config.container.image, limit);
+  } catch (error) {
+    problems.push(error instanceof DiskLimitUnsupportedError ? diskLimitProblem(error) : `container.disk_limit: cannot check the storage driver (${describe(error)})`);
+  }
 }

@@ -2,12 +2,18 @@
 import { sha256Hex } from '../crypto/hash.js';
 import type { Logger } from '../shared/logger.js';
 import { DockerVirtualization } from '../virtualization/docker/docker-virtualization.js';
+import type { DiskLimitUnsupportedError } from '../virtualization/virtualization-errors.js';
 import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import type { AnweddolConfig } from './config/config-schema.js';
 
 /** Containers are labelled per database file: a restarted daemon reclaims its own, two daemons never mix. */
 export function serverIdFor(config: AnweddolConfig): string {
   return `anweddol-${sha256Hex(config.database.file_path).slice(0, 12)}`;
+}
+
+/** The one line `start` and `start --check` print when the engine cannot cap sandbox disks: the problem and both fixes. */
+export function diskLimitProblem(error: DiskLimitUnsupportedError): string {
+  return `container.disk_limit: ${error.message}; run dockerd on one of those (scripts/dockerd.sh: ANWEDDOL_DOCKERD_STORAGE=btrfs) or set container.disk_limit: null`;
 }
 
 export function createVirtualization(config: AnweddolConfig, logger: Logger): VirtualizationInterface {
@@ -21,6 +27,9 @@ export function createVirtualization(config: AnweddolConfig, logger: Logger): Vi
     memoryMiB: c.container_memory,
     vcpus: c.container_vcpus,
     pidsLimit: c.pids_limit,
+    nofileLimit: c.nofile_limit,
+    nprocLimit: c.nproc_limit,
+    diskLimitMiB: c.disk_limit,
     readyTimeoutSeconds: c.ready_timeout,
     clientSudo: c.client_sudo,
     networkName: c.network_name ?? undefined,

@@ -45,6 +45,10 @@ export interface AnweddolConfig {
     container_memory: number;
     container_vcpus: number;
     pids_limit: number;
+    nofile_limit: number;
+    nproc_limit: number;
+    /** MiB of writable layer per sandbox; null: no limit. */
+    disk_limit: number | null;
     published_address: string;
     ready_timeout: number;
     client_sudo: boolean;
@@ -177,6 +181,9 @@ export const configSchema = {
       container_memory: int(1024, 64, 'an integer ≥ 64 (MiB)'),
       container_vcpus: { type: 'number', exclusiveMinimum: 0, maximum: 1024, default: 2, 'x-expect': 'a number > 0 (CPUs)' },
       pids_limit: int(256, 16, 'an integer ≥ 16 (processes)'),
+      nofile_limit: int(4096, 64, 'an integer ≥ 64 (open files per process)', 1_048_576),
+      nproc_limit: int(4096, 16, 'an integer ≥ 16 (processes per user)'),
+      disk_limit: { ...int(3072, 64, 'an integer ≥ 64 (MiB) or null (no limit)'), type: ['integer', 'null'] },
       published_address: address('0.0.0.0'),
       ready_timeout: int(30, 1, 'an integer ≥ 1 (seconds)', 3600),
       client_sudo: bool(false),

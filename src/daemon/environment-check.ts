@@ -7,7 +7,7 @@ import { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import { AnweddolDatabase } from '../database/database.js';
 import { assertDiskLimitSupported } from '../virtualization/docker/disk-limit-support.js';
 import { describe, dockerFromHost } from '../virtualization/docker/docker-engine.js';
-import { DiskLimitUnsupportedError } from '../virtualization/virtualization-errors.js';
+import { BackendConfigurationError, DiskLimitUnsupportedError } from '../virtualization/virtualization-errors.js';
 import type { AnweddolConfig } from './config/config-schema.js';
 import { checkRunAsUser } from './anweddol-compat.js';
 import { processIdentity, readTlsFiles } from './daemon.js';
@@ -124,6 +124,12 @@ async function checkDiskLimit(config: AnweddolConfig, problems: string[]): Promi
   try {
     await assertDiskLimitSupported(dockerFromHost(config.docker.host), config.container.image, limit);
   } catch (error) {
-    problems.push(error instanceof DiskLimitUnsupportedError ? diskLimitProblem(error) : `container.disk_limit: cannot check the storage driver (${describe(error)})`);
+    problems.push(
+      error instanceof DiskLimitUnsupportedError
+        ? diskLimitProblem(error)
+        : error instanceof BackendConfigurationError
+          ? `container.disk_limit: ${error.message}`
+          : `container.disk_limit: cannot check the storage driver (${describe(error)})`,
+    );
   }
 }

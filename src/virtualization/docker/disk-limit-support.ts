@@ -1,8 +1,12 @@
 // Whether the engine can enforce a per-sandbox disk limit: decided from its storage driver, proven by a probe where the driver alone cannot tell.
 import type Docker from 'dockerode';
-import { DiskLimitUnsupportedError } from '../virtualization-errors.js';
+import { BackendConfigurationError, DiskLimitUnsupportedError } from '../virtualization-errors.js';
 import { statusCode } from './docker-engine.js';
 import { storageOptions } from './container-spec.js';
+
+const MiB = 1024 * 1024;
+/** Room a sandbox needs above its image: the client's home, host keys, logs. */
+const MIN_WRITABLE_MiB = 64;
 
 export type DiskLimitVerdict =
   | { kind: 'enforced' }
@@ -25,6 +29,26 @@ export async function assertDiskLimitSupported(docker: Docker, image: string, di
   const verdict = diskLimitVerdict(info);
   if (verdict.kind === 'unsupported') throw new DiskLimitUnsupportedError(verdict.driver, verdict.detail);
   if (verdict.kind === 'probe') await probeStorageOpt(docker, image, diskLimitMiB);
+  if (info.Driver === 'btrfs') await assertRoomAboveImage(docker, image, diskLimitMiB);
+}
+
+/** btrfs caps what a container's subvolume references, the image included: a limit below the image fails every create. */
+async function assertRoomAboveImage(docker: Docker, image: string, diskLimitMiB: number): Promise<void> {
+  const size = await docker
+    .getImage(image)
+    .inspect()
+    .then((info) => info.Size, (error: unknown) => {
+      // No image yet: creating a sandbox fails anyway, and `start --check` says so on its own line.
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    });
+  if (size === undefined) return;
+  const imageMiB = Math.ceil(size / MiB);
+  if (diskLimitMiB < imageMiB + MIN_WRITABLE_MiB) {
+    throw new BackendConfigurationError(
+      `a disk limit of ${diskLimitMiB} MiB leaves no room to write: on btrfs it counts the sandbox image (${imageMiB} MiB) too; allow at least ${imageMiB + MIN_WRITABLE_MiB} MiB`,
+    );
+  }
 }
 
 /** Creates (never starts) a container with the size option: the driver refuses it at create time when it cannot enforce it. */

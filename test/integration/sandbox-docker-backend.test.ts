@@ -1,14 +1,27 @@
 // DockerVirtualization against the real private dockerd and sandbox image: create, SSH, isolation, events, cleanup.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DockerVirtualization } from '../../src/virtualization/docker/docker-virtualization.js';
+import { ForeignContainerError } from '../../src/virtualization/virtualization-errors.js';
 import type { Sandbox, SandboxEndReason } from '../../src/virtualization/virtualization-interface.js';
 import { containersOf, docker, dockerHost, SANDBOX_IMAGE, sshHostKey, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
 import { randomUUID } from 'node:crypto';
 
 const serverId = uniqueServerId('backend');
 const PASSWORD = 'Pw0rdAbcdefGhijklmnop1234567890';
+const NOFILE = 2048;
+const NPROC = 3000;
+/** CapBnd of a sandbox without client_sudo: CHOWN 0, DAC_OVERRIDE 1, FOWNER 3, KILL 5, SETGID 6, SETUID 7, NET_BIND_SERVICE 10, SYS_CHROOT 18, AUDIT_WRITE 29. */
+const SANDBOX_CAP_BOUNDING_SET = '00000000200404eb';
+
+function ipv4InSubnet(address: string, cidr: string): boolean {
+  const toInt = (ip: string) => ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const [base, bits] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(toInt(address) / size) === Math.floor(toInt(base!) / size);
+}
 
 function spec(n: number) {
   return { uuid: randomUUID(), username: `user_${10000 + n}`, password: `${PASSWORD}${n}` };
@@ -38,6 +51,8 @@ describe('DockerVirtualization with the real dockerd', () => {
       memoryMiB: 256,
       vcpus: 1,
       pidsLimit: 128,
+      nofileLimit: NOFILE,
+      nprocLimit: NPROC,
     });
     await backend.start();
     assert.equal(backend.isAvailable(), true);
@@ -55,7 +70,7 @@ describe('DockerVirtualization with the real dockerd', () => {
     try {
       assert.match(sandbox.imageSha256, /^[0-9a-f]{64}$/);
       assert.equal(sandbox.imageSha256, docker(['image', 'inspect', '--format', '{{.Id}}', SANDBOX_IMAGE]).replace('sha256:', ''));
-      assert.match(sandbox.ipAddress ?? '', /^10\.231\./);
+      assert.ok(ipv4InSubnet(sandbox.ipAddress ?? '', backend.networkInfo()!.subnet), `${sandbox.ipAddress} in the sandbox subnet`);
       const id = await sshRun(sandbox.port, s.username, s.password, 'id -un; node -e "console.log(1+1)"');
       assert.equal(id.code, 0);
       assert.equal(id.stdout, `${s.username}\n2\n`);
@@ -104,7 +119,8 @@ describe('DockerVirtualization with the real dockerd', () => {
       assert.notEqual(result.exitCode, 0, 'the connection must not succeed');
       assert.doesNotMatch(result.stdout, /SSH-/);
       // The gateway (the host) stays reachable: that is how FL agents reach the daemon.
-      assert.match(backend.gatewayAddress() ?? '', /^10\.231\.\d+\.1$/);
+      assert.equal(backend.gatewayAddress(), backend.networkInfo()?.gateway);
+      assert.ok(ipv4InSubnet(backend.gatewayAddress() ?? '', backend.networkInfo()!.subnet));
     } finally {
       await backend.destroy(a.id);
       await backend.destroy(b.id);
@@ -229,17 +245,75 @@ describe('DockerVirtualization with the real dockerd', () => {
     }
   });
 
-  it('gives the client no way to root without client_sudo (no-new-privileges, capabilities dropped)', async () => {
+  it('bounds the capabilities of sandbox init and of the login shell to what sshd needs, with no-new-privileges', async () => {
     const s = spec(16);
     const sandbox = await backend.create(s);
     try {
-      const result = await sshRun(sandbox.port, s.username, s.password, 'sudo -n id -u; grep -E "^(NoNewPrivs|CapEff)" /proc/self/status');
-      assert.notEqual(result.stdout.split('\n')[0], '0');
-      assert.match(result.stdout, /NoNewPrivs:\s+1/);
-      assert.match(result.stdout, /CapEff:\s+0{16}/);
+      // PID 1 is the sandbox's init (as root); $$ is the client's login shell, started by sshd.
+      const result = await sshRun(sandbox.port, s.username, s.password, 'for p in 1 $$; do grep -E "^(CapBnd|NoNewPrivs):" /proc/$p/status; done');
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.stdout.trim().split('\n');
+      assert.deepEqual(lines, [
+        `CapBnd:\t${SANDBOX_CAP_BOUNDING_SET}`,
+        'NoNewPrivs:\t1',
+        `CapBnd:\t${SANDBOX_CAP_BOUNDING_SET}`,
+        'NoNewPrivs:\t1',
+      ]);
     } finally {
       await backend.destroy(sandbox.id);
     }
+  });
+
+  it('refuses the client root through sudo without client_sudo', async () => {
+    const s = spec(19);
+    const sandbox = await backend.create(s);
+    try {
+      const result = await sshRun(sandbox.port, s.username, s.password, 'sudo -n id -u');
+      assert.notEqual(result.code, 0);
+      assert.notEqual(result.stdout, '0\n');
+    } finally {
+      await backend.destroy(sandbox.id);
+    }
+  });
+
+  it('applies the nofile and nproc ulimits to init and caps the login shell at them', async () => {
+    const s = spec(20);
+    const sandbox = await backend.create(s);
+    try {
+      const result = await sshRun(sandbox.port, s.username, s.password,
+        'grep -E "^Max (open files|processes)" /proc/1/limits | tr -s " " | sed "s/ *$//"; ulimit -Hn; ulimit -Hu; ulimit -Sn; ulimit -Su');
+      assert.equal(result.code, 0, result.stderr);
+      const [initProcesses, initFiles, hardFiles, hardProcesses, softFiles, softProcesses] = result.stdout.trim().split('\n');
+      assert.equal(initProcesses, `Max processes ${NPROC} ${NPROC} processes`);
+      assert.equal(initFiles, `Max open files ${NOFILE} ${NOFILE} files`);
+      assert.deepEqual([hardFiles, hardProcesses], [String(NOFILE), String(NPROC)]);
+      // pam_limits may lower the soft limits of a login (Debian's sets nofile to 1024); never above the hard ones.
+      assert.ok(Number(softFiles) <= NOFILE && Number(softProcesses) <= NPROC, `soft limits ${softFiles}/${softProcesses}`);
+    } finally {
+      await backend.destroy(sandbox.id);
+    }
+  });
+
+  it('refuses to destroy a container without its server label and leaves it running', async () => {
+    const foreign = docker(['run', '-d', '--rm', '--label', `anweddol.server=${serverId}-foreign`, '--network', 'none', SANDBOX_IMAGE, 'sleep', '60']);
+    try {
+      await assert.rejects(backend.destroy(foreign), (error: unknown) => error instanceof ForeignContainerError);
+      await assert.rejects(backend.destroy(foreign.slice(0, 12)), (error: unknown) => error instanceof ForeignContainerError);
+      assert.equal(docker(['inspect', '--format', '{{.State.Running}}', foreign]), 'true');
+    } finally {
+      docker(['rm', '-f', foreign]);
+    }
+  });
+
+  it('treats destroying a container that no longer exists as done', async () => {
+    await backend.destroy('0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef');
+  });
+
+  it('describes its network: the bridge interface on the host carries the gateway address', async () => {
+    const info = backend.networkInfo();
+    assert.ok(info !== undefined);
+    const addresses = execFileSync('ip', ['-o', '-4', 'addr', 'show', 'dev', info.bridge], { encoding: 'utf8' });
+    assert.match(addresses, new RegExp(`inet ${info.gateway.replaceAll('.', '\\.')}/${info.subnet.split('/')[1]} `));
   });
 
   it('gives the client passwordless sudo with client_sudo', async () => {

@@ -36,6 +36,28 @@ describe('scripts/dockerd.sh', () => {
     assert.match(result.stderr, /usage: .* up\|down\|status/);
   });
 
+  it('rejects an unknown storage mode', () => {
+    const result = spawnSync('bash', [join(REPO, 'scripts/dockerd.sh'), 'status'], {
+      env: { ...process.env, ANWEDDOL_DOCKERD_DIR: join(dir, 'none'), ANWEDDOL_DOCKERD_STORAGE: 'ext4' },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /ANWEDDOL_DOCKERD_STORAGE must be overlay2 or btrfs/);
+  });
+
+  it('refuses to reuse a running daemon of the other storage driver, touching nothing', () => {
+    const host = dockerHost();
+    const running = docker(['info', '--format', '{{.Driver}}']);
+    const result = spawnSync('bash', [join(REPO, 'scripts/dockerd.sh'), 'up'], {
+      env: { ...process.env, ANWEDDOL_DOCKERD_DIR: host.replace(/^unix:\/\//, '').replace(/\/docker\.sock$/, ''), ANWEDDOL_DOCKERD_STORAGE: running === 'btrfs' ? 'overlay2' : 'btrfs' },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 1);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr, new RegExp(`uses storage driver ${running}, not .*dockerd\\.sh down`));
+    assert.equal(docker(['info', '--format', '{{.Driver}}']), running, 'the daemon still answers');
+  });
+
   it('prints exactly one DOCKER_HOST line when the daemon answers', () => {
     const host = dockerHost();
     const result = spawnSync('bash', [join(REPO, 'scripts/dockerd.sh'), 'status'], {

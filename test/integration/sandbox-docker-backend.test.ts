@@ -1,6 +1,7 @@
 // DockerVirtualization against the real private dockerd and sandbox image: create, SSH, isolation, events, cleanup.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DockerVirtualization } from '../../src/virtualization/docker/docker-virtualization.js';
@@ -289,6 +290,20 @@ describe('DockerVirtualization with the real dockerd', () => {
       assert.deepEqual([hardFiles, hardProcesses], [String(NOFILE), String(NPROC)]);
       // pam_limits may lower the soft limits of a login (Debian's sets nofile to 1024); never above the hard ones.
       assert.ok(Number(softFiles) <= NOFILE && Number(softProcesses) <= NPROC, `soft limits ${softFiles}/${softProcesses}`);
+    } finally {
+      await backend.destroy(sandbox.id);
+    }
+  });
+
+  it('keeps the container log on the host at 1 MiB, whatever reaches sshd\'s output', async () => {
+    const sandbox = await backend.create(spec(21));
+    try {
+      // 8 MiB of lines on the stderr of PID 1 (sshd -e), where the container log collects.
+      const flood = await backend.exec(sandbox.id, ['sh', '-c', 'yes "connection attempt from a stranger" | head -c 8388608 > /proc/1/fd/2']);
+      assert.equal(flood.exitCode, 0, flood.stderr);
+      const logPath = docker(['inspect', '--format', '{{.LogPath}}', sandbox.id]);
+      const size = statSync(logPath).size;
+      assert.ok(size > 0 && size <= 2 * 1024 * 1024, `container log is ${size} bytes`);
     } finally {
       await backend.destroy(sandbox.id);
     }

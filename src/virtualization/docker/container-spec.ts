@@ -8,6 +8,9 @@ export const PORT_LABEL = 'anweddol.port';
 /** What sshd (privilege separation, PAM, logins) and the endpoint setup need; everything else is dropped. */
 export const SANDBOX_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'SYS_CHROOT', 'NET_BIND_SERVICE', 'AUDIT_WRITE', 'KILL'];
 
+/** Most of a sandbox's container log (sshd's output) kept on the host. */
+export const CONTAINER_LOG_MAX_SIZE = '1m';
+
 export interface SandboxLimits {
   memoryMiB: number;
   vcpus: number;
@@ -97,6 +100,8 @@ export function buildContainerSpec(settings: ContainerSettings, spec: SandboxSpe
       NetworkMode: settings.networkName,
       PortBindings: { '22/tcp': [{ HostIp: settings.publishedAddress, HostPort: String(port) }] },
       RestartPolicy: { Name: 'no' },
+      // sshd logs every connection attempt from anyone to the container log, which lives outside the disk limit: cap it.
+      LogConfig: { Type: 'json-file', Config: { 'max-size': CONTAINER_LOG_MAX_SIZE, 'max-file': '1' } },
       ...(settings.clientSudo ? {} : { SecurityOpt: ['no-new-privileges'], CapDrop: ['ALL'], CapAdd: SANDBOX_CAPABILITIES }),
     },
   };

@@ -66,6 +66,10 @@ describe('buildContainerSpec', () => {
     assert.equal('StorageOpt' in hostConfig(settings({}, { diskLimitMiB: null })), false);
   });
 
+  it('caps the container log, which strangers can grow through sshd', () => {
+    assert.deepEqual(hostConfig(settings()).LogConfig, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '1' } });
+  });
+
   it('publishes only SSH, on the configured address and port, on the sandbox network, never restarted', () => {
     const spec = buildContainerSpec(settings(), SPEC, 12001);
     assert.deepEqual(spec.ExposedPorts, { '22/tcp': {} });

@@ -90,13 +90,17 @@ mount_btrfs() {
   fi
   mkdir -p "$btrfs_root"
   local dev
-  dev=$(losetup --find --show "$btrfs_image")
+  # A loop device left attached to our image (a crash before `down`) is reused: two would show one filesystem twice.
+  dev=$(losetup -j "$btrfs_image" -O NAME -n 2>/dev/null | head -n 1)
+  [ -n "$dev" ] || dev=$(losetup --find --show "$btrfs_image")
   if ! mount -t btrfs "$dev" "$btrfs_root"; then
     losetup -d "$dev" || true
     log "cannot mount $btrfs_image on $btrfs_root"
     exit 1
   fi
   btrfs quota enable "$btrfs_root"
+  # Quota groups of subvolumes removed without their group (a few per run) would pile up across runs.
+  btrfs qgroup clear-stale "$btrfs_root" >/dev/null 2>&1 || true
   log "btrfs $btrfs_image mounted on $btrfs_root ($dev, quotas on)"
 }
 

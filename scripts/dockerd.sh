@@ -104,16 +104,28 @@ mount_btrfs() {
   log "btrfs $btrfs_image mounted on $btrfs_root ($dev, quotas on)"
 }
 
-# Unmounts the btrfs data root and detaches every loop device backed by our image.
+# Unmounts the btrfs data root and detaches every loop device backed by our image. Right after dockerd exits
+# the filesystem can still be busy for a moment: retry for a few seconds before falling back to a lazy unmount.
 unmount_btrfs() {
+  local i dev
+  for i in $(seq 20); do
+    mountpoint -q "$btrfs_root" 2>/dev/null || break
+    umount "$btrfs_root" 2>/dev/null || sleep 0.25
+  done
   if mountpoint -q "$btrfs_root" 2>/dev/null; then
-    umount "$btrfs_root" 2>/dev/null || umount -l "$btrfs_root" || true
+    log "$btrfs_root still busy; lazy unmount"
+    umount -l "$btrfs_root" || true
   fi
   [ -f "$btrfs_image" ] || return 0
-  local dev
   for dev in $(losetup -j "$btrfs_image" -O NAME -n 2>/dev/null); do
-    losetup -d "$dev" 2>/dev/null || log "cannot detach $dev (still busy; detached when freed)"
+    for i in $(seq 20); do
+      losetup -d "$dev" 2>/dev/null && break
+      sleep 0.25
+    done
+    # A device still busy is marked autoclear by the kernel: it detaches once its last user is gone.
+    losetup "$dev" >/dev/null 2>&1 && log "cannot detach $dev yet (busy); it detaches once freed"
   done
+  return 0
 }
 
 ensure_installed() {

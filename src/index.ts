@@ -57,5 +57,7 @@ export type {
   SandboxSpec,
   SandboxFile,
   SandboxEndReason,
+  SandboxNetworkInfo,
   ExecResult,
 } from './virtualization/virtualization-interface.js';
+export { ForeignContainerError, BackendConfigurationError, DiskLimitUnsupportedError } from './virtualization/virtualization-errors.js';

@@ -90,7 +90,7 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
       ports,
       wait: options.waitStrategy ?? new SshWaitStrategy({ timeoutMs: readyTimeoutSeconds * 1000 }),
       logger,
-      events: this,
+      onSandboxEnded: (sandbox) => this.emit('sandbox_ended', sandbox),
     });
     this.engine.on('availability_changed', (available) => this.emit('availability_changed', available));
   }

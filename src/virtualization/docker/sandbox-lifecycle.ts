@@ -1,5 +1,4 @@
 // Sandboxes on dockerd: create (container, start, readiness, credentials), destroy (ours only), list, and taking stock after every (re)connection.
-import { EventEmitter } from 'node:events';
 import { BackendUnavailableError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { ForeignContainerError } from '../virtualization-errors.js';
@@ -22,8 +21,8 @@ export interface SandboxLifecycleOptions {
   ports: PortPool;
   wait: WaitStrategy;
   logger: Logger;
-  /** Where `sandbox_ended` is reported (the facade, which callers listen on). */
-  events: EventEmitter;
+  /** A sandbox ended without us asking (reported once per sandbox). */
+  onSandboxEnded: VirtualizationEvents['sandbox_ended'];
 }
 
 export class SandboxLifecycle {
@@ -221,8 +220,7 @@ export class SandboxLifecycle {
     this.oomKilled.delete(id);
     this.reportedEnded.add(id);
     this.options.logger.info(`sandbox ${id.slice(0, 12)} ended (${reason})`);
-    const ended: Parameters<VirtualizationEvents['sandbox_ended']>[0] = { id, ...(uuid === undefined ? {} : { uuid }), reason };
-    this.options.events.emit('sandbox_ended', ended);
+    this.options.onSandboxEnded({ id, ...(uuid === undefined ? {} : { uuid }), reason });
     // An ended sandbox is never restarted: remove it and free its port.
     void this.destroy(id)
       .catch((error) => this.options.logger.warn(`cannot remove ended sandbox ${id.slice(0, 12)}: ${describe(error)}`))

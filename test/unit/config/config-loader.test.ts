@@ -62,6 +62,19 @@ describe('config loader', () => {
     ]);
   });
 
+  it('caps sandbox disks at 3 GiB by default and takes null for no disk limit', () => {
+    assert.equal(parseConfig('', {}, '/etc/anweddol').container.disk_limit, 3072);
+    assert.equal(parseConfig('container:\n  disk_limit: null\n', {}, '/etc/anweddol').container.disk_limit, null);
+  });
+
+  it('names the key of a disk or ulimit too small to run a sandbox', () => {
+    assert.deepEqual(problemsOf('container:\n  disk_limit: 10\n  nofile_limit: 8\n  nproc_limit: 2\n').sort(), [
+      'container.disk_limit: must be an integer ≥ 64 (MiB) or null (no limit), got 10',
+      'container.nofile_limit: must be an integer ≥ 64 (open files per process), got 8',
+      'container.nproc_limit: must be an integer ≥ 16 (processes per user), got 2',
+    ]);
+  });
+
   it('reports every faulty key, one line each', () => {
     assert.equal(problemsOf('server:\n  timeout: 0\n  max_frame_size: 10\ncontainer:\n  pids_limit: x\n').length, 3);
   });

@@ -61,8 +61,20 @@ export async function checkEnvironment(config: AnweddolConfig, options: CheckOpt
       problems.push(`${key}: database not writable (${(error as Error).message})`);
     }
   }
+  checkNprocLimit(config, problems);
   if (options.docker !== false) await checkDocker(config, problems);
   return problems;
+}
+
+/** RLIMIT_NPROC counts processes per UID across the host, and every sandbox's client user has the same UID. */
+function checkNprocLimit(config: AnweddolConfig, problems: string[]): void {
+  const c = config.container;
+  const max = c.max_allowed_running_container_domains;
+  if (max === null || c.nproc_limit > max * c.pids_limit) return;
+  problems.push(
+    `container.nproc_limit: ${c.nproc_limit} is not above max_allowed_running_container_domains × pids_limit (${max * c.pids_limit}): ` +
+      'the kernel counts it per UID, shared by the client users of all sandboxes, so full sandboxes would stop logins in the others',
+  );
 }
 
 function checkBindable(host: string, port: number, key: string, problems: string[]): Promise<void> {

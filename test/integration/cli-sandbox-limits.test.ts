@@ -1,4 +1,4 @@
-// `start --check` and `start` against an engine whose storage driver cannot cap sandbox disks: one line each, naming both fixes.
+// `start --check` and `start` on sandbox limits they cannot honour: a storage driver that cannot cap disks, an nproc limit sandboxes share.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,6 +44,22 @@ describe('container.disk_limit on an engine that cannot enforce it', () => {
     const run = await runCli(withConfig('start', '--check', '--json'));
     const problems = jsonOf(run).data.problems as string[];
     assert.deepEqual(problems.filter((p) => p.startsWith('container.disk_limit')), []);
+  });
+
+  it('start --check reports an nproc limit that full sandboxes would exhaust for the others', async () => {
+    useDiskLimit(null);
+    const saved = install.config.container;
+    install.config.container = { ...saved, nproc_limit: 1000, pids_limit: 256, max_allowed_running_container_domains: 6 };
+    install.save();
+    try {
+      const problems = jsonOf(await runCli(withConfig('start', '--check', '--json'))).data.problems as string[];
+      assert.deepEqual(problems.filter((p) => p.startsWith('container.nproc_limit')), [
+        'container.nproc_limit: 1000 is not above max_allowed_running_container_domains × pids_limit (1536): the kernel counts it per UID, shared by the client users of all sandboxes, so full sandboxes would stop logins in the others',
+      ]);
+    } finally {
+      install.config.container = saved;
+      install.save();
+    }
   });
 
   it('start refuses with that line and leaves no pid file or listener', async () => {

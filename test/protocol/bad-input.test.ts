@@ -5,6 +5,7 @@ import type { ClientKeyPair } from '../../src/client/tcp-client.js';
 import { oaepEncrypt } from '../../src/crypto/rsa-oaep.js';
 import { sealFrame } from '../../src/server/protocol/frame.js';
 import { encodeLengthPrefix } from '../../src/server/protocol/length-prefix.js';
+import { craftedRsaPublicKeyPem } from '../helpers/crafted-rsa-key.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { startTcpTestServer, type TcpTestServer } from '../helpers/tcp-test-server.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
@@ -84,6 +85,16 @@ describe('bad client key', () => {
   it('answers 0 and closes on an EC key instead of RSA', async () => {
     const ec = Buffer.from(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'pem' }).toString());
     await probe(async (p) => assert.equal(await p.sendClientKey(ec), '0'), { received: '', state: 'AwaitingClientKey', log: /ec, not RSA/ });
+  });
+
+  it('answers 0 and closes on an RSA key above 8192 bits, before any work with it', async () => {
+    const huge = craftedRsaPublicKeyPem(8256);
+    await probe(async (p) => assert.equal(await p.sendClientKey(huge), '0'), { received: '', state: 'AwaitingClientKey', log: /size 8256 is out of range/ });
+  });
+
+  it('answers 0 and closes on an RSA key with a public exponent of 2^32 or more', async () => {
+    const slow = craftedRsaPublicKeyPem(4096, (1n << 4000n) + 1n);
+    await probe(async (p) => assert.equal(await p.sendClientKey(slow), '0'), { received: '', state: 'AwaitingClientKey', log: /exponent is out of range/ });
   });
 
   it('never logs the key material it refused', async () => {

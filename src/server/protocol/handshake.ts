@@ -9,7 +9,10 @@ export const NACK = Buffer.from('0', 'ascii');
 export const AES_KEY_MATERIAL_BYTES = AES_KEY_BYTES + AES_IV_BYTES;
 export const DEFAULT_MAX_KEY_LENGTH = 16 * 1024;
 export const MIN_CLIENT_RSA_BITS = 2048;
-export const MAX_CLIENT_RSA_BITS = 16384;
+// Encrypting to the client key runs on the event loop: its cost grows with the square of the modulus and with the
+// exponent's length, so both are bounded (8192 bits; e below 2^32, where every real client uses 65537).
+export const MAX_CLIENT_RSA_BITS = 8192;
+export const MAX_CLIENT_RSA_EXPONENT = 2n ** 32n;
 
 /** Connection states, in protocol order (server side). */
 export type HandshakeState =
@@ -57,6 +60,8 @@ function parseUncachedClientPublicKey(text: string): KeyObject {
   if (key.asymmetricKeyType !== 'rsa') throw new ProtocolViolation(`client key is ${key.asymmetricKeyType ?? 'unknown'}, not RSA`);
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < MIN_CLIENT_RSA_BITS || bits > MAX_CLIENT_RSA_BITS) throw new ProtocolViolation(`client RSA key size ${bits} is out of range`);
+  const exponent = key.asymmetricKeyDetails?.publicExponent ?? 0n;
+  if (exponent >= MAX_CLIENT_RSA_EXPONENT) throw new ProtocolViolation('client RSA public exponent is out of range');
   return key;
 }
 

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { oaepDecrypt } from '../../../../src/crypto/rsa-oaep.js';
 import { checkAesKeyMaterial, isAck, parseClientPublicKey, sealKeyMaterialForClient } from '../../../../src/server/protocol/handshake.js';
 import { ProtocolViolation } from '../../../../src/server/protocol/protocol-violation.js';
+import { craftedRsaPublicKeyPem } from '../../../helpers/crafted-rsa-key.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const spki = (key: typeof rsa.publicKey) => Buffer.from(key.export({ type: 'spki', format: 'pem' }).toString(), 'ascii');
@@ -35,6 +36,18 @@ describe('handshake steps', () => {
   it('rejects an RSA key smaller than 2048 bits', () => {
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
     assert.throws(() => parseClientPublicKey(spki(small.publicKey)), /out of range/);
+  });
+
+  it('accepts an RSA key of exactly 8192 bits', () => {
+    assert.equal(parseClientPublicKey(craftedRsaPublicKeyPem(8192)).asymmetricKeyDetails?.modulusLength, 8192);
+  });
+
+  it('rejects an RSA key above 8192 bits', () => {
+    assert.throws(() => parseClientPublicKey(craftedRsaPublicKeyPem(8200)), /size 8200 is out of range/);
+  });
+
+  it('rejects an RSA key whose public exponent is 2^32 or more', () => {
+    assert.throws(() => parseClientPublicKey(craftedRsaPublicKeyPem(2048, 2n ** 32n + 1n)), /exponent is out of range/);
   });
 
   it('accepts exactly 48 bytes of AES key material and nothing else', () => {

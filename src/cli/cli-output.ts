@@ -37,6 +37,11 @@ export class CliOutput {
     (this.json ? this.streams.stderr : this.streams.stdout).write(`${line}\n`);
   }
 
+  /** A warning a human must see whatever the mode: always stderr, never mixed into the JSON object. */
+  warning(line: string): void {
+    this.streams.stderr.write(`warning: ${line}\n`);
+  }
+
   success(result: CliResult): number {
     if (this.json) this.writeJson('OK', result.message, result.data ?? {});
     else this.streams.stdout.write(`${(result.lines ?? [result.message]).join('\n')}\n`);

@@ -21,6 +21,7 @@ import { AdminChannel, AdminRouter } from './admin-channel.js';
 import { registerAdminMethods } from './admin-methods.js';
 import { checkRunAsUser, ignoredKeyWarnings, type ProcessIdentity } from './anweddol-compat.js';
 import { daemonExtensions } from './daemon-extensions.js';
+import { exposureWarnings } from './exposure-warnings.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { createVirtualization, diskLimitProblem } from './virtualization-factory.js';
 
@@ -46,6 +47,8 @@ export interface RunningDaemon {
   listeners(): ListenerInfo[];
   /** Graceful: extensions, server (sandboxes destroyed per config), admin channel, database, log, pid file. */
   stop(): Promise<void>;
+  /** SIGHUP: reopens the log file by path (logrotate); nothing else is reloaded. */
+  reopenLog(): void;
 }
 
 export function createDaemonLogger(config: AnweddolConfig, logToStdout: boolean): ClosableLogger {
@@ -111,6 +114,7 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
   const logger = createDaemonLogger(config, options.logToStdout === true);
   // Anweddol 4.x keys that mean nothing here: accepted so its files load, never silently.
   for (const warning of [...ignoredKeyWarnings(config), ...(runAs.warning ? [runAs.warning] : [])]) logger.warn(warning);
+  for (const warning of exposureWarnings(config, { web })) logger.warn(warning);
   const cleanup: Array<() => Promise<void> | void> = [() => logger.close()];
   const unwind = async () => {
     for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => {});
@@ -211,6 +215,10 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
     return {
       server,
       listeners,
+      reopenLog: () => {
+        logger.reopen();
+        logger.info('SIGHUP: log file reopened (a changed configuration needs a restart)');
+      },
       stop: () => {
         stopping ??= (async () => {
           logger.info('stopping');

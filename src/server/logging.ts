@@ -46,6 +46,8 @@ export interface LoggingOptions {
 export interface ClosableLogger extends Logger {
   /** Flushes and closes the file; waits for archives being compressed. */
   close(): Promise<void>;
+  /** Closes the file so the next line opens it again by path (after an external logrotate moved it away). */
+  reopen(): void;
 }
 
 // A safety net under "secrets never reach a log line": long token-like runs and PEM private keys are masked.
@@ -83,6 +85,7 @@ export function createLogger(options: LoggingOptions): ClosableLogger {
       logger.close();
       await file?.closeFile();
     },
+    reopen: () => file?.reopen(),
   };
 }
 
@@ -121,6 +124,13 @@ export class RotatingFileTransport extends TransportStream {
     }
     this.emit('logged', info);
     callback();
+  }
+
+  /** The next line opens the file by path again (a moved-away file keeps nothing more). */
+  reopen(): void {
+    if (this.fd === -1) return;
+    closeSync(this.fd);
+    this.fd = -1;
   }
 
   async closeFile(): Promise<void> {

@@ -52,6 +52,7 @@ export interface Foreground {
   /** The start report line. */
   firstLine: Promise<string>;
   output(): string;
+  stderr(): string;
   exit: Promise<number | null>;
 }
 
@@ -71,7 +72,7 @@ export function startForeground(args: string[], options: CliSpawnOptions = {}): 
   });
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, firstLine, output: () => stdout + stderr, exit };
+  return { child, firstLine, output: () => stdout + stderr, stderr: () => stderr, exit };
 }
 
 /** The single JSON object a `--json` run printed (fails if stdout holds anything else). */

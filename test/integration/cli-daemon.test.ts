@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnweddolHttpClient } from '../../src/client/http-client.js';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
@@ -61,6 +61,38 @@ describe('start --foreground', () => {
     assert.equal(await daemon.exit, 0);
     assert.match(daemon.output(), /Z INFO listening on 127\.0\.0\.1:\d+ \(tcp\)/);
     assert.match(readFileSync(join(install.dir, 'log/server.log'), 'utf8'), /^\S+Z INFO /m);
+  });
+
+  it('survives SIGHUP, reopening its log file at the configured path', async () => {
+    const daemon = startInstallForeground(install, ['--json']);
+    await daemon.firstLine;
+    const logPath = join(install.dir, 'log/server.log');
+    renameSync(logPath, `${logPath}.1`);
+    daemon.child.kill('SIGHUP');
+    const deadline = Date.now() + 5000;
+    while (!existsSync(logPath) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.match(readFileSync(logPath, 'utf8'), /INFO SIGHUP: log file reopened/);
+    assert.equal((await (await tcpClient(install)).stat()).message, 'OK');
+    assert.equal(daemon.child.exitCode, null);
+    daemon.child.kill('SIGTERM');
+    assert.equal(await daemon.exit, 0);
+  });
+
+  it('warns on stderr and in its log when it listens on 0.0.0.0 with access tokens off', async () => {
+    install.config.server!.bind_address = '0.0.0.0';
+    install.save();
+    try {
+      const daemon = startInstallForeground(install, ['--json']);
+      await daemon.firstLine;
+      daemon.child.kill('SIGTERM');
+      assert.equal(await daemon.exit, 0);
+      const warning = /tcp listens on 0\.0\.0\.0:\d+ with access tokens off/;
+      assert.match(daemon.stderr(), new RegExp(`^warning: ${warning.source}`, 'm'));
+      assert.match(readFileSync(join(install.dir, 'log/server.log'), 'utf8'), new RegExp(`WARN ${warning.source}`));
+    } finally {
+      install.config.server!.bind_address = '127.0.0.1';
+      install.save();
+    }
   });
 
   it('refuses to serve nothing', async () => {

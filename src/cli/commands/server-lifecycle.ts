@@ -43,10 +43,14 @@ async function runForeground(loaded: LoadedConfig, options: StartOptions, output
     data: { pid: process.pid, listeners },
     lines: [`Server started in the foreground (pid ${process.pid}), Ctrl+C to stop`, ...describeListeners(listeners)],
   });
+  // Node exits on SIGHUP by default; here it only reopens the log (systemd's ExecReload, logrotate's postrotate).
+  const reopenLog = () => daemon.reopenLog();
+  process.on('SIGHUP', reopenLog);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  process.off('SIGHUP', reopenLog);
   // A second signal while stopping forces the exit.
   process.once(signal, () => process.exit(1));
   await daemon.stop();
@@ -125,7 +129,7 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
   const start = program
     .command('start')
     .summary('start the server (daemon by default)')
-    .option('-d, --foreground', "run in the parent terminal, Anweddol's direct mode (SIGTERM/SIGINT stop it gracefully); logs also go to stdout")
+    .option('-d, --foreground', "run in the parent terminal, Anweddol's direct mode (SIGTERM/SIGINT stop it gracefully, SIGHUP reopens the log file); logs also go to stdout")
     .option('--web', 'also serve the REST interface (as web_server.enabled: true does)')
     .option('-c, --check', 'only verify the environment and list every problem')
     .option('--skip-check', 'start without the pre-start environment check')
@@ -158,6 +162,9 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
     if (options.check) return checkOnly(loaded, options);
     await replaceRunningServer(loaded, options, output);
     if (!options.skipCheck) await checkBeforeStart(loaded, options);
+    const web = options.web === true || loaded.config.web_server.enabled;
+    const { exposureWarnings } = await import('../../daemon/exposure-warnings.js');
+    for (const warning of exposureWarnings(loaded.config, { web })) output.warning(warning);
     if (options.foreground) return runForeground(loaded, options, output);
     if (options.enableStdoutLog) output.progress(`note: --enable-stdout-log applies with -d only; the detached server logs to ${loaded.config.server.log_file_path}`);
     return startInBackground(loaded, options, ctx, output);

@@ -1,5 +1,5 @@
 // A small Anweddol REST client (docs/protocol.md §3) for tests, benchmarks and the CLI; TLS verification can be turned off.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AnweddolResponse } from '../server/types.js';
 
@@ -14,6 +14,7 @@ export interface AnweddolHttpClientOptions {
 
 export interface HttpExchange {
   status: number;
+  headers: IncomingHttpHeaders;
   /** The parsed JSON body, or undefined when the body was not JSON. */
   body: unknown;
   text: string;
@@ -73,7 +74,7 @@ export class AnweddolHttpClient {
             } catch {
               parsed = undefined;
             }
-            resolve({ status: res.statusCode ?? 0, body: parsed, text });
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
           });
         },
       );

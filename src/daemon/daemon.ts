@@ -168,6 +168,7 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
         bindAddress: config.web_server.bind_address,
         port: config.web_server.listen_port,
         maxBodySize: config.web_server.max_body_size,
+        allowedOrigins: config.web_server.allowed_origins,
         requestTimeoutMs: config.server.timeout * 1000,
         tls: config.web_server.enable_ssl ? readTlsFiles(config) : undefined,
         logger,

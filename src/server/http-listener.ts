@@ -2,6 +2,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { badRequest, internalError, refusedRequest } from './errors.js';
+import { checkOrigin, checkVerbRequest, type RestRefusal } from './rest-request-policy.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import type { AnweddolResponse, ClientInfo, Transport } from './types.js';
 
@@ -30,6 +31,8 @@ export interface HttpListenerOptions {
   maxBodySize?: number;
   /** Time a client has to send its whole request (headers and body), in ms; default 10 000. Slow senders are cut off. */
   requestTimeoutMs?: number;
+  /** Browser origins (`scheme://host[:port]`) whose pages may call this API; a request with any other Origin gets 403. Default none. */
+  allowedOrigins?: readonly string[];
   logger?: Logger;
 }
 
@@ -39,7 +42,7 @@ export const WELCOME_RESPONSE: AnweddolResponse = {
     'Hello and welcome to this Anweddol server HTTP REST API. This server provides disposable, SSH-reachable sandboxes.',
   data: {
     links: ['https://the-anweddol-project.github.io/', 'https://github.com/the-anweddol-project/'],
-    verbs: 'POST /<verb> with the parameters object as JSON body, or GET /<verb> for empty parameters',
+    verbs: 'POST /<verb> with the parameters object as a JSON body (Content-Type: application/json); GET /stat',
   },
 };
 
@@ -66,6 +69,12 @@ export class HttpListener {
     // Bodies are read raw and parsed here, so malformed JSON is a protocol answer (200), not a fastify 400.
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+    // Before routing and body reading: a refused browser request costs nothing and reaches nothing.
+    const allowedOrigins = new Set(options.allowedOrigins ?? []);
+    this.app.addHook('onRequest', async (req, reply) => {
+      const refusal = checkOrigin(req.headers.origin, allowedOrigins);
+      if (refusal !== undefined) return this.refuse(req, reply, refusal);
+    });
     this.app.route({
       method: ['GET', 'POST'],
       url: '/',
@@ -74,7 +83,13 @@ export class HttpListener {
         return this.options.server.isAllowed(client.address) ? WELCOME_RESPONSE : refusedRequest().toResponse();
       },
     });
-    this.app.route({ method: ['GET', 'POST'], url: '/:verb', handler: (req, reply) => this.handle(req, reply) });
+    this.app.all('/:verb', {
+      onRequest: async (req, reply) => {
+        const refusal = checkVerbRequest(req.method, (req.params as { verb: string }).verb, req.headers['content-type']);
+        if (refusal !== undefined) return this.refuse(req, reply, refusal);
+      },
+      handler: (req, reply) => this.handle(req, reply),
+    });
     this.app.setNotFoundHandler((_req, reply) => reply.code(404).send(badRequest('Not found').toResponse()));
     this.app.setErrorHandler((error: { statusCode?: number; code?: string }, req, reply) => {
       const status = error.statusCode ?? 500;
@@ -108,6 +123,14 @@ export class HttpListener {
     const { address, port } = this.address();
     const host = address.includes(':') ? `[${address}]` : address;
     return `${this.transport}://${host}:${port}`;
+  }
+
+  private refuse(req: FastifyRequest, reply: FastifyReply, refusal: RestRefusal): FastifyReply {
+    const client = this.options.server.clientInfo(req.socket.remoteAddress, req.socket.remotePort, this.transport);
+    this.logger.info(`client ${client.id}: ${req.method} refused with HTTP ${refusal.status} (${refusal.reason}, ${this.transport})`);
+    if (refusal.status === 405) void reply.header('allow', refusal.allow);
+    const answer = refusal.status === 403 ? refusedRequest(refusal.reason) : badRequest(refusal.reason);
+    return reply.code(refusal.status).header('cache-control', 'no-store').send(answer.toResponse());
   }
 
   private async handle(req: FastifyRequest, reply: FastifyReply): Promise<AnweddolResponse> {

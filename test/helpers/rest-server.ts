@@ -3,7 +3,7 @@ import { generateSelfSignedCertificate } from '../../src/crypto/tls.js';
 import { AnweddolHttpClient } from '../../src/client/http-client.js';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { AnweddolServer, type AnweddolServerOptions } from '../../src/server/anweddol-server.js';
-import { HttpListener } from '../../src/server/http-listener.js';
+import { HttpListener, type HttpListenerOptions } from '../../src/server/http-listener.js';
 import { testClientKeyPair, testServerKeyPair } from './test-keys.js';
 
 export interface RestServer {
@@ -16,7 +16,13 @@ export interface RestServer {
 }
 
 export async function startRestServer(
-  options: { tls?: boolean; maxBodySize?: number; serverOptions?: Partial<AnweddolServerOptions>; bindAddress?: string } = {},
+  options: {
+    tls?: boolean;
+    maxBodySize?: number;
+    serverOptions?: Partial<AnweddolServerOptions>;
+    bindAddress?: string;
+    listenerOptions?: Pick<HttpListenerOptions, 'allowedOrigins'>;
+  } = {},
 ): Promise<RestServer> {
   const bindAddress = options.bindAddress ?? '127.0.0.1';
   // Clients connect to the loopback of the listener's family (an IPv4-mapped bind is reached over IPv4).
@@ -34,6 +40,7 @@ export async function startRestServer(
     bindAddress,
     port: 0,
     maxBodySize: options.maxBodySize,
+    ...options.listenerOptions,
     tls: tls && { key: tls.keyPem, cert: tls.certificatePem },
   });
   server.addTransport(listener);

@@ -116,7 +116,7 @@ describe('REST client leaving before its response', () => {
     const { port } = rest.listener.address();
     const socket = connect(port, '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', resolve));
-    socket.write('GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    socket.write('POST /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
     await new Promise((resolve) => setTimeout(resolve, 50));
     socket.destroy();
     await until(() => closed.length > 0);

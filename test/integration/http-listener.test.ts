@@ -81,7 +81,7 @@ for (const tls of [false, true]) {
     });
 
     it('answers an unknown verb with Bad request (Unhandled verb) and HTTP 200', async () => {
-      const { status, body } = await rest.client.send('GET', '/nosuchverb');
+      const { status, body } = await rest.client.send('POST', '/nosuchverb', '{}');
       assert.equal(status, 200);
       assert.deepEqual(body, { success: false, message: 'Bad request (Unhandled verb)', data: {} });
     });
@@ -115,8 +115,8 @@ for (const tls of [false, true]) {
       assert.equal((body as { message: string }).message, 'Bad request (Not found)');
     });
 
-    it('accepts a body sent without a content type', async () => {
-      const { status, body } = await rest.client.send('POST', '/hello', '{"name":"bob"}', { 'content-type': 'text/plain' });
+    it('accepts a JSON content type with parameters', async () => {
+      const { status, body } = await rest.client.send('POST', '/hello', '{"name":"bob"}', { 'content-type': 'Application/JSON; charset=utf-8' });
       assert.equal(status, 200);
       assert.equal((body as { data: { echo: string } }).data.echo, 'bob');
     });

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { isWebOrigin } from '../../server/rest-request-policy.js';
 import { configSchema, type AnweddolConfig } from './config-schema.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/anweddol/anweddol.conf.yaml';
@@ -72,6 +73,7 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, allowUn
 ajv.addKeyword({ keyword: 'x-expect', schemaType: 'string' });
 ajv.addFormat('ip', (value: string) => isIP(value) !== 0);
 ajv.addFormat('ip-or-cidr', (value: string) => value === 'any' || isIpOrCidr(value));
+ajv.addFormat('web-origin', isWebOrigin);
 const validate = ajv.compile(configSchema);
 
 function isIpOrCidr(value: string): boolean {

@@ -30,6 +30,7 @@ export interface AnweddolConfig {
     ssl_pem_private_key_file_path: string;
     ssl_pem_certificate_file_path: string;
     max_body_size: number;
+    allowed_origins: string[];
     log_file_path: string | null;
     pid_file_path: string | null;
     /** Accepted from Anweddol configs, ignored with a warning (REST runs in this daemon). */
@@ -168,6 +169,12 @@ export const configSchema = {
       ssl_pem_private_key_file_path: path('/etc/anweddol/ssl/private_key.pem'),
       ssl_pem_certificate_file_path: path('/etc/anweddol/ssl/certificate.pem'),
       max_body_size: int(65536, 256, 'an integer ≥ 256 (bytes)', 64 * 1024 * 1024),
+      allowed_origins: {
+        type: 'array',
+        items: { type: 'string', format: 'web-origin', 'x-expect': 'an origin "scheme://host[:port]" as browsers send it (http or https, no path)' },
+        default: [],
+        'x-expect': 'a list of origins such as "https://console.example.org"',
+      },
       log_file_path: path(null),
       pid_file_path: path(null),
       user: str(null, 'a user name or null'),

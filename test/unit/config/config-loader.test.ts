@@ -48,6 +48,12 @@ describe('config loader', () => {
     ]);
   });
 
+  it('refuses an allowed origin that is not exactly "scheme://host[:port]"', () => {
+    assert.deepEqual(problemsOf('web_server:\n  allowed_origins: ["https://ok.example", "https://a.example/"]\n'), [
+      'web_server.allowed_origins[1]: must be an origin "scheme://host[:port]" as browsers send it (http or https, no path), got "https://a.example/"',
+    ]);
+  });
+
   it('reports an unknown key with its full path', () => {
     assert.deepEqual(problemsOf('container:\n  foo: 1\n'), ['container.foo: unknown key']);
   });

@@ -10,6 +10,8 @@ export interface AnweddolHttpClientOptions {
   rejectUnauthorized?: boolean;
   ca?: string | Buffer;
   timeoutMs?: number;
+  /** Local address to connect from (e.g. 127.0.0.2 to be another loopback client). */
+  localAddress?: string;
 }
 
 export interface HttpExchange {
@@ -60,6 +62,7 @@ export class AnweddolHttpClient {
             ...headers,
           },
           timeout: this.options.timeoutMs ?? 10_000,
+          localAddress: this.options.localAddress,
           ...(secure ? { rejectUnauthorized: this.options.rejectUnauthorized ?? true, ca: this.options.ca } : {}),
         },
         (res: IncomingMessage) => {

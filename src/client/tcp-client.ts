@@ -45,6 +45,8 @@ export interface AnweddolTcpClientOptions {
   maxFrameSize?: number;
   /** Expected server key fingerprint (sha256 hex of the DER SPKI); mismatch aborts. */
   serverFingerprint?: string;
+  /** Local address to connect from (e.g. 127.0.0.2 to be another loopback client). */
+  localAddress?: string;
 }
 
 export class AnweddolClientError extends Error {
@@ -138,7 +140,7 @@ class ClientSession {
 
   static open(options: AnweddolTcpClientOptions, timeoutMs: number): Promise<ClientSession> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: options.host, port: options.port ?? 6150 });
+      const socket = connect({ host: options.host, port: options.port ?? 6150, localAddress: options.localAddress });
       const session = new ClientSession(socket, timeoutMs);
       socket.once('connect', () => {
         session.onFailure = undefined;

@@ -54,6 +54,7 @@ export function registerAdminMethods(admin: AdminRouter, ctx: AdminMethodsContex
       connections_served: stats.connectionsServed,
       active_connections: stats.activeConnections,
       available: stats.availableContainers,
+      refused_by_client_limit: stats.clientLimitRefusals,
     };
   });
 }

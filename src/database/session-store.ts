@@ -1,4 +1,4 @@
-// The contract for live sandbox sessions; only hashes of the uuid and client token are ever stored.
+// The contract for live sandbox sessions; only hashes of the uuid and client token (and an HMAC of the client) are ever stored.
 
 export interface SessionRecord {
   id: number;
@@ -9,9 +9,11 @@ export interface SessionRecord {
   containerId: string;
   port: number;
   state: 'running' | 'destroying';
+  /** HMAC of the client key (its address or IPv6 prefix) for the per-client limits; null for rows made before them. */
+  clientKeyDigest: string | null;
 }
 
-export type NewSession = Omit<SessionRecord, 'id'>;
+export type NewSession = Omit<SessionRecord, 'id' | 'clientKeyDigest'> & { clientKeyDigest?: string | null };
 
 export interface SessionStore {
   insert(session: NewSession): SessionRecord;
@@ -21,4 +23,6 @@ export interface SessionStore {
   deleteById(id: number): void;
   list(): SessionRecord[];
   count(): number;
+  /** Sessions of one client (by `clientKeyDigest`). */
+  countByClient(clientKeyDigest: string): number;
 }

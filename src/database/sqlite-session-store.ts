@@ -10,6 +10,7 @@ interface Row {
   container_id: string;
   port: number;
   state: string;
+  client_key_hmac: string | null;
 }
 
 const MIGRATIONS = [
@@ -22,9 +23,12 @@ const MIGRATIONS = [
     port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
     state TEXT NOT NULL CHECK (state IN ('running', 'destroying'))
   )`,
+  // Per-client limits: an HMAC of the client key, never the address; rows from before stay NULL (counted for nobody).
+  `ALTER TABLE sessions ADD COLUMN client_key_hmac TEXT CHECK (client_key_hmac IS NULL OR length(client_key_hmac) = 64);
+   CREATE INDEX sessions_by_client_key_hmac ON sessions (client_key_hmac)`,
 ];
 
-const COLUMNS = 'id, created_at, container_uuid_sha256, client_token_sha256, container_id, port, state';
+const COLUMNS = 'id, created_at, container_uuid_sha256, client_token_sha256, container_id, port, state, client_key_hmac';
 
 function toRecord(row: Row): SessionRecord {
   return {
@@ -35,6 +39,7 @@ function toRecord(row: Row): SessionRecord {
     containerId: row.container_id,
     port: row.port,
     state: row.state as SessionRecord['state'],
+    clientKeyDigest: row.client_key_hmac,
   };
 }
 
@@ -46,8 +51,8 @@ export class SqliteSessionStore implements SessionStore {
     const db = database.db;
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO sessions (created_at, container_uuid_sha256, client_token_sha256, container_id, port, state)
-         VALUES (@createdAt, @containerUuidSha256, @clientTokenSha256, @containerId, @port, @state)`,
+        `INSERT INTO sessions (created_at, container_uuid_sha256, client_token_sha256, container_id, port, state, client_key_hmac)
+         VALUES (@createdAt, @containerUuidSha256, @clientTokenSha256, @containerId, @port, @state, @clientKeyDigest)`,
       ),
       byUuidHash: db.prepare(`SELECT ${COLUMNS} FROM sessions WHERE container_uuid_sha256 = ?`),
       byContainerId: db.prepare(`SELECT ${COLUMNS} FROM sessions WHERE container_id = ?`),
@@ -55,12 +60,14 @@ export class SqliteSessionStore implements SessionStore {
       deleteById: db.prepare('DELETE FROM sessions WHERE id = ?'),
       list: db.prepare(`SELECT ${COLUMNS} FROM sessions ORDER BY id`),
       count: db.prepare('SELECT COUNT(*) FROM sessions').pluck(),
+      countByClient: db.prepare('SELECT COUNT(*) FROM sessions WHERE client_key_hmac = ?').pluck(),
     };
   }
 
   insert(session: NewSession): SessionRecord {
-    const result = this.statements.insert.run(session);
-    return { ...session, id: Number(result.lastInsertRowid) };
+    const record = { ...session, clientKeyDigest: session.clientKeyDigest ?? null };
+    const result = this.statements.insert.run(record);
+    return { ...record, id: Number(result.lastInsertRowid) };
   }
 
   findByUuidHash(containerUuidSha256: string): SessionRecord | undefined {
@@ -87,5 +94,9 @@ export class SqliteSessionStore implements SessionStore {
 
   count(): number {
     return this.statements.count.get() as number;
+  }
+
+  countByClient(clientKeyDigest: string): number {
+    return this.statements.countByClient.get(clientKeyDigest) as number;
   }
 }

@@ -1,5 +1,5 @@
 // The library API (ARCHITECTURE.md): an Anweddol server with typed events, custom verbs and pluggable transports.
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { OaepDecryptPool, type OaepDecryptor } from '../crypto/oaep-decrypt-pool.js';
@@ -7,6 +7,8 @@ import type { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import type { SessionStore } from '../database/session-store.js';
 import type { Sandbox, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { MIN_CLIENT_ID_KEY_BYTES, clientInfo } from './client-info.js';
+import { ClientLimits, type ClientLimitRefusals } from './client-limits/client-limits.js';
+import { parseRate } from './client-limits/rate.js';
 import { badRequest } from './errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { MemorySessionStore } from './memory-session-store.js';
@@ -63,6 +65,14 @@ export interface AnweddolServerOptions {
    * default: random per server object, so ids are stable only while it lives.
    */
   clientIdKey?: Buffer;
+  /** Live sandboxes one client may hold; beyond, CREATE answers `Refused request (max_per_client)`. Default null (no limit). */
+  maxSandboxesPerClient?: number | null;
+  /** CREATE rate per client, a token bucket given as "N/s", "N/min" or "N/h"; `Refused request (create_rate)`. Default null (no limit). */
+  createRate?: string | null;
+  /** Open connections per client, TCP and REST together; beyond, new ones are closed at accept. Default null (no limit). */
+  maxConnectionsPerClient?: number | null;
+  /** IPv6 clients are one client per prefix of this length (default 64); IPv4 clients per address. */
+  ipv6ClientPrefixLength?: number;
 }
 
 export interface Transport {
@@ -79,6 +89,8 @@ export interface RuntimeStatistics {
   connectionsServed: number;
   activeConnections: number;
   sessions: number;
+  /** Requests and connections refused by each per-client limit since start. */
+  clientLimitRefusals: ClientLimitRefusals;
 }
 
 export type { RequestHandler, RequestContext } from './request-dispatcher.js';
@@ -106,6 +118,7 @@ export class AnweddolServer {
   private readonly events: ServerEvents;
   private readonly dispatcher: RequestDispatcher;
   private readonly capacity: SandboxCapacity;
+  private readonly clientLimits: ClientLimits;
   private readonly sandboxes: SandboxManager;
   private readonly transports: Transport[] = [];
   private tcp: TcpListener | undefined;
@@ -135,6 +148,10 @@ export class AnweddolServer {
       rsaWorkers: Math.min(4, Math.max(1, cores)),
       rsaWorkerNiceness: 0,
       clientIdKey: randomBytes(32),
+      maxSandboxesPerClient: null,
+      createRate: null,
+      maxConnectionsPerClient: null,
+      ipv6ClientPrefixLength: 64,
       ...stripUndefined(options),
       rsaKeyPair: options.rsaKeyPair,
     };
@@ -145,7 +162,24 @@ export class AnweddolServer {
     if (!Number.isInteger(o.maxKeyLength) || o.maxKeyLength < 256 || o.maxKeyLength > 99_999_999) throw new RangeError('maxKeyLength out of range');
     if (o.maxSandboxes !== null && (!Number.isInteger(o.maxSandboxes) || o.maxSandboxes < 0)) throw new RangeError('maxSandboxes must be an integer ≥ 0 or null');
     if (o.clientIdKey.length < MIN_CLIENT_ID_KEY_BYTES) throw new RangeError(`clientIdKey must be at least ${MIN_CLIENT_ID_KEY_BYTES} bytes`);
+    const perClient = [o.maxSandboxesPerClient, o.maxConnectionsPerClient];
+    if (perClient.some((n) => n !== null && (!Number.isInteger(n) || n < 1))) throw new RangeError('per-client limits must be integers ≥ 1 or null');
+    if (!Number.isInteger(o.ipv6ClientPrefixLength) || o.ipv6ClientPrefixLength < 1 || o.ipv6ClientPrefixLength > 128) throw new RangeError('ipv6ClientPrefixLength must be 1–128');
+    let createRate;
+    try {
+      createRate = o.createRate === null ? null : parseRate(o.createRate);
+    } catch (error) {
+      throw new RangeError(`createRate: ${(error as Error).message}`, { cause: error });
+    }
     this.logger = o.logger;
+    this.clientLimits = new ClientLimits({
+      maxSandboxesPerClient: o.maxSandboxesPerClient,
+      createRate,
+      maxConnectionsPerClient: o.maxConnectionsPerClient,
+      ipv6PrefixLength: o.ipv6ClientPrefixLength,
+      digestKey: sessionClientDigestKey(o.clientIdKey),
+      logger: this.logger,
+    });
     // A failing runtime_error handler is counted but not re-announced (no loop).
     this.events = new ServerEvents((event, error) => this.runtimeError(`event handler ${event}`, error, event !== 'runtime_error'));
     this.capacity = new SandboxCapacity(o.maxSandboxes, o.sessions);
@@ -153,6 +187,7 @@ export class AnweddolServer {
       virtualization: o.virtualization,
       sessions: o.sessions,
       capacity: this.capacity,
+      clientLimits: this.clientLimits,
       events: this.events,
       logger: this.logger,
       createTimeoutMs: o.createTimeoutMs,
@@ -261,6 +296,11 @@ export class AnweddolServer {
     return clientInfo(address, port, transport, this.options.clientIdKey);
   }
 
+  /** One more open connection of this client (any transport); undefined when it is at its per-client cap. Call the release when it closes. */
+  admitConnection(client: ClientInfo): (() => void) | undefined {
+    return this.clientLimits.tryOpenConnection(client);
+  }
+
   isAllowed(address: string): boolean {
     return this.options.ipFilter === undefined ? true : this.options.ipFilter(address);
   }
@@ -283,6 +323,7 @@ export class AnweddolServer {
       connectionsServed: this.connectionsServed,
       activeConnections: this.tcp?.activeConnections ?? 0,
       sessions: this.options.sessions.count(),
+      clientLimitRefusals: this.clientLimits.refusals(),
     };
   }
 
@@ -301,6 +342,7 @@ export class AnweddolServer {
           logger: this.logger,
           isAllowed: (address) => this.isAllowed(address),
           identify: (address, port) => this.clientInfo(address, port, 'tcp'),
+          admit: (client) => this.admitConnection(client),
           onAccepted: () => this.connectionsServed++,
           host: {
             serverPublicKeyPem: Buffer.from(o.rsaKeyPair.publicKeyPem, 'ascii'),
@@ -373,6 +415,11 @@ export class AnweddolServer {
     this.logger.error(`runtime error in ${source}: ${detail}`);
     if (emit) void this.events.emit('runtime_error', { error, source });
   }
+}
+
+/** Session rows keep their client under a key of its own, derived from the per-install client-id key (so a log id and a row never share a digest). */
+function sessionClientDigestKey(clientIdKey: Buffer): Buffer {
+  return createHmac('sha256', clientIdKey).update('anweddol session client digest v1').digest();
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

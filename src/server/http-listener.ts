@@ -1,6 +1,6 @@
 // The REST transport (docs/protocol.md §3): HTTP(S) framing around the server's one request chain.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { badRequest, internalError, refusedRequest } from './errors.js';
 import { checkOrigin, checkVerbRequest, type RestRefusal } from './rest-request-policy.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -13,6 +13,8 @@ export interface HttpDispatchTarget {
   dispatch(request: unknown, client: ClientInfo): Promise<AnweddolResponse>;
   isAllowed(address: string): boolean;
   connectionAccepted(client: ClientInfo): Promise<{ refused: boolean; reason?: string }>;
+  /** The per-client connection cap: a release for when the socket closes, or undefined to close it at once. */
+  admitConnection(client: ClientInfo): (() => void) | undefined;
   connectionClosed(client: ClientInfo, state: string): Promise<void>;
   undoUndelivered(response: AnweddolResponse, client: ClientInfo): Promise<void>;
 }
@@ -69,6 +71,12 @@ export class HttpListener {
     // Bodies are read raw and parsed here, so malformed JSON is a protocol answer (200), not a fastify 400.
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+    // Per-client connection cap at accept, as on TCP: a socket over the cap is never read, so it costs nothing.
+    this.app.server.on('connection', (socket: Socket) => {
+      const release = this.options.server.admitConnection(this.options.server.clientInfo(socket.remoteAddress, socket.remotePort, this.transport));
+      if (release === undefined) socket.destroy();
+      else socket.once('close', release);
+    });
     // Before routing and body reading: a refused browser request costs nothing and reaches nothing.
     const allowedOrigins = new Set(options.allowedOrigins ?? []);
     this.app.addHook('onRequest', async (req, reply) => {

@@ -6,7 +6,7 @@ export class MemorySessionStore implements SessionStore {
   private nextId = 1;
 
   insert(session: NewSession): SessionRecord {
-    const record: SessionRecord = { ...session, id: this.nextId++ };
+    const record: SessionRecord = { ...session, clientKeyDigest: session.clientKeyDigest ?? null, id: this.nextId++ };
     this.rows.set(record.id, record);
     return { ...record };
   }
@@ -36,5 +36,11 @@ export class MemorySessionStore implements SessionStore {
 
   count(): number {
     return this.rows.size;
+  }
+
+  countByClient(clientKeyDigest: string): number {
+    let count = 0;
+    for (const row of this.rows.values()) if (row.clientKeyDigest === clientKeyDigest) count++;
+    return count;
   }
 }

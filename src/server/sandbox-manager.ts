@@ -5,6 +5,8 @@ import type { SessionRecord, SessionStore } from '../database/session-store.js';
 import type { Sandbox, SandboxEndReason, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { badAuthentication, refusedRequest, unavailable } from './errors.js';
 import type { Logger } from '../shared/logger.js';
+import { ClientCounter } from './client-limits/client-counter.js';
+import type { ClientLimits } from './client-limits/client-limits.js';
 import type { SandboxCapacity } from './sandbox-capacity.js';
 import type { CreatedSandboxPayload, DestroyedSandboxPayload, FlSandboxMark, Refusal, ServerEvents } from './server-events.js';
 import type { ClientInfo } from './types.js';
@@ -22,6 +24,7 @@ export interface SandboxManagerOptions {
   virtualization: VirtualizationInterface | undefined;
   sessions: SessionStore;
   capacity: SandboxCapacity;
+  clientLimits: ClientLimits;
   events: ServerEvents;
   logger: Logger;
   /** Bound on one sandbox creation (backend calls included), so a hung backend cannot hold a slot and a client forever. */
@@ -35,6 +38,8 @@ const NO_SESSION_HASH = sha256Hex('no session');
 export class SandboxManager {
   /** Sessions this process is destroying right now (their rows say 'destroying'). */
   private readonly destroying = new Set<number>();
+  /** CREATEs in flight per client digest: they have no session row yet but count against max_per_client. */
+  private readonly creating = new ClientCounter(null);
   private readonly endedListener = (ended: { id: string; uuid?: string; reason: SandboxEndReason }) => {
     void this.onSandboxEnded(ended.id, ended.uuid ?? null, ended.reason);
   };
@@ -92,9 +97,26 @@ export class SandboxManager {
   }
 
   async create(client: ClientInfo): Promise<CreatedSandbox> {
-    const { virtualization, sessions, capacity } = this.options;
+    const { virtualization, clientLimits } = this.options;
     if (virtualization === undefined) throw unavailable('no virtualization backend');
     if (!virtualization.isAvailable()) throw unavailable('virtualization backend is down');
+    // Checked and claimed synchronously, so concurrent CREATEs from one client cannot all pass.
+    const clientKeyDigest = clientLimits.digestOf(client.address);
+    const max = clientLimits.maxSandboxesPerClient;
+    if (max !== null && this.options.sessions.countByClient(clientKeyDigest) + this.creating.count(clientKeyDigest) >= max) {
+      throw clientLimits.refusal('max_per_client', client);
+    }
+    clientLimits.takeCreateToken(client);
+    const release = this.creating.tryAcquire(clientKeyDigest)!;
+    try {
+      return await this.createSandbox(virtualization, client, clientKeyDigest);
+    } finally {
+      release();
+    }
+  }
+
+  private async createSandbox(virtualization: VirtualizationInterface, client: ClientInfo, clientKeyDigest: string): Promise<CreatedSandbox> {
+    const { sessions, capacity } = this.options;
     const containerUuid = generateUuid();
     const slot = capacity.tryReserve(containerUuid);
     if (slot === undefined) throw unavailable('Maximum number of sandboxes reached');
@@ -116,6 +138,7 @@ export class SandboxManager {
         containerId: sandbox.id,
         port: sandbox.port,
         state: 'running',
+        clientKeyDigest,
       });
       slot.release();
       announced = true;

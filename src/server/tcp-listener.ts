@@ -12,6 +12,8 @@ export interface TcpListenerOptions {
   isAllowed(address: string): boolean;
   /** The ClientInfo of a peer (its keyed log id included). */
   identify(address: string | undefined, port: number | undefined): ClientInfo;
+  /** The per-client connection cap: a release to call when the connection ends, or undefined to close it at once. */
+  admit(client: ClientInfo): (() => void) | undefined;
   host: ConnectionHost;
   /** Called for each accepted socket that passed the cap and the filter. */
   onAccepted(): void;
@@ -91,9 +93,17 @@ export class TcpListener {
       logger.info(`client ${client.id}: refused by IP filter`);
       return;
     }
+    const release = this.options.admit(client);
+    if (release === undefined) {
+      socket.destroy();
+      return;
+    }
     this.options.onAccepted();
     const connection = new Connection(socket, client, this.options.host);
-    const done = connection.run().finally(() => this.live.delete(connection));
+    const done = connection.run().finally(() => {
+      release();
+      this.live.delete(connection);
+    });
     this.live.set(connection, done);
   }
 }

@@ -38,9 +38,9 @@ export class RawPeer {
     );
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawPeer> {
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawPeer> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port });
+      const socket = connect({ host, port, localAddress });
       socket.once('connect', () => resolve(new RawPeer(socket)));
       socket.once('error', reject);
     });

@@ -19,6 +19,7 @@ interface AdminStat {
   connections_served: number;
   active_connections: number;
   available: number | 'nolimit';
+  refused_by_client_limit: Record<string, number>;
 }
 
 export const registerStat: CommandRegistrar = (program: Command, ctx) => {
@@ -31,7 +32,7 @@ export const registerStat: CommandRegistrar = (program: Command, ctx) => {
     description: [
       'Without --host: asks the local daemon over its admin channel (server.admin_socket_path, a',
       'unix socket only root/the daemon user can open) for its sessions (age, forwarded port),',
-      'containers, runtime errors and connections served.',
+      'containers, runtime errors, connections served and refusals by each per-client limit.',
       'With --host: performs a full Anweddol key exchange and STAT request, as a client would.',
     ].join('\n'),
     examples: ['anweddol-server stat', 'anweddol-server stat --json', 'anweddol-server stat --host 127.0.0.1 --port 6150 --json'],
@@ -63,6 +64,7 @@ export const registerStat: CommandRegistrar = (program: Command, ctx) => {
       lines: [
         `uptime ${stat.uptime} s, ${stat.connections_served} connections served, ${stat.active_connections} active, ${stat.runtime_errors} runtime errors`,
         `backend ${stat.backend_available ? 'reachable' : 'UNREACHABLE'}, ${String(stat.available)} sandbox slots available`,
+        `refused by per-client limits: ${Object.entries(stat.refused_by_client_limit).map(([limit, n]) => `${limit} ${n}`).join(', ')}`,
         `sessions (${stat.sessions.length}):`,
         ...stat.sessions.map((s) => `  #${s.id}  port ${s.port}  age ${s.age_seconds} s  ${s.state}  container ${s.container_id}`),
         `containers (${stat.containers.length}):`,

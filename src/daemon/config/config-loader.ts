@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { isRate } from '../../server/client-limits/rate.js';
 import { isWebOrigin } from '../../server/rest-request-policy.js';
 import { configSchema, type AnweddolConfig } from './config-schema.js';
 
@@ -74,6 +75,7 @@ ajv.addKeyword({ keyword: 'x-expect', schemaType: 'string' });
 ajv.addFormat('ip', (value: string) => isIP(value) !== 0);
 ajv.addFormat('ip-or-cidr', (value: string) => value === 'any' || isIpOrCidr(value));
 ajv.addFormat('web-origin', isWebOrigin);
+ajv.addFormat('rate', isRate);
 const validate = ajv.compile(configSchema);
 
 function isIpOrCidr(value: string): boolean {

@@ -9,6 +9,8 @@ export interface AnweddolConfig {
     listen_port: number;
     timeout: number;
     max_connections: number;
+    max_connections_per_client: number | null;
+    ipv6_client_prefix_length: number;
     max_frame_size: number;
     public_rsa_key_file_path: string;
     private_rsa_key_file_path: string;
@@ -55,6 +57,8 @@ export interface AnweddolConfig {
     client_sudo: boolean;
     destroy_on_stop: boolean;
     network_name: string | null;
+    max_per_client: number | null;
+    create_rate: string | null;
   } & AnweddolVmKeys;
   port_forwarding: {
     port_range: [number, number];
@@ -150,6 +154,8 @@ export const configSchema = {
       listen_port: port(6150),
       timeout: int(10, 1, 'an integer ≥ 1 (seconds)', 3600),
       max_connections: int(1024, 1, 'an integer ≥ 1 (connections)', 1_000_000),
+      max_connections_per_client: int(32, 1, 'an integer ≥ 1 (connections) or null (no limit)', 1_000_000),
+      ipv6_client_prefix_length: int(64, 32, 'an integer from 32 to 128 (prefix bits)', 128),
       max_frame_size: int(65536, 1024, 'an integer ≥ 1024 (bytes)', 64 * 1024 * 1024),
       public_rsa_key_file_path: path('/etc/anweddol/rsa/public.pem'),
       private_rsa_key_file_path: path('/etc/anweddol/rsa/private.pem'),
@@ -196,6 +202,13 @@ export const configSchema = {
       client_sudo: bool(false),
       destroy_on_stop: bool(true),
       network_name: str(null, 'a Docker network name or null (backend default)'),
+      max_per_client: int(2, 1, 'an integer ≥ 1 (sandboxes) or null (no limit)'),
+      create_rate: {
+        type: ['string', 'null'],
+        format: 'rate',
+        default: '10/min',
+        'x-expect': 'a rate "N/unit" with N ≥ 1 and unit s, min or h (e.g. "10/min"), or null (no limit)',
+      },
       // Anweddol 4.x libvirt keys (see AnweddolVmKeys).
       container_iso_file_path: path(null),
       nat_interface_name: str(null),

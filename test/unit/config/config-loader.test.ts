@@ -54,6 +54,22 @@ describe('config loader', () => {
     ]);
   });
 
+  it('defaults the per-client limits', () => {
+    const config = defaultConfig();
+    assert.equal(config.container.max_per_client, 2);
+    assert.equal(config.container.create_rate, '10/min');
+    assert.equal(config.server.max_connections_per_client, 32);
+    assert.equal(config.server.ipv6_client_prefix_length, 64);
+  });
+
+  it('refuses a CREATE rate that is not "N/unit", saying what it must be', () => {
+    assert.deepEqual(problemsOf('container:\n  create_rate: 10 per minute\n'), [
+      'container.create_rate: must be a rate "N/unit" with N ≥ 1 and unit s, min or h (e.g. "10/min"), or null (no limit), got "10 per minute"',
+    ]);
+    assert.equal(problemsOf('container:\n  create_rate: 0/s\n').length, 1);
+    assert.equal(parseConfig('container:\n  create_rate: null\n', {}, '/').container.create_rate, null);
+  });
+
   it('reports an unknown key with its full path', () => {
     assert.deepEqual(problemsOf('container:\n  foo: 1\n'), ['container.foo: unknown key']);
   });

@@ -20,6 +20,7 @@ function session(n: number, overrides: Partial<NewSession> = {}): NewSession {
     containerId: `container-${n}`,
     port: 10000 + n,
     state: 'running',
+    clientKeyDigest: sha256Hex(`client-${n % 2}`),
     ...overrides,
   };
 }
@@ -99,7 +100,43 @@ describe('SqliteSessionStore', () => {
     const { db, store } = openStore('hashes.db');
     store.insert(session(12));
     const columns = (db.db.prepare('PRAGMA table_info(sessions)').all() as { name: string }[]).map((c) => c.name);
-    assert.deepEqual(columns, ['id', 'created_at', 'container_uuid_sha256', 'client_token_sha256', 'container_id', 'port', 'state']);
+    assert.deepEqual(columns, ['id', 'created_at', 'container_uuid_sha256', 'client_token_sha256', 'container_id', 'port', 'state', 'client_key_hmac']);
+    db.close();
+  });
+
+  it('counts the sessions of one client by its digest', () => {
+    const { db, store } = openStore('by-client.db');
+    for (const n of [20, 21, 22]) store.insert(session(n));
+    assert.equal(store.countByClient(sha256Hex('client-0')), 2);
+    assert.equal(store.countByClient(sha256Hex('client-1')), 1);
+    assert.equal(store.countByClient(sha256Hex('client-2')), 0);
+    db.close();
+  });
+
+  it('rejects a client digest that is not 64 characters', () => {
+    const { db, store } = openStore('digest-check.db');
+    assert.throws(() => store.insert(session(23, { clientKeyDigest: '198.51.100.1' })), /CHECK/);
+    db.close();
+  });
+
+  it('migrates a database made before per-client limits: old rows keep no client and count for nobody', () => {
+    const path = 'migrate.db';
+    const old = new AnweddolDatabase(join(dir, path));
+    old.migrate('sessions', [
+      `CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, created_at INTEGER NOT NULL,
+        container_uuid_sha256 TEXT NOT NULL UNIQUE CHECK (length(container_uuid_sha256) = 64),
+        client_token_sha256 TEXT NOT NULL CHECK (length(client_token_sha256) = 64),
+        container_id TEXT NOT NULL UNIQUE, port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        state TEXT NOT NULL CHECK (state IN ('running', 'destroying')))`,
+    ]);
+    old.db.prepare(`INSERT INTO sessions (created_at, container_uuid_sha256, client_token_sha256, container_id, port, state)
+      VALUES (1, ?, ?, 'old', 10001, 'running')`).run(sha256Hex('u'), sha256Hex('t'));
+    old.close();
+    const { db, store } = openStore(path);
+    assert.equal(store.findByContainerId('old')?.clientKeyDigest, null);
+    store.insert(session(24));
+    assert.equal(store.countByClient(sha256Hex('client-0')), 1);
     db.close();
   });
 });

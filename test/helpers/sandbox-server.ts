@@ -2,7 +2,7 @@
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { AnweddolDatabase } from '../../src/database/database.js';
 import { SqliteSessionStore } from '../../src/database/sqlite-session-store.js';
-import { AnweddolServer } from '../../src/server/anweddol-server.js';
+import { AnweddolServer, type AnweddolServerOptions } from '../../src/server/anweddol-server.js';
 import type { CreatedSandbox } from '../../src/server/sandbox-manager.js';
 import { DockerVirtualization, type DockerVirtualizationOptions } from '../../src/virtualization/docker/docker-virtualization.js';
 import { testServerKeyPair } from './test-keys.js';
@@ -13,6 +13,8 @@ export interface SandboxServer {
   database: AnweddolDatabase;
   sessions: SqliteSessionStore;
   client: AnweddolTcpClient;
+  /** A client connecting from another local address (e.g. 127.0.0.2: another client for the per-client limits). */
+  clientFrom(localAddress: string): AnweddolTcpClient;
   /** Stops the server without destroying sandboxes (as a crash or restart would), closes the database. */
   stop(): Promise<void>;
 }
@@ -25,6 +27,7 @@ export async function startSandboxServer(options: {
   backend: Omit<DockerVirtualizationOptions, 'publishedAddress'>;
   maxSandboxes?: number | null;
   destroyOnStop?: boolean;
+  serverOptions?: Partial<AnweddolServerOptions>;
 }): Promise<SandboxServer> {
   const backend = new DockerVirtualization({ portRange: [12000, 12999], memoryMiB: 256, vcpus: 1, ...options.backend, publishedAddress: '127.0.0.1' });
   const database = new AnweddolDatabase(options.databaseFile);
@@ -39,15 +42,19 @@ export async function startSandboxServer(options: {
     sessions,
     maxSandboxes: options.maxSandboxes === undefined ? 6 : options.maxSandboxes,
     destroyOnStop: options.destroyOnStop ?? false,
+    ...options.serverOptions,
   });
   await server.start();
-  const client = new AnweddolTcpClient({ host: '127.0.0.1', port: server.tcpAddress()!.port, rsaKeyBits: 2048, timeoutMs: 60_000 });
+  const clientFrom = (localAddress?: string) =>
+    new AnweddolTcpClient({ host: '127.0.0.1', port: server.tcpAddress()!.port, rsaKeyBits: 2048, timeoutMs: 60_000, localAddress });
+  const client = clientFrom();
   return {
     server,
     backend,
     database,
     sessions,
     client,
+    clientFrom,
     stop: async () => {
       await server.stop();
       database.close();

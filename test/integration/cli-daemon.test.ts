@@ -160,8 +160,10 @@ describe('daemon lifecycle: start, status, stat, restart, stop', () => {
     assert.equal(json.status, 'OK');
     assert.deepEqual(json.data.sessions, []);
     assert.ok((json.data.connections_served as number) >= 1);
+    assert.deepEqual(json.data.refused_by_client_limit, { max_per_client: 0, create_rate: 0, max_connections_per_client: 0 });
     const human = await cli('stat');
     assert.match(human.stdout, /sessions \(0\):/);
+    assert.match(human.stdout, /^refused by per-client limits: max_per_client 0, create_rate 0, max_connections_per_client 0$/m);
   });
 
   it('sends a protocol STAT with stat --host', async () => {

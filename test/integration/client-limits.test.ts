@@ -25,10 +25,14 @@ interface Fixture {
   idle(transport: 'tcp' | 'http', from: string): Promise<RawPeer>;
 }
 
-async function withServer(options: Partial<AnweddolServerOptions>, test: (f: Fixture) => Promise<void>, backendDelayMs = 0): Promise<void> {
+async function withServer(
+  options: Partial<AnweddolServerOptions>,
+  test: (f: Fixture) => Promise<void>,
+  { backendDelayMs = 0, tls = false }: { backendDelayMs?: number; tls?: boolean } = {},
+): Promise<void> {
   const backend = new FakeVirtualization({ createDelayMs: backendDelayMs });
   const logger = new MemoryLogger();
-  const rest = await startRestServer({ serverOptions: { virtualization: backend, logger, ...options } });
+  const rest = await startRestServer({ tls, serverOptions: { virtualization: backend, logger, ...options } });
   const peers: RawPeer[] = [];
   const tcpPort = rest.server.tcpAddress()!.port;
   const httpPort = rest.listener.address().port;
@@ -37,7 +41,7 @@ async function withServer(options: Partial<AnweddolServerOptions>, test: (f: Fix
     backend,
     logger,
     tcp: async (from) => new AnweddolTcpClient({ host: ME, port: tcpPort, localAddress: from, keyPair: await testClientKeyPair(), timeoutMs: 5000 }),
-    http: (from) => new AnweddolHttpClient({ baseUrl: `http://${ME}:${httpPort}`, localAddress: from }),
+    http: (from) => new AnweddolHttpClient({ baseUrl: `${tls ? 'https' : 'http'}://${ME}:${httpPort}`, localAddress: from, rejectUnauthorized: false }),
     idle: async (transport, from) => {
       const peer = await RawPeer.connect(transport === 'tcp' ? tcpPort : httpPort, ME, from);
       peers.push(peer);
@@ -101,7 +105,7 @@ describe('container.max_per_client', () => {
         assert.equal(answers.filter((a) => a.message === 'OK').length, 2);
         assert.equal(backend.sandboxes.size, 2);
       },
-      200,
+      { backendDelayMs: 200 },
     ));
 
   it('counts each refusal in the statistics and logs the limit once for the client', () =>
@@ -146,6 +150,17 @@ describe('server.max_connections_per_client', () => {
       assert.equal(await closedAtAccept(rest.listener.address().port, ME), true);
       assert.equal((await http(NEIGHBOUR).stat()).message, 'OK');
     }));
+
+  it('closes an HTTPS connection over the cap at accept, before any TLS work', () =>
+    withServer(
+      { maxConnectionsPerClient: 2 },
+      async ({ idle, http, rest }) => {
+        for (let i = 0; i < 2; i++) await idle('tcp', ME);
+        assert.equal(await closedAtAccept(rest.listener.address().port, ME), true);
+        assert.equal((await http(NEIGHBOUR).stat()).message, 'OK');
+      },
+      { tls: true },
+    ));
 
   it('counts TCP and REST connections of one client together', () =>
     withServer({ maxConnectionsPerClient: 2 }, async ({ idle, rest }) => {

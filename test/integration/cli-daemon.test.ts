@@ -66,6 +66,8 @@ describe('start --foreground', () => {
   it('survives SIGHUP, reopening its log file at the configured path', async () => {
     const daemon = startInstallForeground(install, ['--json']);
     await daemon.firstLine;
+    // Signals right after the start line can land before the daemon listens for them (seen on main too): serve one request first.
+    assert.equal((await (await tcpClient(install)).stat()).message, 'OK');
     const logPath = join(install.dir, 'log/server.log');
     renameSync(logPath, `${logPath}.1`);
     daemon.child.kill('SIGHUP');
@@ -84,6 +86,7 @@ describe('start --foreground', () => {
     try {
       const daemon = startInstallForeground(install, ['--json']);
       await daemon.firstLine;
+      assert.equal((await (await tcpClient(install)).stat()).message, 'OK');
       daemon.child.kill('SIGTERM');
       assert.equal(await daemon.exit, 0);
       const warning = /tcp listens on 0\.0\.0\.0:\d+ with access tokens off/;

@@ -1,5 +1,5 @@
 // The library API (ARCHITECTURE.md): an Anweddol server with typed events, custom verbs and pluggable transports.
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { OaepDecryptPool, type OaepDecryptor } from '../crypto/oaep-decrypt-pool.js';
@@ -7,8 +7,7 @@ import type { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import type { SessionStore } from '../database/session-store.js';
 import type { Sandbox, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { MIN_CLIENT_ID_KEY_BYTES, clientInfo } from './client-info.js';
-import { ClientLimits, type ClientLimitRefusals } from './client-limits/client-limits.js';
-import { parseRate } from './client-limits/rate.js';
+import { createClientLimits, type ClientLimitRefusals, type ClientLimits, type ClientLimitServerOptions } from './client-limits/client-limits.js';
 import { badRequest } from './errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { MemorySessionStore } from './memory-session-store.js';
@@ -32,7 +31,7 @@ import { TcpListener } from './tcp-listener.js';
 import type { AnweddolResponse, ClientInfo, Transport as ClientTransport } from './types.js';
 import { builtInVerbs } from './verbs/built-in-verbs.js';
 
-export interface AnweddolServerOptions {
+export interface AnweddolServerOptions extends ClientLimitServerOptions {
   bindAddress?: string;
   listenPort?: number;
   timeoutSeconds?: number;
@@ -65,14 +64,6 @@ export interface AnweddolServerOptions {
    * default: random per server object, so ids are stable only while it lives.
    */
   clientIdKey?: Buffer;
-  /** Live sandboxes one client may hold; beyond, CREATE answers `Refused request (max_per_client)`. Default null (no limit). */
-  maxSandboxesPerClient?: number | null;
-  /** CREATE rate per client, a token bucket given as "N/s", "N/min" or "N/h"; `Refused request (create_rate)`. Default null (no limit). */
-  createRate?: string | null;
-  /** Open connections per client, TCP and REST together; beyond, new ones are closed at accept. Default null (no limit). */
-  maxConnectionsPerClient?: number | null;
-  /** IPv6 clients are one client per prefix of this length (default 64); IPv4 clients per address. */
-  ipv6ClientPrefixLength?: number;
 }
 
 export interface Transport {
@@ -162,24 +153,9 @@ export class AnweddolServer {
     if (!Number.isInteger(o.maxKeyLength) || o.maxKeyLength < 256 || o.maxKeyLength > 99_999_999) throw new RangeError('maxKeyLength out of range');
     if (o.maxSandboxes !== null && (!Number.isInteger(o.maxSandboxes) || o.maxSandboxes < 0)) throw new RangeError('maxSandboxes must be an integer ≥ 0 or null');
     if (o.clientIdKey.length < MIN_CLIENT_ID_KEY_BYTES) throw new RangeError(`clientIdKey must be at least ${MIN_CLIENT_ID_KEY_BYTES} bytes`);
-    const perClient = [o.maxSandboxesPerClient, o.maxConnectionsPerClient];
-    if (perClient.some((n) => n !== null && (!Number.isInteger(n) || n < 1))) throw new RangeError('per-client limits must be integers ≥ 1 or null');
-    if (!Number.isInteger(o.ipv6ClientPrefixLength) || o.ipv6ClientPrefixLength < 1 || o.ipv6ClientPrefixLength > 128) throw new RangeError('ipv6ClientPrefixLength must be 1–128');
-    let createRate;
-    try {
-      createRate = o.createRate === null ? null : parseRate(o.createRate);
-    } catch (error) {
-      throw new RangeError(`createRate: ${(error as Error).message}`, { cause: error });
-    }
     this.logger = o.logger;
-    this.clientLimits = new ClientLimits({
-      maxSandboxesPerClient: o.maxSandboxesPerClient,
-      createRate,
-      maxConnectionsPerClient: o.maxConnectionsPerClient,
-      ipv6PrefixLength: o.ipv6ClientPrefixLength,
-      digestKey: sessionClientDigestKey(o.clientIdKey),
-      logger: this.logger,
-    });
+    const { maxSandboxesPerClient, createRate, maxConnectionsPerClient, ipv6ClientPrefixLength, clientIdKey } = o;
+    this.clientLimits = createClientLimits({ maxSandboxesPerClient, createRate, maxConnectionsPerClient, ipv6ClientPrefixLength, clientIdKey, logger: o.logger });
     // A failing runtime_error handler is counted but not re-announced (no loop).
     this.events = new ServerEvents((event, error) => this.runtimeError(`event handler ${event}`, error, event !== 'runtime_error'));
     this.capacity = new SandboxCapacity(o.maxSandboxes, o.sessions);
@@ -415,11 +391,6 @@ export class AnweddolServer {
     this.logger.error(`runtime error in ${source}: ${detail}`);
     if (emit) void this.events.emit('runtime_error', { error, source });
   }
-}
-
-/** Session rows keep their client under a key of its own, derived from the per-install client-id key (so a log id and a row never share a digest). */
-function sessionClientDigestKey(clientIdKey: Buffer): Buffer {
-  return createHmac('sha256', clientIdKey).update('anweddol session client digest v1').digest();
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

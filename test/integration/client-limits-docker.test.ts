@@ -1,5 +1,6 @@
 // container.max_per_client end to end: real TCP clients from two loopback addresses, real dockerd sandboxes, SQLite sessions, SSH.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,12 +13,14 @@ const serverId = uniqueServerId('per-client');
 const dir = mkdtempSync(join(tmpdir(), 'anweddol-per-client-'));
 const databaseFile = join(dir, 'anweddol.db');
 let current: SandboxServer | undefined;
+const CLIENT_ID_KEY = randomBytes(32);
 
 function start(): Promise<SandboxServer> {
   return startSandboxServer({
     databaseFile,
     backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId },
-    serverOptions: { maxSandboxesPerClient: 2 },
+    // One client-id key across both server objects, as the daemon keeps one per install.
+    serverOptions: { maxSandboxesPerClient: 2, clientIdKey: CLIENT_ID_KEY },
   }).then((s) => (current = s));
 }
 

@@ -7,13 +7,50 @@ import { ClientCounter } from './client-counter.js';
 import { clientKeyOf } from './client-key.js';
 import { systemClock, type Clock } from './clock.js';
 import { NoticeThrottle } from './notice-throttle.js';
-import type { Rate } from './rate.js';
+import { parseRate, type Rate } from './rate.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Named after their config keys; the name is the reason in `Refused request (<name>)`. */
 export type ClientLimitName = 'max_per_client' | 'create_rate' | 'max_connections_per_client';
 
 export type ClientLimitRefusals = Record<ClientLimitName, number>;
+
+/** The per-client limits as AnweddolServer takes them (part of its options). */
+export interface ClientLimitServerOptions {
+  /** Live sandboxes one client may hold; beyond, CREATE answers `Refused request (max_per_client)`. Default null (no limit). */
+  maxSandboxesPerClient?: number | null;
+  /** CREATE rate per client, a token bucket given as "N/s", "N/min" or "N/h"; `Refused request (create_rate)`. Default null (no limit). */
+  createRate?: string | null;
+  /** Open connections per client, TCP and REST together; beyond, new ones are closed at accept. Default null (no limit). */
+  maxConnectionsPerClient?: number | null;
+  /** IPv6 clients are one client per prefix of this length (default 64); IPv4 clients per address. */
+  ipv6ClientPrefixLength?: number;
+}
+
+/**
+ * Checks the server's per-client options (RangeError naming the option) and builds the limits. Session rows keep their
+ * client under a key derived from the install's client-id key, so a log id and a row never share a digest.
+ */
+export function createClientLimits(settings: Required<ClientLimitServerOptions> & { clientIdKey: Buffer; logger: Logger }): ClientLimits {
+  const perClient = [settings.maxSandboxesPerClient, settings.maxConnectionsPerClient];
+  if (perClient.some((n) => n !== null && (!Number.isInteger(n) || n < 1))) throw new RangeError('per-client limits must be integers ≥ 1 or null');
+  const prefix = settings.ipv6ClientPrefixLength;
+  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128) throw new RangeError('ipv6ClientPrefixLength must be 1–128');
+  let createRate: Rate | null;
+  try {
+    createRate = settings.createRate === null ? null : parseRate(settings.createRate);
+  } catch (error) {
+    throw new RangeError(`createRate: ${(error as Error).message}`, { cause: error });
+  }
+  return new ClientLimits({
+    maxSandboxesPerClient: settings.maxSandboxesPerClient,
+    createRate,
+    maxConnectionsPerClient: settings.maxConnectionsPerClient,
+    ipv6PrefixLength: prefix,
+    digestKey: createHmac('sha256', settings.clientIdKey).update('anweddol session client digest v1').digest(),
+    logger: settings.logger,
+  });
+}
 
 export interface ClientLimitsOptions {
   /** Live sandboxes per client; null = no limit. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClientLimits, type ClientLimitsOptions } from '../../../../src/server/client-limits/client-limits.js';
+import { hmacSha256Hex } from '../../../../src/crypto/hash.js';
+import { ClientLimits, createClientLimits, type ClientLimitsOptions } from '../../../../src/server/client-limits/client-limits.js';
 import { clientInfo as peer } from '../../../../src/server/client-info.js';
 import { MemoryLogger } from '../../../helpers/memory-logger.js';
 
@@ -101,5 +102,23 @@ describe('per-client limits', () => {
     assert.equal(l.digestOf('::ffff:198.51.100.1'), digest);
     assert.notEqual(l.digestOf('198.51.100.2'), digest);
     assert.notEqual(limits({ digestKey: Buffer.alloc(32, 8) }).l.digestOf('198.51.100.1'), digest);
+  });
+
+  it('refuses bad server options with a RangeError naming the option', () => {
+    const base = { maxSandboxesPerClient: 2, createRate: '10/min', maxConnectionsPerClient: 32, ipv6ClientPrefixLength: 64, clientIdKey: ID_KEY, logger: new MemoryLogger() };
+    assert.throws(() => createClientLimits({ ...base, createRate: '10 a minute' }), { name: 'RangeError', message: /^createRate: "10 a minute" is not a rate/ });
+    assert.throws(() => createClientLimits({ ...base, maxSandboxesPerClient: 0 }), RangeError);
+    assert.throws(() => createClientLimits({ ...base, maxConnectionsPerClient: 1.5 }), RangeError);
+    assert.throws(() => createClientLimits({ ...base, ipv6ClientPrefixLength: 129 }), /ipv6ClientPrefixLength/);
+    assert.doesNotThrow(() => createClientLimits({ ...base, createRate: null, maxSandboxesPerClient: null, maxConnectionsPerClient: null }));
+  });
+
+  it('keys session digests apart from log ids, under the install key', () => {
+    const make = (key: Buffer) =>
+      createClientLimits({ maxSandboxesPerClient: 2, createRate: null, maxConnectionsPerClient: null, ipv6ClientPrefixLength: 64, clientIdKey: key, logger: new MemoryLogger() });
+    const digest = make(ID_KEY).digestOf('198.51.100.1');
+    assert.equal(make(ID_KEY).digestOf('198.51.100.1'), digest);
+    assert.notEqual(make(Buffer.alloc(32, 2)).digestOf('198.51.100.1'), digest);
+    assert.notEqual(digest, hmacSha256Hex(ID_KEY, '198.51.100.1'));
   });
 });

@@ -31,6 +31,15 @@ function daemonPid(loaded: LoadedConfig, output: CliOutput): number | undefined 
 async function runForeground(loaded: LoadedConfig, options: StartOptions, output: CliOutput): Promise<undefined> {
   const pid = daemonPid(loaded, output);
   if (pid !== undefined) throw new CliError(`the server is already running (pid ${pid})`, { pid });
+  // Handlers first: a SIGTERM/SIGINT that arrives while the daemon starts stops it once started, instead of killing it half-built.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  // Node exits on SIGHUP by default; here it only reopens the log (systemd's ExecReload, logrotate's postrotate).
+  let reopenLog = () => {};
+  const onHangup = () => reopenLog();
+  process.on('SIGHUP', onHangup);
   // Loaded on demand: the daemon pulls in fastify, dockerode and SQLite, which other commands never need.
   const { startDaemon } = await import('../../daemon/daemon.js');
   const daemonOptions = { web: options.web, logToStdout: !output.json || options.enableStdoutLog === true, logStackTraces: options.enableTracebackLog };
@@ -43,14 +52,9 @@ async function runForeground(loaded: LoadedConfig, options: StartOptions, output
     data: { pid: process.pid, listeners },
     lines: [`Server started in the foreground (pid ${process.pid}), Ctrl+C to stop`, ...describeListeners(listeners)],
   });
-  // Node exits on SIGHUP by default; here it only reopens the log (systemd's ExecReload, logrotate's postrotate).
-  const reopenLog = () => daemon.reopenLog();
-  process.on('SIGHUP', reopenLog);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  process.off('SIGHUP', reopenLog);
+  reopenLog = () => daemon.reopenLog();
+  const signal = await stopSignal;
+  process.off('SIGHUP', onHangup);
   // A second signal while stopping forces the exit.
   process.once(signal, () => process.exit(1));
   await daemon.stop();

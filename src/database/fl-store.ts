@@ -88,6 +88,12 @@ const MIGRATIONS = [
     received_at INTEGER NOT NULL,
     PRIMARY KEY (training_uuid, round, client_id, phase)
   );`,
+  // The server optimizer's moments after the last aggregated round: a resumed training continues with them.
+  `CREATE TABLE fl_optimizer_state (
+    training_uuid TEXT PRIMARY KEY REFERENCES fl_trainings(uuid) ON DELETE CASCADE,
+    round INTEGER NOT NULL,
+    state BLOB NOT NULL
+  );`,
 ];
 
 export class FlStore {
@@ -110,6 +116,9 @@ export class FlStore {
       roundByModel: db.prepare('SELECT * FROM fl_rounds WHERE global_model_uuid = ?'),
       insertParticipation: db.prepare(`INSERT INTO fl_participation (training_uuid, round, client_id, phase, sample_size, metrics_json, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
       participation: db.prepare('SELECT * FROM fl_participation WHERE training_uuid = ? ORDER BY round, client_id, phase'),
+      saveOptimizerState: db.prepare(`INSERT INTO fl_optimizer_state (training_uuid, round, state) VALUES (?, ?, ?)
+        ON CONFLICT (training_uuid) DO UPDATE SET round = excluded.round, state = excluded.state`),
+      optimizerState: db.prepare('SELECT round, state FROM fl_optimizer_state WHERE training_uuid = ?'),
       unfinished: db.prepare(`SELECT uuid FROM fl_trainings WHERE status IN ('provisioning', 'waiting_clients', 'running')`).pluck(),
     };
   }
@@ -171,6 +180,15 @@ export class FlStore {
 
   recordParticipation(p: ParticipationRecord): void {
     this.s.insertParticipation.run(p.trainingUuid, p.round, p.clientId, p.phase, p.sampleSize, JSON.stringify(p.metrics), p.receivedAt);
+  }
+
+  /** Replaces the training's optimizer state (opaque bytes, encoded by src/fl) with the one after `round`. */
+  saveOptimizerState(trainingUuid: string, round: number, state: Uint8Array): void {
+    this.s.saveOptimizerState.run(trainingUuid, round, Buffer.from(state.buffer, state.byteOffset, state.byteLength));
+  }
+
+  optimizerState(trainingUuid: string): { round: number; state: Buffer } | undefined {
+    return this.s.optimizerState.get(trainingUuid) as { round: number; state: Buffer } | undefined;
   }
 
   participation(trainingUuid: string): ParticipationRecord[] {

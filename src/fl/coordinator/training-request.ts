@@ -3,6 +3,7 @@ import type { TrainerCommand } from '../agent/agent-config.js';
 import type { Dataset } from '../data/dataset.js';
 import { parseShardSplit, type ShardSplit } from '../data/split-dataset.js';
 import type { ModelKind } from '../model/classifier.js';
+import { STRATEGY_DEFAULTS, STRATEGY_NAMES, type ServerOptimizerOption, type ServerOptimizerOptions, type StrategyConfig, type StrategyName } from '../strategy/strategy.js';
 
 export interface TrainingRequestInput {
   clients: number;
@@ -19,6 +20,17 @@ export interface TrainingRequestInput {
   batchSize?: number;
   /** FedProx proximal coefficient (0 = FedAvg). */
   mu?: number;
+  /** Server strategy (default: fedprox when mu > 0, else fedavg). */
+  strategy?: StrategyName;
+  serverLearningRate?: number;
+  beta1?: number;
+  beta2?: number;
+  tau?: number;
+  serverMomentum?: number;
+  /** Ends the training once the held-out accuracy reaches this (0..1]. */
+  targetAccuracy?: number;
+  /** Ends the training after this many rounds without a new best accuracy. */
+  patience?: number;
   minClients?: number;
   /** Updates needed to aggregate a round (default: minClients). */
   minFitClients?: number;
@@ -32,7 +44,12 @@ export interface TrainingRequestInput {
   clientTrainers?: Record<number, TrainerCommand>;
 }
 
-export interface TrainingRequest extends Required<Omit<TrainingRequestInput, 'trainer' | 'clientTrainers' | 'split'>> {
+type StrategyInput = 'strategy' | ServerOptimizerOption | 'targetAccuracy' | 'patience';
+
+export interface TrainingRequest extends Required<Omit<TrainingRequestInput, 'trainer' | 'clientTrainers' | 'split' | StrategyInput>> {
+  strategy: StrategyConfig;
+  targetAccuracy: number | null;
+  patience: number | null;
   split: ShardSplit;
   splitText: string;
   trainer?: TrainerCommand;
@@ -49,6 +66,7 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
   const pos = (v: unknown, name: string) => {
     if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) bad(`${name} must be a number > 0, got ${String(v)}`);
   };
+  const { strategy, targetAccuracy, patience } = normalizeStrategy(input, bad);
   const r: TrainingRequest = {
     clients: input.clients,
     rounds: input.rounds,
@@ -61,6 +79,9 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
     learningRate: input.learningRate ?? 0.1,
     batchSize: input.batchSize ?? 32,
     mu: input.mu ?? 0,
+    strategy,
+    targetAccuracy,
+    patience,
     minClients: input.minClients ?? input.clients,
     minFitClients: input.minFitClients ?? input.minClients ?? input.clients,
     roundTimeoutSeconds: input.roundTimeoutSeconds ?? 60,
@@ -103,10 +124,56 @@ export function describeTrainingRequest(r: TrainingRequest): Record<string, unkn
     learning_rate: r.learningRate,
     batch_size: r.batchSize,
     mu: r.mu,
+    strategy: r.strategy.name,
+    ...Object.fromEntries(Object.entries(r.strategy.options).map(([k, v]) => [OPTION_KEYS[k as ServerOptimizerOption], v])),
+    ...(r.targetAccuracy !== null ? { target_accuracy: r.targetAccuracy } : {}),
+    ...(r.patience !== null ? { patience: r.patience } : {}),
     min_clients: r.minClients,
     min_fit_clients: r.minFitClients,
     round_timeout: r.roundTimeoutSeconds,
     seed: r.seed,
     keep_sandboxes: r.keepSandboxes,
   };
+}
+
+/** Request field → CLI flag / stored key. */
+const OPTION_FLAGS: Record<ServerOptimizerOption, string> = {
+  serverLearningRate: 'server-lr', beta1: 'beta1', beta2: 'beta2', tau: 'tau', serverMomentum: 'server-momentum',
+};
+const OPTION_KEYS: Record<ServerOptimizerOption, string> = {
+  serverLearningRate: 'server_lr', beta1: 'beta1', beta2: 'beta2', tau: 'tau', serverMomentum: 'server_momentum',
+};
+
+/** The strategy with its defaults, refusing options the chosen strategy does not take, and the stop conditions. */
+function normalizeStrategy(input: TrainingRequestInput, bad: (m: string) => never): { strategy: StrategyConfig; targetAccuracy: number | null; patience: number | null } {
+  const mu = input.mu ?? 0;
+  const name = input.strategy ?? (mu > 0 ? 'fedprox' : 'fedavg');
+  if (!(STRATEGY_NAMES as readonly string[]).includes(name)) bad(`strategy must be one of ${STRATEGY_NAMES.join(', ')}, got ${String(name)}`);
+  if (name === 'fedprox' && !(mu > 0)) bad('strategy fedprox needs mu > 0 (its proximal coefficient)');
+  if (name === 'fedavg' && mu > 0) bad('fedavg with mu > 0 is fedprox: choose strategy fedprox');
+  const defaults = STRATEGY_DEFAULTS[name];
+  const options: Partial<ServerOptimizerOptions> = {};
+  for (const key of Object.keys(OPTION_FLAGS) as ServerOptimizerOption[]) {
+    const given = input[key];
+    if (given !== undefined && !(key in defaults)) {
+      const takers = STRATEGY_NAMES.filter((s) => key in STRATEGY_DEFAULTS[s]);
+      bad(`${OPTION_FLAGS[key]} applies to ${takers.join(', ')}, not to ${name}`);
+    }
+    if (key in defaults) options[key] = given ?? defaults[key]!;
+  }
+  const finite = (v: number | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
+  const check = (key: ServerOptimizerOption, ok: (v: number) => boolean, range: string) => {
+    const v = options[key];
+    if (v !== undefined && !(finite(v) && ok(v))) bad(`${OPTION_FLAGS[key]} must be ${range}, got ${String(v)}`);
+  };
+  check('serverLearningRate', (v) => v > 0, 'a number > 0');
+  check('beta1', (v) => v >= 0 && v < 1, 'in [0, 1)');
+  check('beta2', (v) => v >= 0 && v < 1, 'in [0, 1)');
+  check('tau', (v) => v > 0, 'a number > 0');
+  check('serverMomentum', (v) => v >= 0 && v < 1, 'in [0, 1)');
+  const targetAccuracy = input.targetAccuracy ?? null;
+  if (targetAccuracy !== null && !(finite(targetAccuracy) && targetAccuracy > 0 && targetAccuracy <= 1)) bad(`target accuracy must be in (0, 1], got ${String(targetAccuracy)}`);
+  const patience = input.patience ?? null;
+  if (patience !== null && !(Number.isInteger(patience) && patience >= 1 && patience <= 1000)) bad(`patience must be an integer in 1..1000, got ${String(patience)}`);
+  return { strategy: { name, options }, targetAccuracy, patience };
 }

@@ -1,0 +1,138 @@
+// One training's live state: an explicit state machine (provisioning → waiting_clients → running → an end state) and its clients.
+import type { FlStore, TrainingStatus } from '../../database/fl-store.js';
+import type { Dataset } from '../data/dataset.js';
+import type { FeatureStatistics, Standardizer } from '../data/standardizer.js';
+import type { ModelSpec } from '../model/classifier.js';
+import type { LaunchedClient } from './client-host.js';
+import type { RoundCollector } from './round-collector.js';
+import type { TrainingRequest } from './training-request.js';
+
+export interface RoundSummary {
+  round: number;
+  accuracy: number;
+  loss: number;
+  clients: number;
+  duration_ms: number;
+}
+
+export interface TrainingSummary {
+  training_uuid: string;
+  status: TrainingStatus;
+  message: string;
+  final_accuracy: number | null;
+  initial_accuracy: number | null;
+  rounds: RoundSummary[];
+  clients: Array<{ client_id: string; status: string; drop_reason: string | null }>;
+}
+
+export type ClientStatus = 'launching' | 'ready' | 'dropped' | 'finished';
+
+export interface ClientState {
+  id: string;
+  /** Bearer secret shared with this client's agent (memory only, never logged or stored). */
+  token: string;
+  tokenHash: string;
+  shard: Dataset;
+  status: ClientStatus;
+  dropReason: string | null;
+  launched?: LaunchedClient;
+  stats?: FeatureStatistics;
+}
+
+/** What the agent API accepts right now: one kind of answer, for one round's global model. */
+export interface Phase {
+  kind: 'statistics' | 'fit' | 'test';
+  round: number;
+  modelUuid: string;
+  collector: RoundCollector<unknown>;
+}
+
+/** Allowed moves; an end state has none, so nothing can revive a finished, failed or cancelled training. */
+const TRANSITIONS: Record<TrainingStatus, readonly TrainingStatus[]> = {
+  provisioning: ['waiting_clients', 'failed', 'cancelled'],
+  waiting_clients: ['running', 'failed', 'cancelled'],
+  running: ['finished', 'failed', 'cancelled'],
+  finished: [],
+  failed: [],
+  cancelled: [],
+};
+
+export class TrainingStateError extends Error {
+  constructor(from: TrainingStatus, to: TrainingStatus) {
+    super(`a training cannot go from ${from} to ${to}`);
+    this.name = 'TrainingStateError';
+  }
+}
+
+export class TrainingRun {
+  readonly clients = new Map<string, ClientState>();
+  readonly rounds: RoundSummary[] = [];
+  readonly abort = new AbortController();
+  phase: Phase | undefined;
+  private current: TrainingStatus = 'provisioning';
+  private reason = '';
+  initialAccuracy: number | null = null;
+  spec!: ModelSpec;
+  test!: Dataset;
+  standardizer!: Standardizer;
+  maxModelBytes = 0;
+  done!: Promise<TrainingSummary>;
+
+  constructor(
+    readonly uuid: string,
+    readonly request: TrainingRequest,
+  ) {}
+
+  get status(): TrainingStatus {
+    return this.current;
+  }
+
+  get message(): string {
+    return this.reason;
+  }
+
+  get ended(): boolean {
+    return TRANSITIONS[this.current].length === 0;
+  }
+
+  /** Moves to `to`; an illegal move is a bug in the coordinator, thrown rather than recorded. */
+  transition(to: TrainingStatus, message = ''): void {
+    if (!TRANSITIONS[this.current].includes(to)) throw new TrainingStateError(this.current, to);
+    this.current = to;
+    this.reason = message;
+  }
+
+  activeClients(): ClientState[] {
+    return [...this.clients.values()].filter((c) => c.status === 'ready');
+  }
+
+  summary(): TrainingSummary {
+    return {
+      training_uuid: this.uuid,
+      status: this.current,
+      message: this.reason,
+      final_accuracy: this.rounds.at(-1)?.accuracy ?? null,
+      initial_accuracy: this.initialAccuracy,
+      rounds: [...this.rounds],
+      clients: [...this.clients.values()].map((c) => ({ client_id: c.id, status: c.status, drop_reason: c.dropReason })),
+    };
+  }
+}
+
+/** A training this process no longer runs, as the store remembers it. */
+export function storedTrainingSummary(store: FlStore, uuid: string): TrainingSummary | undefined {
+  const t = store.getTraining(uuid);
+  if (!t) return undefined;
+  const rounds = store.rounds(uuid);
+  return {
+    training_uuid: uuid,
+    status: t.status,
+    message: t.message,
+    final_accuracy: t.finalAccuracy,
+    initial_accuracy: rounds.find((r) => r.round === 0)?.accuracy ?? null,
+    rounds: rounds.filter((r) => r.round > 0 && r.accuracy !== null).map((r) => ({
+      round: r.round, accuracy: r.accuracy!, loss: r.loss!, clients: r.clients, duration_ms: (r.finishedAt ?? r.startedAt) - r.startedAt,
+    })),
+    clients: store.clients(uuid).map((c) => ({ client_id: c.clientId, status: c.status, drop_reason: c.dropReason })),
+  };
+}

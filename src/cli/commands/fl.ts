@@ -18,9 +18,28 @@ interface TrainOptions extends CommonOptions {
   minClients?: string;
   roundTimeout: string;
   mu: string;
+  strategy?: string;
+  serverLr?: string;
+  beta1?: string;
+  beta2?: string;
+  tau?: string;
+  serverMomentum?: string;
+  targetAccuracy?: string;
+  patience?: string;
   seed: string;
   keep?: boolean;
 }
+
+/** Optional numeric flags → request fields; absent flags stay absent so the coordinator applies the strategy's defaults. */
+const OPTIONAL_NUMBERS: Array<[keyof TrainOptions, string, string, boolean]> = [
+  ['serverLr', '--server-lr', 'serverLearningRate', false],
+  ['beta1', '--beta1', 'beta1', false],
+  ['beta2', '--beta2', 'beta2', false],
+  ['tau', '--tau', 'tau', false],
+  ['serverMomentum', '--server-momentum', 'serverMomentum', false],
+  ['targetAccuracy', '--target-accuracy', 'targetAccuracy', false],
+  ['patience', '--patience', 'patience', true],
+];
 
 interface ExportOptions extends CommonOptions {
   round?: string;
@@ -66,18 +85,28 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
     .option('--min-clients <n>', 'clients needed to start and to aggregate a round (default: --clients)')
     .option('--round-timeout <s>', 'seconds a round waits for updates before dropping the silent clients', '60')
     .option('--mu <x>', 'FedProx proximal coefficient (0 = FedAvg)', '0')
+    .option('--strategy <name>', 'fedavg, fedprox, fedavgm, fedadam, fedyogi or fedadagrad (default: fedprox with --mu > 0, else fedavg)')
+    .option('--server-lr <x>', 'server learning rate η (fedavgm 1, fedadam 0.1, fedyogi 0.01, fedadagrad 0.1)')
+    .option('--beta1 <x>', 'first-moment decay, fedadam/fedyogi (0.9)')
+    .option('--beta2 <x>', 'second-moment decay, fedadam/fedyogi (0.99)')
+    .option('--tau <x>', 'adaptivity τ, fedadam 1e-9, fedyogi 1e-3, fedadagrad 1e-9')
+    .option('--server-momentum <x>', 'server momentum μ, fedavgm (0)')
+    .option('--target-accuracy <x>', 'end the training once the held-out accuracy reaches x (0..1]')
+    .option('--patience <n>', 'end the training after n rounds without a new best accuracy')
     .option('--seed <n>', 'seed of the data split, shards and initial model', '0')
     .option('--keep', 'keep the client sandboxes after the training');
   describeCommand(train, {
     description: [
       'Asks the daemon (admin channel) to provision --clients sandboxes, give each a shard of the data',
       'set (the coordinator keeps a held-out 20 % for evaluation), and run --rounds rounds of FedAvg',
-      '(FedProx with --mu). Prints one line per round with the held-out accuracy and loss.',
+      '(FedProx with --mu; server optimizers with --strategy). --target-accuracy and --patience end it early.',
+      'Prints one line per round with the held-out accuracy and loss.',
       'With --json: one object {"status","message","data":{"training_uuid","final_accuracy","rounds":[…]}}.',
     ].join('\n'),
     examples: [
       'anweddol-server fl train --clients 4 --rounds 10 --model logreg --dataset digits.csv.gz --split iid',
       'anweddol-server fl train --clients 4 --rounds 10 --dataset digits.csv.gz --split dirichlet:0.5 --json',
+      'anweddol-server fl train --clients 4 --rounds 50 --dataset digits.csv.gz --strategy fedyogi --target-accuracy 0.95 --patience 5',
     ],
     exitStatus: ['1  also when the training failed (status in the JSON object)'],
   });
@@ -94,6 +123,8 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
       minClients: options.minClients === undefined ? clients : num(options.minClients, '--min-clients'),
       roundTimeoutSeconds: num(options.roundTimeout, '--round-timeout', false),
       mu: num(options.mu, '--mu', false),
+      ...(options.strategy !== undefined ? { strategy: options.strategy } : {}),
+      ...Object.fromEntries(OPTIONAL_NUMBERS.filter(([key]) => options[key] !== undefined).map(([key, flag, field, integer]) => [field, num(options[key] as string, flag, integer)])),
       seed: num(options.seed, '--seed'),
       keepSandboxes: options.keep === true,
     };
@@ -103,10 +134,13 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
       if (e.name === 'fl_training_started') output.progress(`training started with ${Array.isArray(e.clients) ? e.clients.length : '?'} clients`);
       if (e.name === 'fl_round_completed') output.progress(`round ${e.round}: accuracy ${pct(e.accuracy)} loss ${e.loss?.toFixed(4)} (${String(e.clients)} clients)`);
       if (e.name === 'fl_client_dropped') output.progress(`client ${e.client_id} dropped: ${e.reason}`);
+      if (e.name === 'fl_target_reached') output.progress(`target accuracy reached at round ${e.round}`);
+      if (e.name === 'fl_patience_exhausted') output.progress(`no improvement for ${String((e as { patience?: number }).patience)} rounds: stopping after round ${e.round}`);
     })) as TrainingSummary;
     const data = { training_uuid: summary.training_uuid, final_accuracy: summary.final_accuracy, rounds: roundsData(summary) };
     if (summary.status !== 'finished') throw new CliError(`training ${summary.status}: ${summary.message}`, data);
-    return { message: `training finished: accuracy ${pct(summary.final_accuracy)} after ${summary.rounds.length} rounds`, data, lines: [`training ${summary.training_uuid} finished: accuracy ${pct(summary.final_accuracy)} (initial ${pct(summary.initial_accuracy)})`] };
+    const why = summary.message.endsWith('rounds completed') ? '' : ` (${summary.message})`;
+    return { message: `training finished${why}: accuracy ${pct(summary.final_accuracy)} after ${summary.rounds.length} rounds`, data, lines: [`training ${summary.training_uuid} finished${why}: accuracy ${pct(summary.final_accuracy)} (initial ${pct(summary.initial_accuracy)})`] };
   });
 
   const status = fl.command('status').summary('list trainings, or show one').argument('[id]', 'training uuid');

@@ -12,6 +12,9 @@ export function parseCsvDataset(text: string): Dataset {
   const lines = text.split(/\r?\n/);
   let dims = -1;
   let first = true;
+  /** Where the column count was set: a header row or the first data row. */
+  let countFrom: { line: number; header: boolean } | undefined;
+  let dataRows = 0;
   const feats: number[] = [];
   const labels: number[] = [];
   for (let ln = 0; ln < lines.length; ln++) {
@@ -24,12 +27,17 @@ export function parseCsvDataset(text: string): Dataset {
       if (cells.some((c) => c === '' || !Number.isFinite(Number(c)))) {
         if (cells.length < 2) throw new DatasetFormatError(`line ${ln + 1}: header has ${cells.length} column, need features and a label`);
         dims = cells.length - 1;
+        countFrom = { line: ln + 1, header: true };
         continue;
       }
     }
     if (cells.length < 2) throw new DatasetFormatError(`line ${ln + 1}: ${cells.length} column, need at least one feature and a label`);
-    if (dims === -1) dims = cells.length - 1;
-    if (cells.length !== dims + 1) throw new DatasetFormatError(`line ${ln + 1}: ${cells.length} columns, expected ${dims + 1}`);
+    if (dims === -1) {
+      dims = cells.length - 1;
+      countFrom = { line: ln + 1, header: false };
+    }
+    if (cells.length !== dims + 1) throw new DatasetFormatError(columnCountMismatch(countFrom!, dims + 1, cells.length, ln + 1, dataRows));
+    dataRows++;
     for (let k = 0; k < dims; k++) {
       const v = Number(cells[k]);
       if (cells[k] === '' || !Number.isFinite(v)) throw new DatasetFormatError(`line ${ln + 1}, column ${k + 1}: '${cells[k]!.slice(0, 20)}' is not a number`);
@@ -43,6 +51,14 @@ export function parseCsvDataset(text: string): Dataset {
   }
   if (labels.length === 0) throw new DatasetFormatError('the data set has no rows');
   return { features: Float32Array.from(feats), labels: Int32Array.from(labels), count: labels.length, dimensions: dims };
+}
+
+/** When the first data row already disagrees with a header, it is the header that is wrong (or the data), not one ragged line. */
+function columnCountMismatch(from: { line: number; header: boolean }, expected: number, got: number, line: number, dataRowsBefore: number): string {
+  if (from.header && dataRowsBefore === 0) {
+    return `the header and the data disagree: the header (line ${from.line}) has ${expected} columns, the data rows have ${got} (line ${line})`;
+  }
+  return `line ${line}: ${got} columns, expected ${expected}`;
 }
 
 /** A dataset as header-less CSV (what a client's shard looks like inside its sandbox). */

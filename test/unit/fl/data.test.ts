@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { formatCsvDataset, parseCsvDataset } from '../../../src/fl/data/parse-csv-dataset.js';
+import { DatasetFormatError, formatCsvDataset, parseCsvDataset } from '../../../src/fl/data/parse-csv-dataset.js';
 import { loadDataset } from '../../../src/fl/data/load-dataset.js';
 import { parseShardSplit, splitShards, splitTrainTest } from '../../../src/fl/data/split-dataset.js';
 import { combineFeatureStatistics, computeFeatureStatistics, standardize } from '../../../src/fl/data/standardizer.js';
@@ -28,6 +28,11 @@ describe('CSV data sets', () => {
     const d = parseCsvDataset('a,b,label\r\n1,2,0\r\n');
     assert.equal(d.count, 1);
     assert.deepEqual(Array.from(d.features), [1, 2]);
+  });
+
+  it('says the header and the data disagree, naming both column counts, when the first data row does not match the header', () => {
+    assert.throws(() => parseCsvDataset('f1,f2,f3,label\n1,2,0\n3,4,1\n'),
+      (e: Error) => e instanceof DatasetFormatError && e.message === 'the header and the data disagree: the header (line 1) has 4 columns, the data rows have 3 (line 2)');
   });
 
   it('names the line of a ragged row, a non-numeric feature and a non-integer label', () => {

@@ -5,6 +5,15 @@ import { decodeSafetensors, encodeSafetensors, SafetensorsError, tensorToFloat32
 
 export const MODEL_FORMAT = 'anweddol-fl/1';
 
+/**
+ * Written into every file so that someone opening it with numpy reads `input.scale` right: a multiplier
+ * (1/std), where "scale" read as a divisor scores far worse. Older files lack these keys and read the same.
+ */
+const INPUT_DOCUMENTATION = {
+  input_transform: '(x - input.mean) * input.scale',
+  'input.scale': 'multiplier: 1 / standard deviation (1 for a constant feature)',
+};
+
 export interface ModelFile {
   spec: ModelSpec;
   params: Float32Array;
@@ -27,6 +36,7 @@ export function encodeModelFile(model: ModelFile): Buffer {
     inputs: String(model.spec.inputs),
     classes: String(model.spec.classes),
     hidden: String(model.spec.hidden),
+    ...INPUT_DOCUMENTATION,
   });
 }
 
@@ -67,7 +77,7 @@ export function decodeModelFile(bytes: Uint8Array, expected?: ModelSpec): ModelF
     scale: tensorToFloat32(file, 'input.scale', [spec.inputs]),
   };
   const metadata = { ...m };
-  for (const k of ['format', 'kind', 'inputs', 'classes', 'hidden']) delete metadata[k];
+  for (const k of ['format', 'kind', 'inputs', 'classes', 'hidden', ...Object.keys(INPUT_DOCUMENTATION)]) delete metadata[k];
   return { spec, params, standardizer, metadata };
 }
 

@@ -1,15 +1,13 @@
 // FL benchmark: the same training in-process and in sandboxes (per-round wall time, overhead ratio),
 // accuracy on the held-out 20 % of digits, and FedAvg throughput against this machine's memory copy bandwidth.
 // Usage: node --import tsx bench/fl.ts [--rounds 10] [--clients 4] [--no-docker] [--fedavg-only]
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FlCoordinator, type TrainingSummary } from '../src/fl/coordinator/fl-coordinator.js';
+import type { TrainingSummary } from '../src/fl/coordinator/fl-coordinator.js';
 import type { ClientHost } from '../src/fl/coordinator/client-host.js';
 import { InProcessClientHost } from '../src/fl/coordinator/in-process-client-host.js';
 import { SandboxClientHost } from '../src/fl/coordinator/sandbox-client-host.js';
 import { fedAvg } from '../src/fl/model/fed-avg.js';
+import { runTraining } from './fl-training.js';
 import { DockerVirtualization } from '../src/virtualization/docker/docker-virtualization.js';
 
 const args = process.argv.slice(2);
@@ -18,19 +16,8 @@ const ROUNDS = opt('--rounds', 10);
 const CLIENTS = opt('--clients', 4);
 const DIGITS = fileURLToPath(new URL('../test/fixtures/digits.csv.gz', import.meta.url));
 
-async function train(host: ClientHost, split: string): Promise<TrainingSummary> {
-  const dir = mkdtempSync(join(tmpdir(), 'fl-bench-'));
-  const coordinator = new FlCoordinator({ host, dataDir: dir, listenPort: 0 });
-  await coordinator.start();
-  try {
-    const id = coordinator.startTraining({ clients: CLIENTS, rounds: ROUNDS, model: 'logreg', dataset: DIGITS, split, roundTimeoutSeconds: 60, readyTimeoutSeconds: 60 });
-    const s = await coordinator.waitForTraining(id);
-    if (s.status !== 'finished') throw new Error(`training ${s.status}: ${s.message}`);
-    return s;
-  } finally {
-    await coordinator.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+function train(host: ClientHost, split: string): Promise<TrainingSummary> {
+  return runTraining(host, { clients: CLIENTS, rounds: ROUNDS, model: 'logreg', dataset: DIGITS, split, roundTimeoutSeconds: 60, readyTimeoutSeconds: 60 });
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -1,0 +1,89 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AnweddolDatabase } from '../../../src/database/database.js';
+import { FlStore } from '../../../src/database/fl-store.js';
+import { FlCoordinator, type FlEventName, type TrainingSummary } from '../../../src/fl/coordinator/fl-coordinator.js';
+import { InProcessClientHost } from '../../../src/fl/coordinator/in-process-client-host.js';
+import type { TrainingRequestInput } from '../../../src/fl/coordinator/training-request.js';
+import { decodeOptimizerState } from '../../../src/fl/strategy/optimizer-state-file.js';
+import { STRATEGY_NAMES } from '../../../src/fl/strategy/strategy.js';
+
+const DIGITS = fileURLToPath(new URL('../../fixtures/digits.csv.gz', import.meta.url));
+const BASE: TrainingRequestInput = { clients: 4, rounds: 5, dataset: DIGITS, seed: 0 };
+
+interface Trained {
+  summary: TrainingSummary;
+  events: Array<{ name: FlEventName; payload: Record<string, unknown> }>;
+  store: FlStore;
+}
+
+/** One in-process training on digits with its own store and model folder, released before returning. */
+async function train(request: Partial<TrainingRequestInput>, inspect?: (t: Trained) => void): Promise<Trained> {
+  const dir = mkdtempSync(join(tmpdir(), 'fl-strategy-'));
+  const database = new AnweddolDatabase(':memory:');
+  const store = new FlStore(database);
+  const events: Trained['events'] = [];
+  const coordinator = new FlCoordinator({ host: new InProcessClientHost(), dataDir: dir, listenPort: 0, store, emit: (name, payload) => events.push({ name, payload }) });
+  await coordinator.start();
+  try {
+    const summary = await coordinator.waitForTraining(coordinator.startTraining({ ...BASE, ...request }));
+    const trained = { summary, events, store };
+    inspect?.(trained);
+    return trained;
+  } finally {
+    await coordinator.stop();
+    database.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('server strategies on digits (in-process)', () => {
+  for (const strategy of STRATEGY_NAMES) {
+    it(`${strategy} trains softmax regression past 85 % held-out accuracy in 5 rounds`, async () => {
+      const { summary } = await train({ strategy, ...(strategy === 'fedprox' ? { mu: 0.01 } : {}) });
+      assert.equal(summary.status, 'finished', summary.message);
+      assert.equal(summary.rounds.length, 5);
+      assert.ok(summary.final_accuracy! > 0.85, `${strategy}: ${summary.final_accuracy}`);
+    });
+  }
+
+  it('keeps the adaptive optimizer\'s moments in the store after every round', async () => {
+    await train({ strategy: 'fedadam', rounds: 2 }, ({ summary, store }) => {
+      const row = store.optimizerState(summary.training_uuid)!;
+      assert.equal(row.round, 2);
+      const state = decodeOptimizerState(row.state);
+      assert.equal(state.step, 2);
+      assert.equal(state.m!.length, 64 * 10 + 10);
+      assert.ok(state.v!.some((x) => x > 0));
+    });
+  });
+});
+
+describe('stop conditions on digits (in-process)', () => {
+  it('ends as "finished (target reached)" at the first round reaching --target-accuracy and emits fl_target_reached', async () => {
+    const { summary, events } = await train({ rounds: 10, targetAccuracy: 0.94 });
+    assert.equal(summary.status, 'finished');
+    assert.equal(summary.message, 'target reached');
+    assert.ok(summary.rounds.length > 1 && summary.rounds.length < 10, `stopped after ${summary.rounds.length} rounds`);
+    assert.ok(summary.rounds.at(-1)!.accuracy >= 0.94);
+    assert.ok(summary.rounds.slice(0, -1).every((r) => r.accuracy < 0.94));
+    const fired = events.find((e) => e.name === 'fl_target_reached');
+    assert.deepEqual(fired?.payload, { training_uuid: summary.training_uuid, round: summary.rounds.length, accuracy: summary.final_accuracy, target_accuracy: 0.94 });
+  });
+
+  it('ends after --patience rounds without a new best accuracy and emits fl_patience_exhausted', async () => {
+    const { summary, events } = await train({ rounds: 10, patience: 1 });
+    assert.equal(summary.status, 'finished');
+    assert.equal(summary.message, 'no improvement for 1 round(s)');
+    const accuracies = summary.rounds.map((r) => r.accuracy);
+    assert.ok(accuracies.length < 10);
+    assert.ok(accuracies.at(-1)! <= Math.max(...accuracies.slice(0, -1)));
+    const fired = events.find((e) => e.name === 'fl_patience_exhausted');
+    assert.equal(fired?.payload.round, accuracies.length);
+    assert.equal(fired?.payload.patience, 1);
+  });
+});

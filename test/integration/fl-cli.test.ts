@@ -66,4 +66,21 @@ describe('fl commands against the daemon', { skip: dockerHost?.startsWith('unix:
     const clients = status.data.clients as Array<{ drop_reason: string | null }>;
     assert.ok(clients.some((c) => /capacity reached/.test(c.drop_reason ?? '')));
   });
+
+  it('fl train --strategy fedadam --target-accuracy stops early and says finished (target reached)', async () => {
+    const run = await cli('fl', 'train', '--clients', '3', '--rounds', '10', '--dataset', DIGITS, '--local-epochs', '1', '--strategy', 'fedadam', '--server-lr', '0.05', '--target-accuracy', '0.5', '--json');
+    assert.equal(run.code, 0, run.stderr.slice(-2000) + run.stdout);
+    const out = jsonOf(run);
+    assert.match(out.message, /^training finished \(target reached\): accuracy/);
+    assert.ok((out.data as { rounds: unknown[] }).rounds.length < 10);
+    assert.match(run.stderr, /target accuracy reached at round \d+/);
+    const status = await cli('fl', 'status', (out.data as { training_uuid: string }).training_uuid);
+    assert.match(status.stdout, /: finished \(target reached\)/);
+  });
+
+  it('fl train refuses a server option the strategy does not take, in one line naming it, before any sandbox', async () => {
+    const run = await cli('fl', 'train', '--clients', '2', '--rounds', '1', '--dataset', DIGITS, '--strategy', 'fedadam', '--server-momentum', '0.9');
+    assert.equal(run.code, 1);
+    assert.match(run.stderr.trim(), /server-momentum applies to fedavgm, not to fedadam$/);
+  });
 });

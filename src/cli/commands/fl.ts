@@ -26,6 +26,7 @@ interface TrainOptions extends CommonOptions {
   serverMomentum?: string;
   targetAccuracy?: string;
   patience?: string;
+  startWhen?: string;
   seed: string;
   keep?: boolean;
 }
@@ -39,6 +40,7 @@ const OPTIONAL_NUMBERS: Array<[keyof TrainOptions, string, string, boolean]> = [
   ['serverMomentum', '--server-momentum', 'serverMomentum', false],
   ['targetAccuracy', '--target-accuracy', 'targetAccuracy', false],
   ['patience', '--patience', 'patience', true],
+  ['startWhen', '--start-when', 'startWhen', true],
 ];
 
 interface ExportOptions extends CommonOptions {
@@ -93,6 +95,7 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
     .option('--server-momentum <x>', 'server momentum μ, fedavgm (0)')
     .option('--target-accuracy <x>', 'end the training once the held-out accuracy reaches x (0..1]')
     .option('--patience <n>', 'end the training after n rounds without a new best accuracy')
+    .option('--start-when <n>', 'start the rounds once n clients are ready (default: all, or the ready timeout); the others are dropped')
     .option('--seed <n>', 'seed of the data split, shards and initial model', '0')
     .option('--keep', 'keep the client sandboxes after the training');
   describeCommand(train, {
@@ -134,6 +137,7 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
       if (e.name === 'fl_training_started') output.progress(`training started with ${Array.isArray(e.clients) ? e.clients.length : '?'} clients`);
       if (e.name === 'fl_round_completed') output.progress(`round ${e.round}: accuracy ${pct(e.accuracy)} loss ${e.loss?.toFixed(4)} (${String(e.clients)} clients)`);
       if (e.name === 'fl_client_dropped') output.progress(`client ${e.client_id} dropped: ${e.reason}`);
+      if (e.name === 'fl_start_condition_met') output.progress(`${String((e as { ready_clients?: number }).ready_clients)} clients ready: starting (--start-when)`);
       if (e.name === 'fl_target_reached') output.progress(`target accuracy reached at round ${e.round}`);
       if (e.name === 'fl_patience_exhausted') output.progress(`no improvement for ${String((e as { patience?: number }).patience)} rounds: stopping after round ${e.round}`);
     })) as TrainingSummary;

@@ -29,6 +29,7 @@ export type FlEventName =
   | 'fl_training_started'
   | 'fl_round_completed'
   | 'fl_client_dropped'
+  | 'fl_start_condition_met'
   | 'fl_target_reached'
   | 'fl_patience_exhausted'
   | 'fl_training_finished';
@@ -296,18 +297,19 @@ export class FlCoordinator {
     run.abort.signal.throwIfAborted();
   }
 
-  /** TRAINING_START to every launched agent (retried until its server answers), then wait for their feature statistics. */
+  /**
+   * TRAINING_START to every launched agent (retried until its server answers), then wait for their feature statistics:
+   * from all of them, or from `start_when` of them, until the ready timeout.
+   */
   private async collectStatistics(run: TrainingRun): Promise<void> {
     this.setStatus(run, 'waiting_clients');
     const r = run.request;
     const deadline = Date.now() + r.readyTimeoutSeconds * 1000;
     const launched = [...run.clients.values()].filter((c) => c.launched && c.status === 'launching');
-    const collector = new RoundCollector<FeatureStatistics>(launched.map((c) => c.id), r.readyTimeoutSeconds * 1000);
+    const collector = new RoundCollector<FeatureStatistics>(launched.map((c) => c.id), r.readyTimeoutSeconds * 1000, r.startWhen ?? Infinity);
     run.phase = { kind: 'statistics', round: 0, modelUuid: '', collector: collector as RoundCollector<unknown> };
-    const minReady = r.minClients;
-    // Stop waiting for stragglers once min_clients answered and the others had a fair chance.
     await Promise.all(launched.map(async (c) => {
-      while (Date.now() < deadline && !run.abort.signal.aborted && c.status === 'launching') {
+      while (Date.now() < deadline && !run.abort.signal.aborted && c.status === 'launching' && collector.isPending(c.id)) {
         if (await this.notify(run, c, { type: 'TRAINING_START', trainingUuid: run.uuid }, false)) return;
         await sleep(200, run.abort.signal).catch(() => undefined);
       }
@@ -321,9 +323,14 @@ export class FlCoordinator {
       c.status = 'ready';
       this.saveClient(run, c);
     }
-    for (const id of result.missing) this.dropClient(run, run.clients.get(id)!, 'not ready before the ready timeout');
+    const startedEarly = r.startWhen !== null && result.received.size >= r.startWhen;
+    // Without elastic clients a latecomer cannot join the rounds: it leaves now, with the reason.
+    const lateReason = startedEarly ? `not ready when ${r.startWhen} clients were (start_when)` : 'not ready before the ready timeout';
+    for (const id of result.missing) this.dropClient(run, run.clients.get(id)!, lateReason);
     const ready = run.activeClients();
-    if (ready.length < minReady) throw new Error(`only ${ready.length} of ${r.clients} clients became ready, min_clients is ${minReady}`);
+    if (r.startWhen !== null && !startedEarly) throw new Error(`only ${ready.length} of ${r.clients} clients became ready before the ready timeout, start_when is ${r.startWhen}`);
+    if (ready.length < r.minClients) throw new Error(`only ${ready.length} of ${r.clients} clients became ready, min_clients is ${r.minClients}`);
+    if (startedEarly) this.emit('fl_start_condition_met', { training_uuid: run.uuid, ready_clients: ready.length, start_when: r.startWhen });
     run.standardizer = combineFeatureStatistics(ready.map((c) => c.stats!));
     run.test = standardize(run.test, run.standardizer);
   }

@@ -1,4 +1,4 @@
-// Collects one answer per selected client until all answered, all remaining were dropped, or the deadline.
+// Collects one answer per selected client until all answered (or `enough` did), all remaining were dropped, or the deadline.
 
 export type AcceptOutcome = 'accepted' | 'duplicate' | 'not_selected';
 
@@ -17,7 +17,12 @@ export class RoundCollector<T> {
   private settled = false;
   readonly done: Promise<CollectedRound<T>>;
 
-  constructor(selected: Iterable<string>, deadlineMs: number) {
+  /** `enough`: stop collecting once this many answered (default: every selected client). */
+  constructor(
+    selected: Iterable<string>,
+    deadlineMs: number,
+    private readonly enough = Infinity,
+  ) {
     this.pending = new Set(selected);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.timer = setTimeout(() => this.finish(true), deadlineMs);
@@ -54,7 +59,7 @@ export class RoundCollector<T> {
   }
 
   private check(): void {
-    if (this.pending.size === 0) this.finish(false);
+    if (this.pending.size === 0 || this.received.size >= this.enough) this.finish(false);
   }
 
   private finish(timedOut: boolean): void {

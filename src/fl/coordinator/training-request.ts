@@ -32,6 +32,8 @@ export interface TrainingRequestInput {
   /** Ends the training after this many rounds without a new best accuracy. */
   patience?: number;
   minClients?: number;
+  /** Start the rounds as soon as this many clients are ready (default: wait for every client or the ready timeout). */
+  startWhen?: number;
   /** Updates needed to aggregate a round (default: minClients). */
   minFitClients?: number;
   roundTimeoutSeconds?: number;
@@ -44,12 +46,13 @@ export interface TrainingRequestInput {
   clientTrainers?: Record<number, TrainerCommand>;
 }
 
-type StrategyInput = 'strategy' | ServerOptimizerOption | 'targetAccuracy' | 'patience';
+type StrategyInput = 'strategy' | ServerOptimizerOption | 'targetAccuracy' | 'patience' | 'startWhen';
 
 export interface TrainingRequest extends Required<Omit<TrainingRequestInput, 'trainer' | 'clientTrainers' | 'split' | StrategyInput>> {
   strategy: StrategyConfig;
   targetAccuracy: number | null;
   patience: number | null;
+  startWhen: number | null;
   split: ShardSplit;
   splitText: string;
   trainer?: TrainerCommand;
@@ -83,6 +86,7 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
     targetAccuracy,
     patience,
     minClients: input.minClients ?? input.clients,
+    startWhen: input.startWhen ?? null,
     minFitClients: input.minFitClients ?? input.minClients ?? input.clients,
     roundTimeoutSeconds: input.roundTimeoutSeconds ?? 60,
     readyTimeoutSeconds: input.readyTimeoutSeconds ?? 60,
@@ -103,6 +107,7 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
   if (!(typeof r.mu === 'number' && r.mu >= 0)) bad(`mu must be ≥ 0, got ${String(r.mu)}`);
   int(r.minClients, 'min clients', 1, r.clients);
   int(r.minFitClients, 'min fit clients', 1, r.clients);
+  if (r.startWhen !== null) int(r.startWhen, 'start when', r.minClients, r.clients);
   pos(r.roundTimeoutSeconds, 'round timeout');
   pos(r.readyTimeoutSeconds, 'ready timeout');
   int(r.seed, 'seed', -(2 ** 31), 2 ** 31 - 1);
@@ -129,6 +134,7 @@ export function describeTrainingRequest(r: TrainingRequest): Record<string, unkn
     ...(r.targetAccuracy !== null ? { target_accuracy: r.targetAccuracy } : {}),
     ...(r.patience !== null ? { patience: r.patience } : {}),
     min_clients: r.minClients,
+    ...(r.startWhen !== null ? { start_when: r.startWhen } : {}),
     min_fit_clients: r.minFitClients,
     round_timeout: r.roundTimeoutSeconds,
     seed: r.seed,

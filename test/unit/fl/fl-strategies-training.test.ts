@@ -87,3 +87,48 @@ describe('stop conditions on digits (in-process)', () => {
     assert.equal(fired?.payload.patience, 1);
   });
 });
+
+/** In-process agents, except that the last client's agent can never be notified (it never becomes ready). */
+class OneUnreadyHost extends InProcessClientHost {
+  constructor(private readonly unready: string) {
+    super();
+  }
+
+  override async launch(...args: Parameters<InProcessClientHost['launch']>) {
+    const launched = await super.launch(...args);
+    // Port 1 on loopback refuses connections: TRAINING_START is retried until the training stops waiting.
+    return args[0].clientId === this.unready ? { ...launched, agentUrl: 'http://127.0.0.1:1' } : launched;
+  }
+}
+
+describe('--start-when (in-process)', () => {
+  async function startWith(request: Partial<TrainingRequestInput>) {
+    const dir = mkdtempSync(join(tmpdir(), 'fl-start-'));
+    const events: Trained['events'] = [];
+    const coordinator = new FlCoordinator({ host: new OneUnreadyHost('client-3'), dataDir: dir, listenPort: 0, emit: (name, payload) => events.push({ name, payload }) });
+    await coordinator.start();
+    try {
+      const started = performance.now();
+      const summary = await coordinator.waitForTraining(coordinator.startTraining({ ...BASE, clients: 3, rounds: 1, localEpochs: 1, ...request }));
+      return { summary, events, seconds: (performance.now() - started) / 1000 };
+    } finally {
+      await coordinator.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('starts the rounds once start_when clients are ready, without waiting out the ready timeout, and drops the latecomer with the reason', async () => {
+    const { summary, events, seconds } = await startWith({ startWhen: 2, minClients: 2, readyTimeoutSeconds: 30 });
+    assert.equal(summary.status, 'finished', summary.message);
+    assert.ok(seconds < 15, `took ${seconds.toFixed(1)} s`);
+    assert.deepEqual(summary.clients.find((c) => c.client_id === 'client-3'), { client_id: 'client-3', status: 'dropped', drop_reason: 'not ready when 2 clients were (start_when)' });
+    assert.deepEqual(events.find((e) => e.name === 'fl_start_condition_met')?.payload, { training_uuid: summary.training_uuid, ready_clients: 2, start_when: 2 });
+  });
+
+  it('fails at the ready timeout when fewer than start_when clients are ready, naming both counts', async () => {
+    const { summary, events } = await startWith({ startWhen: 3, minClients: 2, readyTimeoutSeconds: 1 });
+    assert.equal(summary.status, 'failed');
+    assert.equal(summary.message, 'only 2 of 3 clients became ready before the ready timeout, start_when is 3');
+    assert.equal(events.some((e) => e.name === 'fl_start_condition_met'), false);
+  });
+});

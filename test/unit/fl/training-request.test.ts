@@ -44,3 +44,10 @@ describe('training request: strategy and stop conditions', () => {
     });
   }
 });
+
+describe('training request: start_when', () => {
+  it('refuses a start_when below min_clients or above the client count', () => {
+    assert.throws(() => normalizeTrainingRequest({ ...BASE, clients: 4, minClients: 3, startWhen: 2 }), /^RangeError: start when must be an integer in 3\.\.4, got 2$/);
+    assert.throws(() => normalizeTrainingRequest({ ...BASE, clients: 4, startWhen: 5 }), /start when must be an integer in 4\.\.4, got 5/);
+  });
+});

@@ -14,7 +14,7 @@ import { IpFilter } from '../server/ip-filter.js';
 import { createLogger, logSandboxActivity, type ClosableLogger } from '../server/logging.js';
 import type { Logger } from '../shared/logger.js';
 import { DiskLimitUnsupportedError } from '../virtualization/virtualization-errors.js';
-import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
+import type { SandboxNetworkInfo, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import type { AnweddolConfig } from './config/config-schema.js';
 import { packageVersion } from '../shared/package-info.js';
 import { AdminChannel, AdminRouter } from './admin-channel.js';
@@ -22,6 +22,7 @@ import { registerAdminMethods } from './admin-methods.js';
 import { checkRunAsUser, ignoredKeyWarnings, type ProcessIdentity } from './anweddol-compat.js';
 import { daemonExtensions } from './daemon-extensions.js';
 import { exposureWarnings } from './exposure-warnings.js';
+import { createEgressFirewall } from './egress-setup.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { createVirtualization, diskLimitProblem } from './virtualization-factory.js';
 
@@ -30,8 +31,15 @@ export interface DaemonOptions {
   web?: boolean;
   /** Copy log lines to stdout (foreground). */
   logToStdout?: boolean;
-  /** Builds the sandbox backend (default: `DockerVirtualization` from the config); it gets the daemon's logger. */
-  createVirtualization?: (config: AnweddolConfig, logger: Logger) => VirtualizationInterface;
+  /**
+   * Builds the sandbox backend (default: `DockerVirtualization` from the config); it gets the daemon's logger, and
+   * `beforeAvailable` (the egress rules), which it must run on every (re)connection before it reports itself available.
+   */
+  createVirtualization?: (
+    config: AnweddolConfig,
+    logger: Logger,
+    beforeAvailable?: (network: SandboxNetworkInfo) => Promise<void>,
+  ) => VirtualizationInterface;
   /** Also log the stack trace of every runtime error (`start --enable-traceback-log`). */
   logStackTraces?: boolean;
 }
@@ -135,7 +143,14 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
     const ipFilter = config.ip_filter.enabled
       ? new IpFilter({ allowed: config.ip_filter.allowed_ip_list, denied: config.ip_filter.denied_ip_list })
       : undefined;
-    const virtualization: VirtualizationInterface = (options.createVirtualization ?? createVirtualization)(config, logger);
+    // Checked before anything starts: no sandbox may exist without its egress rules.
+    const egress = createEgressFirewall(config, logger);
+    await egress?.preflight();
+    const virtualization: VirtualizationInterface = (options.createVirtualization ?? createVirtualization)(
+      config,
+      logger,
+      egress && ((network) => egress.install(network)),
+    );
     const server = new AnweddolServer({
       bindAddress: config.server.bind_address,
       listenPort: config.server.listen_port,
@@ -193,8 +208,17 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
     const channel = new AdminChannel(config.server.admin_socket_path, admin, logger);
     await channel.start();
     cleanup.push(() => channel.stop());
+    // Runs after server.stop (cleanup unwinds in reverse), once the sandboxes are gone; kept if they outlive us.
+    if (egress) {
+      cleanup.push(() =>
+        config.container.destroy_on_stop ? egress.remove() : logger.info('egress rules kept: sandboxes outlive the daemon (container.destroy_on_stop: false)'),
+      );
+    }
     await server.start();
     cleanup.push(() => server.stop());
+    // Docker is up but the rules could not go in: refuse rather than serve unfiltered (with Docker down, they go in when it comes back).
+    const egressFailure = egress?.lastFailure();
+    if (egressFailure) throw egressFailure;
     // After start: extensions may need the backend up (e.g. its gateway address); they stop before the server.
     for (const extension of daemonExtensions) {
       const handle = await extension({ config, server, database, virtualization, logger, admin });

@@ -12,6 +12,8 @@ import type { AnweddolConfig } from './config/config-schema.js';
 import { checkRunAsUser } from './anweddol-compat.js';
 import { processIdentity, readTlsFiles } from './daemon.js';
 import { diskLimitProblem } from './virtualization-factory.js';
+import { createEgressFirewall } from './egress-setup.js';
+import { silentLogger } from '../shared/logger.js';
 
 export interface CheckOptions {
   web?: boolean;
@@ -63,6 +65,7 @@ export async function checkEnvironment(config: AnweddolConfig, options: CheckOpt
   }
   checkNprocLimit(config, problems);
   if (options.docker !== false) await checkDocker(config, problems);
+  await checkEgress(config, problems, options.docker !== false);
   return problems;
 }
 
@@ -75,6 +78,12 @@ function checkNprocLimit(config: AnweddolConfig, problems: string[]): void {
     `container.nproc_limit: ${c.nproc_limit} is not above max_allowed_running_container_domains × pids_limit (${max * c.pids_limit}): ` +
       'the kernel counts it per UID, shared by the client users of all sandboxes, so full sandboxes would stop logins in the others',
   );
+}
+
+/** Whether the egress rules could be installed (nothing is changed); Docker's own chain only when Docker is checked too. */
+async function checkEgress(config: AnweddolConfig, problems: string[], withDocker: boolean): Promise<void> {
+  const firewall = createEgressFirewall(config, silentLogger);
+  await (withDocker ? firewall?.check() : firewall?.preflight())?.catch((error: Error) => problems.push(`network.egress: ${error.message}`));
 }
 
 function checkBindable(host: string, port: number, key: string, problems: string[]): Promise<void> {

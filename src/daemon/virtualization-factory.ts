@@ -3,7 +3,7 @@ import { sha256Hex } from '../crypto/hash.js';
 import type { Logger } from '../shared/logger.js';
 import { DockerVirtualization } from '../virtualization/docker/docker-virtualization.js';
 import type { DiskLimitUnsupportedError } from '../virtualization/virtualization-errors.js';
-import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
+import type { SandboxNetworkInfo, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import type { AnweddolConfig } from './config/config-schema.js';
 
 /** Containers are labelled per database file: a restarted daemon reclaims its own, two daemons never mix. */
@@ -16,7 +16,12 @@ export function diskLimitProblem(error: DiskLimitUnsupportedError): string {
   return `container.disk_limit: ${error.message}; run dockerd on one of those (scripts/dockerd.sh: ANWEDDOL_DOCKERD_STORAGE=btrfs) or set container.disk_limit: null`;
 }
 
-export function createVirtualization(config: AnweddolConfig, logger: Logger): VirtualizationInterface {
+/** `beforeAvailable` runs on every (re)connection before sandboxes can be created (the egress rules). */
+export function createVirtualization(
+  config: AnweddolConfig,
+  logger: Logger,
+  beforeAvailable?: (network: SandboxNetworkInfo) => Promise<void>,
+): VirtualizationInterface {
   const c = config.container;
   return new DockerVirtualization({
     dockerHost: config.docker.host,
@@ -34,5 +39,6 @@ export function createVirtualization(config: AnweddolConfig, logger: Logger): Vi
     clientSudo: c.client_sudo,
     networkName: c.network_name ?? undefined,
     logger,
+    beforeAvailable,
   });
 }

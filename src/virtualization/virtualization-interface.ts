@@ -50,6 +50,8 @@ export interface SandboxNetworkInfo {
   subnet: string;
   /** Address sandboxes reach the host at. */
   gateway: string;
+  /** Whether the network carries IPv6 (sandboxes then have IPv6 addresses, which IPv4 rules do not cover). */
+  ipv6: boolean;
 }
 
 export type SandboxEndReason = 'stopped' | 'died' | 'removed' | 'oom';

@@ -93,7 +93,7 @@ export class FakeVirtualization implements VirtualizationInterface {
   }
 
   networkInfo(): SandboxNetworkInfo | undefined {
-    return { name: 'fake', bridge: 'lo', subnet: '127.0.0.0/8', gateway: '127.0.0.1' };
+    return { name: 'fake', bridge: 'lo', subnet: '127.0.0.0/8', gateway: '127.0.0.1', ipv6: false };
   }
 
   /** Adds a sandbox as if it existed before the server started (reconciliation tests). */

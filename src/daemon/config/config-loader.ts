@@ -6,6 +6,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { isRate } from '../../server/client-limits/rate.js';
 import { isWebOrigin } from '../../server/rest-request-policy.js';
+import { isIpv4Cidr } from '../../virtualization/egress/egress-rules.js';
 import { configSchema, type AnweddolConfig } from './config-schema.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/anweddol/anweddol.conf.yaml';
@@ -62,7 +63,10 @@ export function parseConfig(text: string, env: Environment, baseDir: string, sou
   const config = raw as AnweddolConfig;
   const problems = checkRelations(config);
   if (problems.length > 0) throw new ConfigError(problems);
-  return resolveDerived(config, env, baseDir);
+  const resolved = resolveDerived(config, env, baseDir);
+  const late = checkResolved(resolved);
+  if (late.length > 0) throw new ConfigError(late);
+  return resolved;
 }
 
 /** The defaults alone (what an empty file gives), for docs and tests. */
@@ -76,6 +80,7 @@ ajv.addFormat('ip', (value: string) => isIP(value) !== 0);
 ajv.addFormat('ip-or-cidr', (value: string) => value === 'any' || isIpOrCidr(value));
 ajv.addFormat('web-origin', isWebOrigin);
 ajv.addFormat('rate', isRate);
+ajv.addFormat('ipv4-cidr', isIpv4Cidr);
 const validate = ajv.compile(configSchema);
 
 function isIpOrCidr(value: string): boolean {
@@ -123,6 +128,17 @@ function checkRelations(config: AnweddolConfig): string[] {
   const [first, last] = config.port_forwarding.port_range;
   if (first > last) {
     problems.push(`port_forwarding.port_range: must be a pair [first, last] of port numbers, first ≤ last, got ${shown([first, last])}`);
+  }
+  return problems;
+}
+
+/** Relations that involve a derived value (e.g. docker.host from $DOCKER_HOST). */
+function checkResolved(config: AnweddolConfig): string[] {
+  const problems: string[] = [];
+  // The egress rules go into this machine's iptables: with an engine elsewhere they would filter nothing.
+  const tcp = /^(?:tcp|http):\/\/\[?([^\]/]+?)\]?(?::\d+)?\/?$/.exec(config.docker.host);
+  if (config.network.egress !== 'open' && tcp !== null && !['localhost', '127.0.0.1', '::1'].includes(tcp[1]!)) {
+    problems.push(`network.egress: the egress rules are installed on this machine, but docker.host ${config.docker.host} is another one; filter on the engine's host and set network.egress: open`);
   }
   return problems;
 }

@@ -84,6 +84,11 @@ export interface AnweddolConfig {
     log_archive_folder_path: string;
     max_archived_files: number | null;
   };
+  network: {
+    egress: 'internet' | 'none' | 'open';
+    allow: string[];
+    deny: string[];
+  };
   fl: {
     enabled: boolean;
     listen_port: number;
@@ -134,6 +139,12 @@ const ipList = (def: string[]) => ({
   items: { type: 'string', format: 'ip-or-cidr', 'x-expect': '"any", an IP address or a CIDR range' },
   default: def,
   'x-expect': 'a list of "any", IP addresses or CIDR ranges',
+});
+const ipv4Cidrs = () => ({
+  type: 'array',
+  items: { type: 'string', format: 'ipv4-cidr', 'x-expect': 'an IPv4 address or CIDR range' },
+  default: [],
+  'x-expect': 'a list of IPv4 addresses or CIDR ranges',
 });
 const section = (properties: Record<string, unknown>) => ({
   type: 'object',
@@ -247,6 +258,11 @@ export const configSchema = {
       max_log_file_size: int(null, 1, 'an integer ≥ 1 (KiB) or null'),
       log_archive_folder_path: path('/var/log/anweddol/archives'),
       max_archived_files: int(30, 1, 'an integer ≥ 1 (files) or null (keep all)'),
+    }),
+    network: section({
+      egress: { type: 'string', enum: ['internet', 'none', 'open'], default: 'internet', 'x-expect': 'one of internet, none, open' },
+      allow: ipv4Cidrs(),
+      deny: ipv4Cidrs(),
     }),
     fl: section({
       enabled: bool(true),

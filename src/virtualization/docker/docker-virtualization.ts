@@ -47,6 +47,11 @@ export interface DockerVirtualizationOptions {
   waitStrategy?: WaitStrategy;
   /** Ceiling of the reconnection backoff. */
   maxReconnectDelayMs?: number;
+  /**
+   * Runs on every (re)connection once the network is known, before the backend reports itself available
+   * (e.g. installing egress rules): if it throws, the backend stays unavailable (a BackendConfigurationError at start is thrown).
+   */
+  beforeAvailable?: (network: SandboxNetworkInfo) => Promise<void>;
 }
 
 export class DockerVirtualization extends EventEmitter implements VirtualizationInterface {
@@ -82,7 +87,10 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
       serverId: options.serverId,
       logger,
       maxReconnectDelayMs: options.maxReconnectDelayMs ?? 5000,
-      prepare: () => this.lifecycle.prepare(),
+      prepare: async () => {
+        await this.lifecycle.prepare();
+        await options.beforeAvailable?.(this.lifecycle.networkInfo()!);
+      },
     });
     this.lifecycle = new SandboxLifecycle({
       engine: this.engine,

@@ -51,5 +51,6 @@ export function describeSandboxNetwork(info: Docker.NetworkInspectInfo): Sandbox
     bridge: info.Options?.[BRIDGE_NAME_OPTION] ?? `br-${info.Id.slice(0, 12)}`,
     subnet: ipv4.Subnet,
     gateway: ipv4.Gateway,
+    ipv6: info.EnableIPv6 === true,
   };
 }

@@ -20,7 +20,7 @@ function network(overrides: Partial<Docker.NetworkInspectInfo> = {}): Docker.Net
 
 describe('describeSandboxNetwork', () => {
   it('names the bridge br-<first 12 hex of the id>, with the subnet and gateway', () => {
-    assert.deepEqual(describeSandboxNetwork(network()), { name: 'anweddol-sandboxes', bridge: `br-${ID.slice(0, 12)}`, subnet: '10.231.3.0/24', gateway: '10.231.3.1' });
+    assert.deepEqual(describeSandboxNetwork(network()), { name: 'anweddol-sandboxes', bridge: `br-${ID.slice(0, 12)}`, subnet: '10.231.3.0/24', gateway: '10.231.3.1', ipv6: false });
   });
 
   it('uses the bridge name the network sets', () => {
@@ -31,6 +31,10 @@ describe('describeSandboxNetwork', () => {
   it('reports the IPv4 subnet when IPv6 is listed first', () => {
     const info = network({ IPAM: { Driver: 'default', Config: [{ Subnet: 'fd00:1::/64', Gateway: 'fd00:1::1' }, { Subnet: '10.231.4.0/24', Gateway: '10.231.4.1' }] } });
     assert.equal(describeSandboxNetwork(info).subnet, '10.231.4.0/24');
+  });
+
+  it('says when the network carries IPv6, which host-side IPv4 rules do not cover', () => {
+    assert.equal(describeSandboxNetwork(network({ EnableIPv6: true })).ipv6, true);
   });
 
   it('refuses a network where sandboxes could talk to each other', () => {

@@ -20,10 +20,13 @@ export interface CliSpawnOptions {
   env?: Record<string, string>;
   /** The script node runs (default src/cli/main.ts); e.g. an `anwdlserver` symlink to it. */
   entry?: string;
+  /** A command node runs under (e.g. setpriv to drop a capability). */
+  wrapper?: string[];
 }
 
 function spawnCli(args: string[], options: CliSpawnOptions): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', options.entry ?? MAIN, ...args], {
+  const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
+  return spawn(command!, [...prefix, '--import', 'tsx', options.entry ?? MAIN, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ANWEDDOL_CONFIG: '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -107,6 +107,23 @@ describe('config loader', () => {
     ]);
   });
 
+  it('filters sandbox egress to public addresses by default', () => {
+    assert.deepEqual(parseConfig('', {}, '/').network, { egress: 'internet', allow: [], deny: [] });
+  });
+
+  it('rejects an egress mode that does not exist and an allow entry that is not an IPv4 address or range', () => {
+    assert.deepEqual(problemsOf('network:\n  egress: lan\n  allow: ["10.0.0.0/8", "fd00::/8"]\n'), [
+      'network.egress: must be one of internet, none, open, got "lan"',
+      'network.allow[1]: must be an IPv4 address or CIDR range, got "fd00::/8"',
+    ]);
+  });
+
+  it('refuses egress filtering with a Docker engine on another machine, where the rules would filter nothing', () => {
+    assert.match(problemsOf('docker:\n  host: tcp://10.0.0.5:2375\n')[0]!, /^network\.egress: .*set network\.egress: open/);
+    assert.equal(parseConfig('docker:\n  host: tcp://10.0.0.5:2375\nnetwork:\n  egress: open\n', {}, '/').network.egress, 'open');
+    assert.equal(parseConfig('docker:\n  host: tcp://127.0.0.1:2375\n', {}, '/').network.egress, 'internet');
+  });
+
   it('rejects a port range whose first port is after its last', () => {
     assert.match(problemsOf('port_forwarding:\n  port_range: [15000, 10000]\n')[0]!, /^port_forwarding\.port_range: .*first ≤ last/);
   });

@@ -219,6 +219,9 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
     // Docker is up but the rules could not go in: refuse rather than serve unfiltered (with Docker down, they go in when it comes back).
     const egressFailure = egress?.lastFailure();
     if (egressFailure) throw egressFailure;
+    if (egress && virtualization.isAvailable() && !egress.isInstalled()) {
+      throw new Error('the sandbox backend is available but never installed the egress rules (a custom createVirtualization must hand beforeAvailable to it)');
+    }
     // After start: extensions may need the backend up (e.g. its gateway address); they stop before the server.
     for (const extension of daemonExtensions) {
       const handle = await extension({ config, server, database, virtualization, logger, admin });

@@ -6,8 +6,10 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/daemon/config/config-loader.js';
-import { startDaemon } from '../../src/daemon/daemon.js';
-import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
+import type { AnweddolConfig } from '../../src/daemon/config/config-schema.js';
+import { startDaemon, type DaemonOptions } from '../../src/daemon/daemon.js';
+import { createVirtualization, serverIdFor } from '../../src/daemon/virtualization-factory.js';
+import type { Logger } from '../../src/shared/logger.js';
 import { EgressFirewall, egressChains } from '../../src/virtualization/egress/egress-firewall.js';
 import { createTestInstall, runCli, type TestInstall } from '../helpers/cli-runner.js';
 import { docker, dockerHost } from '../helpers/docker-sandbox.js';
@@ -30,6 +32,14 @@ async function until(what: string, condition: () => boolean, timeoutMs = 20_000)
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Why startDaemon refused; had it started, it is stopped, so the caller's assertion fails instead of the run hanging. */
+async function startFailure(config: AnweddolConfig, options?: DaemonOptions): Promise<string> {
+  const outcome = await startDaemon(config, options).catch((error: Error) => error);
+  if (outcome instanceof Error) return outcome.message;
+  await outcome.stop();
+  return 'started';
 }
 
 /** A unix socket in front of dockerd that the test can cut and restore: a dockerd outage without touching the shared engine. */
@@ -149,11 +159,14 @@ describe('the daemon with egress rules', () => {
     const i = await install();
     const network = i.config.container!.network_name as string;
     docker(['network', 'create', '--ipv6', '--subnet', 'fd42:e9e5:77::/64', '-o', 'com.docker.network.bridge.enable_icc=false', network]);
-    const outcome = await startDaemon(loadConfig(i.configPath, {})).catch((error: Error) => error);
-    // Had it started, it would be stopped here, so the assertion fails instead of the run hanging.
-    if (!(outcome instanceof Error)) await outcome.stop();
-    assert.match(outcome instanceof Error ? outcome.message : 'started', /has IPv6 enabled/);
+    assert.match(await startFailure(loadConfig(i.configPath, {})), /has IPv6 enabled/);
     assert.equal(parents(), parentsBefore);
+  });
+
+  it('refuses to start when a custom backend never runs the egress installer', async () => {
+    const config = loadConfig((await install()).configPath, {});
+    const careless = (c: AnweddolConfig, logger: Logger) => createVirtualization(c, logger);
+    assert.match(await startFailure(config, { createVirtualization: careless }), /never installed the egress rules/);
   });
 
   describe('without CAP_NET_ADMIN', () => {

@@ -83,7 +83,7 @@ describe('secrets in the log file (real daemon, Docker backend, FL)', { skip: pr
       fl: { enabled: true },
     });
     config = loadConfig(install.configPath, {});
-    daemon = await startDaemon(config, { createVirtualization: (c, logger) => recording(createVirtualization(c, logger), handed) });
+    daemon = await startDaemon(config, { createVirtualization: (c, logger, beforeAvailable) => recording(createVirtualization(c, logger, beforeAvailable), handed) });
     const tokenDatabase = new AnweddolDatabase(config.access_token.access_token_database_file_path);
     const accessToken = new AccessTokenStore(tokenDatabase).add().token;
     tokenDatabase.close();

@@ -81,6 +81,7 @@ export class EgressFirewall {
   /** install/remove run one at a time: a reconnection may race the daemon's stop. */
   private queue: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
+  private installed = false;
 
   constructor(private readonly options: EgressFirewallOptions) {
     if (options.policy.mode === 'open') throw new RangeError('no firewall for network.egress: open');
@@ -109,12 +110,18 @@ export class EgressFirewall {
     return this.failure;
   }
 
+  /** Whether the rules are in place (installed, not removed since). */
+  isInstalled(): boolean {
+    return this.installed;
+  }
+
   /** Builds the rules for this network and puts them in place; repeatable (a second call leaves the same rules). */
   install(network: SandboxNetworkInfo): Promise<void> {
     return this.serialized(async () => {
       try {
         await this.installNow(network);
         this.failure = undefined;
+        this.installed = true;
       } catch (error) {
         // Retried at each reconnection: log a failure once, not every few seconds.
         if (this.failure?.message !== (error as Error).message) this.logger.error(`egress rules not installed: ${(error as Error).message}`);
@@ -127,6 +134,7 @@ export class EgressFirewall {
   /** Removes our jumps and chains; leaves every other rule as it was. */
   remove(): Promise<void> {
     return this.serialized(async () => {
+      this.installed = false;
       for (const parent of ['DOCKER-USER', 'INPUT']) await this.removeJumps(parent, () => true);
       for (const chain of [this.chains.forward, this.chains.input]) {
         await this.exec(['-F', chain]).catch(() => {});

@@ -173,9 +173,9 @@ describe('the daemon with egress rules', () => {
     const withoutNetAdmin = ['setpriv', '--inh-caps=-net_admin', '--bounding-set=-net_admin', '--'];
     const fix = 'run the server as root or grant it CAP_NET_ADMIN (the systemd unit does), or set network.egress: open';
 
-    it('start refuses to run and names the fix', async () => {
+    it('start refuses to run and names the fix, even past the pre-start check (--skip-check)', async () => {
       const i = await install();
-      const run = await runCli(['start', '--foreground', '--config', i.configPath], { wrapper: withoutNetAdmin });
+      const run = await runCli(['start', '--foreground', '--skip-check', '--config', i.configPath], { wrapper: withoutNetAdmin });
       assert.equal(run.code, 1, run.stdout + run.stderr);
       assert.ok((run.stdout + run.stderr).includes(fix), run.stdout + run.stderr);
     });

@@ -21,8 +21,8 @@ import { AdminChannel, AdminRouter } from './admin-channel.js';
 import { registerAdminMethods } from './admin-methods.js';
 import { checkRunAsUser, ignoredKeyWarnings, type ProcessIdentity } from './anweddol-compat.js';
 import { daemonExtensions } from './daemon-extensions.js';
+import { createEgressFirewall } from './egress-firewall-factory.js';
 import { exposureWarnings } from './exposure-warnings.js';
-import { createEgressFirewall } from './egress-setup.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { createVirtualization, diskLimitProblem } from './virtualization-factory.js';
 

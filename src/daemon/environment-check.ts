@@ -12,7 +12,7 @@ import type { AnweddolConfig } from './config/config-schema.js';
 import { checkRunAsUser } from './anweddol-compat.js';
 import { processIdentity, readTlsFiles } from './daemon.js';
 import { diskLimitProblem } from './virtualization-factory.js';
-import { createEgressFirewall } from './egress-setup.js';
+import { createEgressFirewall } from './egress-firewall-factory.js';
 import { silentLogger } from '../shared/logger.js';
 
 export interface CheckOptions {

@@ -99,7 +99,7 @@ export function buildEgressRules(input: EgressRuleInput): EgressRuleSet {
   const dns = (r: string) => ['udp', 'tcp'].map((proto) => ['-d', r, '-p', proto, '-m', proto, '--dport', String(DNS_PORT), ...RETURN]);
 
   // Leaving the host. Order is precedence: replies, deny, DNS, the server's own addresses, allow, non-public ranges, default.
-  const forward: string[][] = [
+  const leaving: string[][] = [
     [...REPLIES, ...RETURN],
     ...policy.deny.map((d) => ['-d', cidr(d), ...REJECT]),
     ...resolvers.flatMap(dns),
@@ -110,14 +110,14 @@ export function buildEgressRules(input: EgressRuleInput): EgressRuleSet {
   ];
   // To the host itself: replies, a resolver that lives on the host, the FL coordinator; nothing else, whatever allow says.
   const local = new Set([...hostAddresses, gateway]);
-  const input_: string[][] = [
+  const toHost: string[][] = [
     [...REPLIES, ...RETURN],
     ...resolvers.filter((r) => local.has(r)).flatMap(dns),
     ...(input.flPort === undefined ? [] : [['-d', gateway, '-p', 'tcp', '-m', 'tcp', '--dport', String(input.flPort), ...RETURN]]),
     REJECT,
   ];
   return {
-    rules: [...forward.map((spec) => ({ chain: chains.forward, spec })), ...input_.map((spec) => ({ chain: chains.input, spec }))],
+    rules: [...leaving.map((spec) => ({ chain: chains.forward, spec })), ...toHost.map((spec) => ({ chain: chains.input, spec }))],
     jumps: [
       { chain: 'DOCKER-USER', spec: ['-i', network.bridge, '-j', chains.forward] },
       { chain: 'INPUT', spec: ['-i', network.bridge, '-j', chains.input] },

@@ -216,9 +216,8 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
     }
     await server.start();
     cleanup.push(() => server.stop());
-    // Docker is up but the rules could not go in: refuse rather than serve unfiltered (with Docker down, they go in when it comes back).
-    const egressFailure = egress?.lastFailure();
-    if (egressFailure) throw egressFailure;
+    // A failed install already failed server.start (a configuration error) or keeps the backend unavailable; this catches a
+    // custom backend that never ran the installer.
     if (egress && virtualization.isAvailable() && !egress.isInstalled()) {
       throw new Error('the sandbox backend is available but never installed the egress rules (a custom createVirtualization must hand beforeAvailable to it)');
     }

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { DockerVirtualization } from '../../src/virtualization/docker/docker-virtualization.js';
 import { EgressFirewall } from '../../src/virtualization/egress/egress-firewall.js';
 import type { EgressPolicy } from '../../src/virtualization/egress/egress-rules.js';
-import type { Sandbox, SandboxNetwork } from '../../src/virtualization/virtualization-interface.js';
+import type { Sandbox, SandboxNetworkInfo } from '../../src/virtualization/virtualization-interface.js';
 import { containersOf, docker, dockerHost, SANDBOX_IMAGE, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
 import { createNetnsHost, hostService, type NetnsHost } from '../helpers/netns-host.js';
 
@@ -31,7 +31,7 @@ interface Probe {
 describe('egress policy on the real sandbox network', () => {
   let backend: DockerVirtualization;
   let neighbourBackend: DockerVirtualization;
-  let network: SandboxNetwork;
+  let network: SandboxNetworkInfo;
   let prober: Sandbox;
   let neighbour: Sandbox;
   let lan: NetnsHost;
@@ -84,7 +84,7 @@ describe('egress policy on the real sandbox network', () => {
     cleanup.push(() => backend.close());
     cleanup.push(() => docker(['network', 'rm', networkName]));
     await backend.start();
-    network = backend.sandboxNetwork()!;
+    network = backend.networkInfo()!;
     // The neighbour publishes its SSH port on the gateway: what any sandbox finds there when published_address is 0.0.0.0.
     neighbourBackend = new DockerVirtualization({ ...common, serverId: neighbourId, publishedAddress: network.gateway, portRange: [14750, 14799] });
     cleanup.push(() => neighbourBackend.close());

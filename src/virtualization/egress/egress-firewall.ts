@@ -105,11 +105,6 @@ export class EgressFirewall {
     await this.requireDockerUser();
   }
 
-  /** The last install's error, if it failed (cleared by a successful one). */
-  lastFailure(): Error | undefined {
-    return this.failure;
-  }
-
   /** Whether the rules are in place (installed, not removed since). */
   isInstalled(): boolean {
     return this.installed;

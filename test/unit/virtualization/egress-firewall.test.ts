@@ -39,7 +39,7 @@ describe('EgressFirewall', () => {
     await assert.rejects(firewall(exec).install(network), /DOCKER-USER chain is missing .*--iptables=true/);
   });
 
-  it('remembers the last install failure until an install succeeds', async () => {
+  it('reports itself installed only after a successful install, and not after removal', async () => {
     let fail = true;
     const exec: IptablesExec = async (args) => {
       if (fail) throw new Error('boom');
@@ -47,11 +47,13 @@ describe('EgressFirewall', () => {
       return '';
     };
     const fw = firewall(exec);
-    await assert.rejects(fw.install(network));
-    assert.match(fw.lastFailure()?.message ?? '', /boom/);
+    await assert.rejects(fw.install(network), EgressError);
+    assert.equal(fw.isInstalled(), false);
     fail = false;
     await fw.install(network);
-    assert.equal(fw.lastFailure(), undefined);
+    assert.equal(fw.isInstalled(), true);
+    await fw.remove();
+    assert.equal(fw.isInstalled(), false);
   });
 
   it('gives two servers different chains, each short enough for iptables', () => {

@@ -1,15 +1,15 @@
 // The library API (ARCHITECTURE.md): an Anweddol server with typed events, custom verbs and pluggable transports.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { OaepDecryptPool, type OaepDecryptor } from '../crypto/oaep-decrypt-pool.js';
 import type { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import type { SessionStore } from '../database/session-store.js';
 import type { Sandbox, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { MIN_CLIENT_ID_KEY_BYTES, clientInfo } from './client-info.js';
-import { createClientLimits, type ClientLimitRefusals, type ClientLimits, type ClientLimitServerOptions } from './client-limits/client-limits.js';
+import { createClientLimits, type ClientLimitName, type ClientLimitRefusals, type ClientLimits, type ClientLimitServerOptions } from './client-limits/client-limits.js';
 import { badRequest } from './errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
+import { packageVersion } from '../shared/package-info.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import { DEFAULT_MAX_FRAME_SIZE } from './protocol/frame.js';
 import { DEFAULT_MAX_KEY_LENGTH } from './protocol/handshake.js';
@@ -27,6 +27,7 @@ import {
   type FlSandboxMark,
   type ServerEventName,
 } from './server-events.js';
+import { ObserverSet, responseClass, type ServerObserver } from './server-observer.js';
 import { TcpListener } from './tcp-listener.js';
 import type { AnweddolResponse, ClientInfo, Transport as ClientTransport } from './types.js';
 import { builtInVerbs } from './verbs/built-in-verbs.js';
@@ -86,20 +87,6 @@ export interface RuntimeStatistics {
 
 export type { RequestHandler, RequestContext } from './request-dispatcher.js';
 
-function packageVersion(): string {
-  try {
-    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-    return (JSON.parse(text) as { version: string }).version;
-  } catch {
-    try {
-      const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
-      return (JSON.parse(text) as { version: string }).version;
-    } catch {
-      return '0.0.0';
-    }
-  }
-}
-
 const CREATE_CREDENTIAL_KEYS = ['container_uuid', 'client_token'] as const;
 
 export class AnweddolServer {
@@ -107,6 +94,7 @@ export class AnweddolServer {
     Pick<AnweddolServerOptions, 'virtualization' | 'accessTokens' | 'ipFilter'>;
   private readonly logger: Logger;
   private readonly events: ServerEvents;
+  private readonly observers: ObserverSet;
   private readonly dispatcher: RequestDispatcher;
   private readonly capacity: SandboxCapacity;
   private readonly clientLimits: ClientLimits;
@@ -154,10 +142,15 @@ export class AnweddolServer {
     if (o.maxSandboxes !== null && (!Number.isInteger(o.maxSandboxes) || o.maxSandboxes < 0)) throw new RangeError('maxSandboxes must be an integer ≥ 0 or null');
     if (o.clientIdKey.length < MIN_CLIENT_ID_KEY_BYTES) throw new RangeError(`clientIdKey must be at least ${MIN_CLIENT_ID_KEY_BYTES} bytes`);
     this.logger = o.logger;
+    this.observers = new ObserverSet(this.logger);
     const { maxSandboxesPerClient, createRate, maxConnectionsPerClient, ipv6ClientPrefixLength, clientIdKey } = o;
-    this.clientLimits = createClientLimits({ maxSandboxesPerClient, createRate, maxConnectionsPerClient, ipv6ClientPrefixLength, clientIdKey, logger: o.logger });
+    const onRefused = (limit: ClientLimitName) => this.observers.refused(limit);
+    this.clientLimits = createClientLimits({ maxSandboxesPerClient, createRate, maxConnectionsPerClient, ipv6ClientPrefixLength, clientIdKey, logger: o.logger, onRefused });
     // A failing runtime_error handler is counted but not re-announced (no loop).
-    this.events = new ServerEvents((event, error) => this.runtimeError(`event handler ${event}`, error, event !== 'runtime_error'));
+    this.events = new ServerEvents(
+      (event, error) => this.runtimeError(`event handler ${event}`, error, event !== 'runtime_error'),
+      () => this.observers.refused('vetoed'),
+    );
     this.capacity = new SandboxCapacity(o.maxSandboxes, o.sessions);
     this.sandboxes = new SandboxManager({
       virtualization: o.virtualization,
@@ -168,12 +161,14 @@ export class AnweddolServer {
       logger: this.logger,
       createTimeoutMs: o.createTimeoutMs,
       onRuntimeError: (source, error) => this.runtimeError(source, error),
+      observer: this.observers,
     });
     this.dispatcher = new RequestDispatcher({
       events: this.events,
       logger: this.logger,
       accessTokens: o.accessTokens,
       onRuntimeError: (source, error) => this.runtimeError(source, error),
+      onRefused: (reason) => this.observers.refused(reason),
     });
     const verbs = builtInVerbs({ version: o.version, uptime: () => this.uptimeSeconds(), capacity: this.capacity, sandboxes: this.sandboxes });
     for (const [verb, handler] of Object.entries(verbs)) this.dispatcher.setHandler(verb, handler);
@@ -247,11 +242,20 @@ export class AnweddolServer {
     return this;
   }
 
+  /**
+   * Reports requests, handshakes, refusals and sandbox creations to `observer` (metrics), with label-safe
+   * values only; returns the function that detaches it.
+   */
+  observe(observer: ServerObserver): () => void {
+    return this.observers.add(observer);
+  }
+
   /** The one request chain every transport uses; never throws. */
   dispatch(request: unknown, client: ClientInfo): Promise<AnweddolResponse> {
     const work = this.dispatcher.dispatch(request, client);
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
+    void work.then((response) => this.observers.requestAnswered({ verb: this.verbLabel(request), result: responseClass(response.message), transport: client.transport }));
     return work;
   }
 
@@ -259,6 +263,7 @@ export class AnweddolServer {
   async rejectMalformed(client: ClientInfo, reason: string): Promise<AnweddolResponse> {
     this.logger.warn(`client ${client.id}: malformed request (${reason})`);
     await this.events.emit('malformed_request', { client, reason });
+    this.observers.requestAnswered({ verb: 'other', result: 'Bad request', transport: client.transport });
     return badRequest(reason).toResponse();
   }
 
@@ -277,8 +282,11 @@ export class AnweddolServer {
     return this.clientLimits.tryOpenConnection(client);
   }
 
+  /** The IP filter; every transport asks here, so a denial is counted once, whichever transport it came by. */
   isAllowed(address: string): boolean {
-    return this.options.ipFilter === undefined ? true : this.options.ipFilter(address);
+    const allowed = this.options.ipFilter === undefined ? true : this.options.ipFilter(address);
+    if (!allowed) this.observers.refused('ip_filter');
+    return allowed;
   }
 
   tcpAddress(): { address: string; port: number; family: string } | undefined {
@@ -320,6 +328,7 @@ export class AnweddolServer {
           identify: (address, port) => this.clientInfo(address, port, 'tcp'),
           admit: (client) => this.admitConnection(client),
           onAccepted: () => this.connectionsServed++,
+          onRefused: (reason) => this.observers.refused(reason),
           host: {
             serverPublicKeyPem: Buffer.from(o.rsaKeyPair.publicKeyPem, 'ascii'),
             serverCiphertextBytes: o.rsaKeyPair.ciphertextBytes,
@@ -330,6 +339,7 @@ export class AnweddolServer {
             dispatch: (raw, client) => this.dispatch(raw, client),
             malformed: (client, reason) => this.rejectMalformed(client, reason),
             undelivered: (response, client) => this.undoUndelivered(response, client),
+            handshakeCompleted: (seconds) => this.observers.handshakeCompleted(seconds),
           },
         });
         const bound = await this.tcp.start();
@@ -379,6 +389,12 @@ export class AnweddolServer {
     if (response.data.container_listen_port === undefined) return;
     this.logger.warn(`client ${client.id}: left before receiving its CREATE response; destroying the sandbox`);
     await this.sandboxes.destroy(uuid, token, client, 'undelivered').catch((error) => this.runtimeError('destroy undelivered sandbox', error));
+  }
+
+  /** The verb as a label: one with a handler (built-in or registered by the admin), else `other` (clients choose verbs). */
+  private verbLabel(request: unknown): string {
+    const verb = typeof request === 'object' && request !== null ? (request as { verb?: unknown }).verb : undefined;
+    return typeof verb === 'string' && this.dispatcher.hasHandler(verb) ? verb : 'other';
   }
 
   private uptimeSeconds(): number {

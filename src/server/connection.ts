@@ -32,6 +32,8 @@ export interface ConnectionHost {
   malformed(client: ClientInfo, reason: string): Promise<AnweddolResponse>;
   /** The peer left before taking its response (e.g. a fresh sandbox's credentials): let the server undo it. */
   undelivered(response: AnweddolResponse, client: ClientInfo): Promise<void>;
+  /** The key exchange took this long (metrics). */
+  handshakeCompleted?(seconds: number): void;
 }
 
 /** The peer closed or reset the socket. */
@@ -81,7 +83,9 @@ export class Connection {
       this.armDeadline();
       const accepted = await this.host.emit('connection_accepted', { client: this.client });
       if (accepted.refusal !== undefined) throw new ConnectionRefused(accepted.refusal.reason ?? 'vetoed by a hook');
+      const handshakeStart = performance.now();
       const cipher = await this.keyExchange();
+      this.host.handshakeCompleted?.((performance.now() - handshakeStart) / 1000);
       const initialized = await this.host.emit('client_initialized', { client: this.client });
       response = await this.receiveAndDispatch(cipher, initialized.refusal);
       this.armDeadline();

@@ -4,6 +4,7 @@ import { ProtocolError, badAuthentication, badRequest, internalError, refusedReq
 import type { Logger } from '../shared/logger.js';
 import { validateRequest, validateResponse } from './message-validator.js';
 import type { ServerEvents } from './server-events.js';
+import type { RefusalReason } from './server-observer.js';
 import type { AnweddolRequest, AnweddolResponse, ClientInfo } from './types.js';
 
 export interface RequestContext {
@@ -23,6 +24,8 @@ export interface DispatcherOptions {
   accessTokens?: AccessTokenVerifier;
   /** Counts and reports an unexpected failure (handler crash, bad handler response). */
   onRuntimeError(source: string, error: unknown): void;
+  /** Told of each request turned away by a policy of the chain (metrics). */
+  onRefused?(reason: RefusalReason): void;
 }
 
 export class RequestDispatcher {
@@ -59,6 +62,7 @@ export class RequestDispatcher {
 
       const authError = this.checkAccessToken(request);
       if (authError !== undefined) {
+        this.options.onRefused?.('access_token');
         const response = authError.toResponse();
         logger.warn(`client ${client.id}: ${response.message} for ${verb}`);
         if (authError.answer === 'Bad authentication') await events.emit('authentication_error', { client, request, response });

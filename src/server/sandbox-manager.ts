@@ -9,6 +9,7 @@ import { ClientCounter } from './client-limits/client-counter.js';
 import type { ClientLimits } from './client-limits/client-limits.js';
 import type { SandboxCapacity } from './sandbox-capacity.js';
 import type { CreatedSandboxPayload, DestroyedSandboxPayload, FlSandboxMark, Refusal, ServerEvents } from './server-events.js';
+import type { ServerObserver } from './server-observer.js';
 import type { ClientInfo } from './types.js';
 
 export interface CreatedSandbox {
@@ -30,6 +31,8 @@ export interface SandboxManagerOptions {
   /** Bound on one sandbox creation (backend calls included), so a hung backend cannot hold a slot and a client forever. */
   createTimeoutMs: number;
   onRuntimeError(source: string, error: unknown): void;
+  /** Told of capacity refusals and creation times (metrics). */
+  observer?: Pick<ServerObserver, 'refused' | 'sandboxCreated'>;
 }
 
 // A well-formed hash that matches no session, so a miss costs the same comparison as a hit.
@@ -119,7 +122,10 @@ export class SandboxManager {
     const { sessions, capacity } = this.options;
     const containerUuid = generateUuid();
     const slot = capacity.tryReserve(containerUuid);
-    if (slot === undefined) throw unavailable('Maximum number of sandboxes reached');
+    if (slot === undefined) {
+      this.options.observer?.refused?.('capacity');
+      throw unavailable('Maximum number of sandboxes reached');
+    }
     let sandbox: Sandbox | undefined;
     let session: SessionRecord | undefined;
     let announced = false;
@@ -128,9 +134,11 @@ export class SandboxManager {
       const username = generateUsername();
       const password = generateSshPassword();
       const timeout = AbortSignal.timeout(this.options.createTimeoutMs);
+      const createStart = performance.now();
       sandbox = await virtualization.create({ uuid: containerUuid, username, password }, timeout).catch((error: unknown) => {
         throw timeout.aborted ? unavailable('sandbox creation timed out') : error;
       });
+      this.options.observer?.sandboxCreated?.((performance.now() - createStart) / 1000, 'cold');
       session = sessions.insert({
         createdAt: Date.now(),
         containerUuidSha256: sha256Hex(containerUuid),

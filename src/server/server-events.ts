@@ -161,7 +161,11 @@ export function isVetoableEvent(event: string): boolean {
 export class ServerEvents {
   private readonly handlers = new Map<string, EventHandler<never>[]>();
 
-  constructor(private readonly onHandlerFailure: HandlerFailure) {}
+  constructor(
+    private readonly onHandlerFailure: HandlerFailure,
+    /** Told of every veto that took effect (the server counts refusals). */
+    private readonly onRefusal: (event: string) => void = () => {},
+  ) {}
 
   on<E extends ServerEventName>(event: E, handler: EventHandler<EventContext<E>>): void;
   on<A extends AnweddolCallbackName>(event: A, handler: EventHandler<EventContext<(typeof ANWEDDOL_CALLBACKS)[A]>>): void;
@@ -222,6 +226,7 @@ export class ServerEvents {
       }
     }
     decided = true;
+    if (refusal !== undefined) this.onRefusal(name);
     return { refusal };
   }
 }

@@ -2,6 +2,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { Logger } from '../shared/logger.js';
+import type { RefusalReason } from './server-observer.js';
 import type { ClientInfo } from './types.js';
 
 export interface TcpListenerOptions {
@@ -17,6 +18,8 @@ export interface TcpListenerOptions {
   host: ConnectionHost;
   /** Called for each accepted socket that passed the cap and the filter. */
   onAccepted(): void;
+  /** Called for each socket closed by a limit of the listener itself (the IP filter reports through `isAllowed`). */
+  onRefused?(reason: RefusalReason): void;
 }
 
 export class TcpListener {
@@ -83,6 +86,7 @@ export class TcpListener {
     const client = this.options.identify(socket.remoteAddress, socket.remotePort);
     if (this.live.size >= maxConnections) {
       this.refusedOverCap++;
+      this.options.onRefused?.('connection_cap');
       socket.destroy();
       // One line per burst would be nicer; a line per socket is honest and cheap at debug level.
       logger.debug(`client ${client.id}: connection cap ${maxConnections} reached, closed`);

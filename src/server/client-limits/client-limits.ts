@@ -31,7 +31,9 @@ export interface ClientLimitServerOptions {
  * Checks the server's per-client options (RangeError naming the option) and builds the limits. Session rows keep their
  * client under a key derived from the install's client-id key, so a log id and a row never share a digest.
  */
-export function createClientLimits(settings: Required<ClientLimitServerOptions> & { clientIdKey: Buffer; logger: Logger }): ClientLimits {
+export function createClientLimits(
+  settings: Required<ClientLimitServerOptions> & { clientIdKey: Buffer; logger: Logger; onRefused?: ClientLimitsOptions['onRefused'] },
+): ClientLimits {
   const perClient = [settings.maxSandboxesPerClient, settings.maxConnectionsPerClient];
   if (perClient.some((n) => n !== null && (!Number.isInteger(n) || n < 1))) throw new RangeError('per-client limits must be integers ≥ 1 or null');
   const prefix = settings.ipv6ClientPrefixLength;
@@ -49,6 +51,7 @@ export function createClientLimits(settings: Required<ClientLimitServerOptions> 
     ipv6PrefixLength: prefix,
     digestKey: createHmac('sha256', settings.clientIdKey).update('anweddol session client digest v1').digest(),
     logger: settings.logger,
+    onRefused: settings.onRefused,
   });
 }
 
@@ -65,6 +68,8 @@ export interface ClientLimitsOptions {
   digestKey: Buffer;
   logger: Logger;
   clock?: Clock;
+  /** Told of every refusal (metrics). */
+  onRefused?(limit: ClientLimitName): void;
 }
 
 const NOTICE_WINDOW_MS = 60_000;
@@ -119,6 +124,7 @@ export class ClientLimits {
   /** Counts a refusal, logs it once per client and minute, and returns the protocol answer. */
   refusal(limit: ClientLimitName, client: ClientInfo): ProtocolError {
     this.refused[limit]++;
+    this.options.onRefused?.(limit);
     if (this.notices.shouldNotice(`${limit} ${this.keyOf(client.address)}`)) {
       this.options.logger.warn(`client ${client.id}: refused by the per-client limit ${limit} (logged once a minute per client)`);
     }

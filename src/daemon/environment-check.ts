@@ -31,6 +31,7 @@ export async function checkEnvironment(config: AnweddolConfig, options: CheckOpt
   if (s.enable_tcp) await checkBindable(s.bind_address, s.listen_port, 'server.listen_port', problems);
   if (web) await checkBindable(config.web_server.bind_address, config.web_server.listen_port, 'web_server.listen_port', problems);
   if (config.fl.enabled) await checkBindable('127.0.0.1', config.fl.listen_port, 'fl.listen_port', problems);
+  if (config.metrics.enabled) await checkBindable(config.metrics.bind_address, config.metrics.listen_port, 'metrics.listen_port', problems);
 
   if (!s.enable_onetime_rsa_keys) {
     if (existsSync(s.public_rsa_key_file_path) && existsSync(s.private_rsa_key_file_path)) {

@@ -115,6 +115,8 @@ database:
   file_path: ${dir}/db/anweddol.db
 fl:
   enabled: false
+metrics:
+  listen_port: ${await freePort()}
 `;
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, text);

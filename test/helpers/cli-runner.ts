@@ -130,6 +130,7 @@ export async function createTestInstall(overrides: Record<string, Record<string,
     database: { file_path: 'db/anweddol.db' },
     log_rotation: { log_archive_folder_path: 'log/archives' },
     fl: { enabled: false, listen_port: await freePort(), data_dir: 'fl' },
+    metrics: { listen_port: await freePort() },
   };
   for (const [section, values] of Object.entries(overrides)) config[section] = { ...config[section], ...values };
   const configPath = join(dir, 'anweddol.conf.yaml');

@@ -94,6 +94,12 @@ export interface AnweddolConfig {
     listen_port: number;
     data_dir: string;
   };
+  metrics: {
+    enabled: boolean;
+    /** Unauthenticated: loopback by default (a warning at start otherwise). */
+    bind_address: string;
+    listen_port: number;
+  };
 }
 
 /** RSA key sizes the server generates, in bits (server.rsa_key_size, `regen-rsa -b`). */
@@ -268,6 +274,11 @@ export const configSchema = {
       enabled: bool(true),
       listen_port: port(6160),
       data_dir: path('/var/lib/anweddol/fl'),
+    }),
+    metrics: section({
+      enabled: bool(true),
+      bind_address: address('127.0.0.1'),
+      listen_port: port(9150),
     }),
   },
 } as const;

@@ -6,7 +6,7 @@ import type { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import type { SessionStore } from '../database/session-store.js';
 import type { Sandbox, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { MIN_CLIENT_ID_KEY_BYTES, clientInfo } from './client-info.js';
-import { createClientLimits, type ClientLimitName, type ClientLimitRefusals, type ClientLimits, type ClientLimitServerOptions } from './client-limits/client-limits.js';
+import { createClientLimits, type ClientLimitRefusals, type ClientLimits, type ClientLimitServerOptions } from './client-limits/client-limits.js';
 import { badRequest } from './errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { packageVersion } from '../shared/package-info.js';
@@ -27,7 +27,7 @@ import {
   type FlSandboxMark,
   type ServerEventName,
 } from './server-events.js';
-import { ObserverSet, responseClass, type ServerObserver } from './server-observer.js';
+import { ObserverSet, type ServerObserver } from './server-observer.js';
 import { TcpListener } from './tcp-listener.js';
 import type { AnweddolResponse, ClientInfo, Transport as ClientTransport } from './types.js';
 import { builtInVerbs } from './verbs/built-in-verbs.js';
@@ -144,13 +144,9 @@ export class AnweddolServer {
     this.logger = o.logger;
     this.observers = new ObserverSet(this.logger);
     const { maxSandboxesPerClient, createRate, maxConnectionsPerClient, ipv6ClientPrefixLength, clientIdKey } = o;
-    const onRefused = (limit: ClientLimitName) => this.observers.refused(limit);
-    this.clientLimits = createClientLimits({ maxSandboxesPerClient, createRate, maxConnectionsPerClient, ipv6ClientPrefixLength, clientIdKey, logger: o.logger, onRefused });
+    this.clientLimits = createClientLimits({ maxSandboxesPerClient, createRate, maxConnectionsPerClient, ipv6ClientPrefixLength, clientIdKey, logger: o.logger, observer: this.observers });
     // A failing runtime_error handler is counted but not re-announced (no loop).
-    this.events = new ServerEvents(
-      (event, error) => this.runtimeError(`event handler ${event}`, error, event !== 'runtime_error'),
-      () => this.observers.refused('vetoed'),
-    );
+    this.events = new ServerEvents((event, error) => this.runtimeError(`event handler ${event}`, error, event !== 'runtime_error'), () => this.observers.refused('vetoed'));
     this.capacity = new SandboxCapacity(o.maxSandboxes, o.sessions);
     this.sandboxes = new SandboxManager({
       virtualization: o.virtualization,
@@ -168,7 +164,7 @@ export class AnweddolServer {
       logger: this.logger,
       accessTokens: o.accessTokens,
       onRuntimeError: (source, error) => this.runtimeError(source, error),
-      onRefused: (reason) => this.observers.refused(reason),
+      observer: this.observers,
     });
     const verbs = builtInVerbs({ version: o.version, uptime: () => this.uptimeSeconds(), capacity: this.capacity, sandboxes: this.sandboxes });
     for (const [verb, handler] of Object.entries(verbs)) this.dispatcher.setHandler(verb, handler);
@@ -242,10 +238,7 @@ export class AnweddolServer {
     return this;
   }
 
-  /**
-   * Reports requests, handshakes, refusals and sandbox creations to `observer` (metrics), with label-safe
-   * values only; returns the function that detaches it.
-   */
+  /** Reports requests, handshakes, refusals and sandbox creations to `observer` (metrics) in closed-set values; returns its detach. */
   observe(observer: ServerObserver): () => void {
     return this.observers.add(observer);
   }
@@ -255,7 +248,6 @@ export class AnweddolServer {
     const work = this.dispatcher.dispatch(request, client);
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
-    void work.then((response) => this.observers.requestAnswered({ verb: this.verbLabel(request), result: responseClass(response.message), transport: client.transport }));
     return work;
   }
 
@@ -282,7 +274,7 @@ export class AnweddolServer {
     return this.clientLimits.tryOpenConnection(client);
   }
 
-  /** The IP filter; every transport asks here, so a denial is counted once, whichever transport it came by. */
+  /** The IP filter; every transport asks here, so a denial is counted once. */
   isAllowed(address: string): boolean {
     const allowed = this.options.ipFilter === undefined ? true : this.options.ipFilter(address);
     if (!allowed) this.observers.refused('ip_filter');
@@ -389,12 +381,6 @@ export class AnweddolServer {
     if (response.data.container_listen_port === undefined) return;
     this.logger.warn(`client ${client.id}: left before receiving its CREATE response; destroying the sandbox`);
     await this.sandboxes.destroy(uuid, token, client, 'undelivered').catch((error) => this.runtimeError('destroy undelivered sandbox', error));
-  }
-
-  /** The verb as a label: one with a handler (built-in or registered by the admin), else `other` (clients choose verbs). */
-  private verbLabel(request: unknown): string {
-    const verb = typeof request === 'object' && request !== null ? (request as { verb?: unknown }).verb : undefined;
-    return typeof verb === 'string' && this.dispatcher.hasHandler(verb) ? verb : 'other';
   }
 
   private uptimeSeconds(): number {

@@ -4,7 +4,7 @@ import { ProtocolError, badAuthentication, badRequest, internalError, refusedReq
 import type { Logger } from '../shared/logger.js';
 import { validateRequest, validateResponse } from './message-validator.js';
 import type { ServerEvents } from './server-events.js';
-import type { RefusalReason } from './server-observer.js';
+import { responseClass, type ServerObserver } from './server-observer.js';
 import type { AnweddolRequest, AnweddolResponse, ClientInfo } from './types.js';
 
 export interface RequestContext {
@@ -24,8 +24,8 @@ export interface DispatcherOptions {
   accessTokens?: AccessTokenVerifier;
   /** Counts and reports an unexpected failure (handler crash, bad handler response). */
   onRuntimeError(source: string, error: unknown): void;
-  /** Told of each request turned away by a policy of the chain (metrics). */
-  onRefused?(reason: RefusalReason): void;
+  /** Told of each answer and of each request a policy of the chain turned away (metrics). */
+  observer?: Pick<ServerObserver, 'requestAnswered' | 'refused'>;
 }
 
 export class RequestDispatcher {
@@ -44,6 +44,18 @@ export class RequestDispatcher {
 
   /** Never throws: every outcome is a protocol response. */
   async dispatch(raw: unknown, client: ClientInfo): Promise<AnweddolResponse> {
+    const response = await this.answer(raw, client);
+    this.options.observer?.requestAnswered?.({ verb: this.verbLabel(raw), result: responseClass(response.message), transport: client.transport });
+    return response;
+  }
+
+  /** The verb as a label: one with a handler (built-in or registered by the admin), else `other` (clients choose verbs). */
+  private verbLabel(raw: unknown): string {
+    const verb = typeof raw === 'object' && raw !== null ? (raw as { verb?: unknown }).verb : undefined;
+    return typeof verb === 'string' && this.handlers.has(verb) ? verb : 'other';
+  }
+
+  private async answer(raw: unknown, client: ClientInfo): Promise<AnweddolResponse> {
     const { events, logger } = this.options;
     let verb = '';
     let request: AnweddolRequest | undefined;
@@ -62,7 +74,7 @@ export class RequestDispatcher {
 
       const authError = this.checkAccessToken(request);
       if (authError !== undefined) {
-        this.options.onRefused?.('access_token');
+        this.options.observer?.refused?.('access_token');
         const response = authError.toResponse();
         logger.warn(`client ${client.id}: ${response.message} for ${verb}`);
         if (authError.answer === 'Bad authentication') await events.emit('authentication_error', { client, request, response });

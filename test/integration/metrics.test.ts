@@ -60,7 +60,7 @@ describe('Prometheus metrics', () => {
       maxSandboxes: 1,
       destroyOnStop: true,
       backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId },
-      server: { ipFilter: () => !denyEveryone },
+      serverOptions: { ipFilter: () => !denyEveryone },
     });
     metrics = new DaemonMetrics(s.server);
     listener = new MetricsListener({ source: metrics, bindAddress: '127.0.0.1', port: 0 });

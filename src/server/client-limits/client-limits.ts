@@ -2,6 +2,7 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from '../../shared/logger.js';
 import { refusedRequest, type ProtocolError } from '../errors.js';
+import type { ServerObserver } from '../server-observer.js';
 import type { ClientInfo } from '../types.js';
 import { ClientCounter } from './client-counter.js';
 import { clientKeyOf } from './client-key.js';
@@ -32,7 +33,7 @@ export interface ClientLimitServerOptions {
  * client under a key derived from the install's client-id key, so a log id and a row never share a digest.
  */
 export function createClientLimits(
-  settings: Required<ClientLimitServerOptions> & { clientIdKey: Buffer; logger: Logger; onRefused?: ClientLimitsOptions['onRefused'] },
+  settings: Required<ClientLimitServerOptions> & { clientIdKey: Buffer; logger: Logger; observer?: ClientLimitsOptions['observer'] },
 ): ClientLimits {
   const perClient = [settings.maxSandboxesPerClient, settings.maxConnectionsPerClient];
   if (perClient.some((n) => n !== null && (!Number.isInteger(n) || n < 1))) throw new RangeError('per-client limits must be integers ≥ 1 or null');
@@ -51,7 +52,7 @@ export function createClientLimits(
     ipv6PrefixLength: prefix,
     digestKey: createHmac('sha256', settings.clientIdKey).update('anweddol session client digest v1').digest(),
     logger: settings.logger,
-    onRefused: settings.onRefused,
+    observer: settings.observer,
   });
 }
 
@@ -69,7 +70,7 @@ export interface ClientLimitsOptions {
   logger: Logger;
   clock?: Clock;
   /** Told of every refusal (metrics). */
-  onRefused?(limit: ClientLimitName): void;
+  observer?: Pick<ServerObserver, 'refused'>;
 }
 
 const NOTICE_WINDOW_MS = 60_000;
@@ -124,7 +125,7 @@ export class ClientLimits {
   /** Counts a refusal, logs it once per client and minute, and returns the protocol answer. */
   refusal(limit: ClientLimitName, client: ClientInfo): ProtocolError {
     this.refused[limit]++;
-    this.options.onRefused?.(limit);
+    this.options.observer?.refused?.(limit);
     if (this.notices.shouldNotice(`${limit} ${this.keyOf(client.address)}`)) {
       this.options.logger.warn(`client ${client.id}: refused by the per-client limit ${limit} (logged once a minute per client)`);
     }

@@ -39,8 +39,8 @@ describe('DaemonMetrics', () => {
     assert.equal(await value('anweddol_requests_total', { verb: 'STAT', result: 'Bad authentication', transport: 'http' }), 1);
   });
 
-  it('counts a socket over the connection cap as a connection_cap refusal', async () => {
-    const { rest, value } = await start({ serverOptions: { maxConnections: 1 } });
+  /** Holds one TCP connection (counted live), opens a second and waits until the server closed it. */
+  async function holdOneThenBeRefused(rest: RestServer, value: (name: string) => Promise<number | undefined>): Promise<void> {
     const port = rest.server.tcpAddress()!.port;
     const open = (): Promise<Socket> =>
       new Promise((resolve, reject) => {
@@ -48,12 +48,26 @@ describe('DaemonMetrics', () => {
         socket.once('error', reject);
       });
     const held = await open();
-    // The first socket holds the only slot once the server counts it as live.
-    while ((await value('anweddol_connections_active')) !== 1) await new Promise((r) => setTimeout(r, 10));
-    const refused = await open();
-    await new Promise((resolve) => refused.once('close', resolve));
-    held.destroy();
+    try {
+      while ((await value('anweddol_connections_active')) !== 1) await new Promise((r) => setTimeout(r, 10));
+      const refused = await open();
+      await new Promise((resolve) => refused.once('close', resolve));
+    } finally {
+      held.destroy();
+    }
+  }
+
+  it('counts a socket over the connection cap as a connection_cap refusal', async () => {
+    const { rest, value } = await start({ serverOptions: { maxConnections: 1 } });
+    await holdOneThenBeRefused(rest, value);
     assert.equal(await value('anweddol_refusals_total', { reason: 'connection_cap' }), 1);
+  });
+
+  it('counts a per-client limit refusal under the limit name', async () => {
+    const { rest, value } = await start({ serverOptions: { maxConnectionsPerClient: 1 } });
+    await holdOneThenBeRefused(rest, value);
+    assert.equal(await value('anweddol_refusals_total', { reason: 'max_connections_per_client' }), 1);
+    assert.equal(await value('anweddol_refusals_total', { reason: 'connection_cap' }), 0);
   });
 
   it('shows the capacity as +Inf when sandboxes have no limit', async () => {

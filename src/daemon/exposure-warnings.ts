@@ -14,8 +14,25 @@ export function isLoopbackAddress(address: string): boolean {
 }
 
 
-/** One line per listener that strangers can use freely: a non-loopback address while access tokens are off. */
+/** One line per listener that strangers can use freely: a non-loopback address while access tokens are off, or metrics (never authenticated). */
 export function exposureWarnings(config: AnweddolConfig, options: { web: boolean }): string[] {
+  return [...protocolListenerWarnings(config, options), ...metricsWarnings(config)];
+}
+
+function metricsWarnings(config: AnweddolConfig): string[] {
+  const { enabled, bind_address: address, listen_port: port } = config.metrics;
+  if (!enabled || isLoopbackAddress(address)) return [];
+  return [
+    `metrics listen on ${hostPort(address, port)} without authentication: anyone who reaches it reads them, sandboxes included ` +
+      '(bind metrics.bind_address to 127.0.0.1, or filter the port)',
+  ];
+}
+
+function hostPort(address: string, port: number): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+function protocolListenerWarnings(config: AnweddolConfig, options: { web: boolean }): string[] {
   if (config.access_token.enabled) return [];
   const listeners: Array<[string, string, number]> = [];
   if (config.server.enable_tcp) listeners.push(['tcp', config.server.bind_address, config.server.listen_port]);
@@ -24,7 +41,7 @@ export function exposureWarnings(config: AnweddolConfig, options: { web: boolean
     .filter(([, address]) => !isLoopbackAddress(address))
     .map(
       ([transport, address, port]) =>
-        `${transport} listens on ${address.includes(':') ? `[${address}]` : address}:${port} with access tokens off: ` +
+        `${transport} listens on ${hostPort(address, port)} with access tokens off: ` +
         'anyone who reaches it can create sandboxes (set access_token.enabled: true, or bind to a loopback address)',
     );
 }

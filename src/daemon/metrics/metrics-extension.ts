@@ -1,7 +1,7 @@
 // Plugs Prometheus metrics into the daemon (`metrics.*` in the config): the series and their listener.
 import type { DaemonExtension } from '../daemon-context.js';
 import { DaemonMetrics } from './daemon-metrics.js';
-import { MetricsListener, isLoopbackAddress } from './metrics-listener.js';
+import { MetricsListener } from './metrics-listener.js';
 
 export const metricsDaemonExtension: DaemonExtension = async ({ config, server, logger }) => {
   const { enabled, bind_address: bindAddress, listen_port: port } = config.metrics;
@@ -14,9 +14,7 @@ export const metricsDaemonExtension: DaemonExtension = async ({ config, server, 
     metrics.close();
     throw error;
   }
-  if (!isLoopbackAddress(bindAddress)) {
-    logger.warn(`metrics are served without authentication on ${bindAddress}:${port}: anyone who reaches that address reads them (sandboxes reach the host); bind metrics.bind_address to 127.0.0.1 or filter the port`);
-  }
+  // A non-loopback bind was already warned about at start (exposure-warnings.ts).
   logger.info(`metrics on ${listener.url()}`);
   return {
     stop: async () => {

@@ -57,10 +57,3 @@ export class MetricsListener {
     return `http://${isIP(address) === 6 ? `[${address}]` : address}:${port}/metrics`;
   }
 }
-
-/** True for 127.0.0.0/8, ::1 and their IPv4-mapped form: the only binds where unauthenticated metrics stay on the host. */
-export function isLoopbackAddress(address: string): boolean {
-  const bare = address.toLowerCase().replace(/^::ffff:/, '');
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  return bare === '::1' || bare === '0:0:0:0:0:0:0:1';
-}

@@ -32,6 +32,16 @@ describe('exposure warnings at start', () => {
     assert.deepEqual(exposureWarnings(config({ tcp: '0.0.0.0', web: '0.0.0.0', tokens: true }), { web: true }), []);
   });
 
+  it('warns about metrics on a non-loopback address, access tokens or not', () => {
+    const c = config({ tokens: true });
+    c.metrics.bind_address = '::';
+    assert.deepEqual(exposureWarnings(c, { web: false }), [
+      'metrics listen on [::]:9150 without authentication: anyone who reaches it reads them, sandboxes included (bind metrics.bind_address to 127.0.0.1, or filter the port)',
+    ]);
+    c.metrics.enabled = false;
+    assert.deepEqual(exposureWarnings(c, { web: false }), []);
+  });
+
   it('says nothing for loopback listeners', () => {
     assert.deepEqual(exposureWarnings(config({ tcp: '127.0.0.1', web: '::1' }), { web: true }), []);
   });

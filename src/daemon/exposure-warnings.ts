@@ -23,7 +23,7 @@ function metricsWarnings(config: AnweddolConfig): string[] {
   const { enabled, bind_address: address, listen_port: port } = config.metrics;
   if (!enabled || isLoopbackAddress(address)) return [];
   return [
-    `metrics listen on ${hostPort(address, port)} without authentication: anyone who reaches it reads them, sandboxes included ` +
+    `metrics listen on ${hostPort(address, port)} without authentication: anyone who reaches it reads them ` +
       '(bind metrics.bind_address to 127.0.0.1, or filter the port)',
   ];
 }

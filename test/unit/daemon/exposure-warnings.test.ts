@@ -36,7 +36,7 @@ describe('exposure warnings at start', () => {
     const c = config({ tokens: true });
     c.metrics.bind_address = '::';
     assert.deepEqual(exposureWarnings(c, { web: false }), [
-      'metrics listen on [::]:9150 without authentication: anyone who reaches it reads them, sandboxes included (bind metrics.bind_address to 127.0.0.1, or filter the port)',
+      'metrics listen on [::]:9150 without authentication: anyone who reaches it reads them (bind metrics.bind_address to 127.0.0.1, or filter the port)',
     ]);
     c.metrics.enabled = false;
     assert.deepEqual(exposureWarnings(c, { web: false }), []);

@@ -18,7 +18,7 @@ export type {
 export { ANWEDDOL_CALLBACKS, IgnoredVetoError, canonicalEventName } from './server/server-events.js';
 export { MemorySessionStore } from './server/memory-session-store.js';
 export { clientInfo, clientId, unmapAddress } from './server/client-info.js';
-export { validateRequest, validateResponse, requestSchema, responseSchema, createDataSchema, statDataSchema } from './server/message-validator.js';
+export { validateRequest, validateResponse, requestSchema, responseSchema, createDataSchema, statDataSchema, renewDataSchema } from './server/message-validator.js';
 export { ProtocolError, badRequest, badAuthentication, refusedRequest, unavailable, internalError, type AnweddolFailure } from './server/errors.js';
 export { silentLogger, type Logger } from './shared/logger.js';
 export type { AnweddolRequest, AnweddolResponse, ClientInfo, Transport } from './server/types.js';

@@ -37,6 +37,11 @@ export class AnweddolHttpClient {
     return this.request('DESTROY', { ...parameters, container_uuid: containerUuid, client_token: clientToken });
   }
 
+  /** Extends the sandbox's lifetime; `data.expires_at` is the new deadline (Unix seconds). */
+  renew(containerUuid: string, clientToken: string, parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
+    return this.request('RENEW', { ...parameters, container_uuid: containerUuid, client_token: clientToken });
+  }
+
   /** `POST /<verb>` with the parameters as body; rejects on a status other than 200 or a non-JSON body. */
   async request(verb: string, parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
     const exchange = await this.send('POST', `/${verb.toLowerCase()}`, JSON.stringify(parameters));

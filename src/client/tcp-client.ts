@@ -75,6 +75,11 @@ export class AnweddolTcpClient {
     return this.request('DESTROY', { ...parameters, container_uuid: containerUuid, client_token: clientToken });
   }
 
+  /** Extends the sandbox's lifetime; `data.expires_at` is the new deadline (Unix seconds). */
+  renew(containerUuid: string, clientToken: string, parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
+    return this.request('RENEW', { ...parameters, container_uuid: containerUuid, client_token: clientToken });
+  }
+
   /** Full exchange: key exchange, one encrypted request, one encrypted response. */
   async request(verb: string, parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
     this.keyPair ??= generateClientKeyPair(this.options.rsaKeyBits ?? 4096);

@@ -1,10 +1,11 @@
-// The daemon's own admin methods: `status` (liveness, listeners) and `stat` (sessions, containers, counters).
+// The daemon's own admin methods: `status` (liveness, listeners), `stat` (sessions, containers, counters) and `destroy`.
 import type { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import type { SessionStore } from '../database/session-store.js';
 import type { AnweddolServer } from '../server/anweddol-server.js';
+import type { DestroyedSandbox, DestroySelector } from '../server/sandbox-manager.js';
 import type { VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { packageVersion } from '../shared/package-info.js';
-import type { AdminRouter } from './admin-channel.js';
+import { AdminError, type AdminRouter } from './admin-channel.js';
 import type { ListenerInfo } from './daemon.js';
 
 export interface AdminMethodsContext {
@@ -16,6 +17,7 @@ export interface AdminMethodsContext {
 }
 
 export function registerAdminMethods(admin: AdminRouter, ctx: AdminMethodsContext): void {
+  registerDestroyMethod(admin, ctx.server);
   admin.register('status', () => {
     const stats = ctx.server.getRuntimeStatistics();
     return {
@@ -41,6 +43,9 @@ export function registerAdminMethods(admin: AdminRouter, ctx: AdminMethodsContex
       port: s.port,
       state: s.state,
       container_id: s.containerId.slice(0, 12),
+      client_id: s.clientId,
+      expires_at: s.expiresAt === null ? null : Math.floor(s.expiresAt / 1000),
+      idle_since: s.idleSince === null ? null : Math.floor(s.idleSince / 1000),
     }));
     const containers = ctx.virtualization.isAvailable()
       ? (await ctx.virtualization.list()).map((c) => ({ id: c.id.slice(0, 12), port: c.port, image_sha256: c.imageSha256 }))
@@ -56,5 +61,39 @@ export function registerAdminMethods(admin: AdminRouter, ctx: AdminMethodsContex
       available: stats.availableContainers,
       refused_by_client_limit: stats.clientLimitRefusals,
     };
+  });
+}
+
+/** What `destroy` answers per sandbox: ids and port, never a credential. */
+function describe(sandbox: DestroyedSandbox): Record<string, unknown> {
+  return { session_id: sandbox.sessionId, container_id: sandbox.containerId, port: sandbox.port, client_id: sandbox.clientId, reason: sandbox.reason };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CLIENT_ID = /^[0-9A-Za-z_-]{1,128}$/;
+
+/** Exactly one of `uuid`, `client_id`, `expired: true`, `all: true`. */
+export function destroySelector(params: Record<string, unknown>): DestroySelector {
+  const given = ['uuid', 'client_id', 'expired', 'all'].filter((key) => params[key] !== undefined && params[key] !== false);
+  if (given.length !== 1) throw new AdminError('destroy needs exactly one of uuid, client_id, expired, all');
+  if (params.expired === true) return { expired: true };
+  if (params.all === true) return { all: true };
+  if (typeof params.uuid === 'string') {
+    if (!UUID.test(params.uuid)) throw new AdminError('uuid must be a lowercase UUID (the container_uuid the client got)');
+    return { uuid: params.uuid };
+  }
+  if (typeof params.client_id === 'string' && CLIENT_ID.test(params.client_id)) return { clientId: params.client_id };
+  throw new AdminError('client_id must be a client id as logs and stat show it');
+}
+
+export function registerDestroyMethod(admin: AdminRouter, server: AnweddolServer): void {
+  admin.register('destroy', async (params) => {
+    const selector = destroySelector(params);
+    const outcome = await server.destroySandboxes(selector);
+    const nothing = outcome.destroyed.length === 0 && outcome.failed.length === 0;
+    // A named target that does not exist is an error; "whatever is expired" or "all" may well be nothing.
+    if (nothing && 'uuid' in selector) throw new AdminError('no sandbox with this uuid');
+    if (nothing && 'clientId' in selector) throw new AdminError(`no sandbox of client ${selector.clientId}`);
+    return { destroyed: outcome.destroyed.map(describe), failed: outcome.failed.map((f) => ({ session_id: f.sessionId, container_id: f.containerId, error: f.error })) };
   });
 }

@@ -15,7 +15,7 @@ import { DEFAULT_MAX_FRAME_SIZE } from './protocol/frame.js';
 import { DEFAULT_MAX_KEY_LENGTH } from './protocol/handshake.js';
 import { RequestDispatcher, type AccessTokenVerifier, type RequestHandler } from './request-dispatcher.js';
 import { SandboxCapacity, type CapacitySlot } from './sandbox-capacity.js';
-import { SandboxManager, createdPayload } from './sandbox-manager.js';
+import { SandboxManager, createdPayload, type AdminDestroyOutcome, type DestroySelector } from './sandbox-manager.js';
 import {
   ServerEvents,
   type ANWEDDOL_CALLBACKS,
@@ -49,6 +49,12 @@ export interface AnweddolServerOptions extends ClientLimitServerOptions {
   destroyOnStop?: boolean;
   /** Bound on one CREATE's sandbox creation, in ms (default 120 000): a hung backend answers `Unavailable`. */
   createTimeoutMs?: number;
+  /** Seconds a sandbox lives after CREATE and after each RENEW (default 3600); null = no limit. FL sandboxes are not concerned. */
+  maxLifetimeSeconds?: number | null;
+  /** Cap on a sandbox's whole life from CREATE, renewals included (default 86 400); null = renew forever. */
+  maxRenewedLifetimeSeconds?: number | null;
+  /** Seconds without an open SSH session after which a sandbox is destroyed (default null: never). */
+  idleTimeoutSeconds?: number | null;
   logger?: Logger;
   /** false → TCP: close before key exchange; other transports: Refused request. */
   ipFilter?: (address: string) => boolean;
@@ -121,6 +127,9 @@ export class AnweddolServer {
       maxSandboxes: 6,
       destroyOnStop: true,
       createTimeoutMs: 120_000,
+      maxLifetimeSeconds: 3600,
+      maxRenewedLifetimeSeconds: 86_400,
+      idleTimeoutSeconds: null,
       logger: silentLogger,
       version: packageVersion(),
       enableTcp: true,
@@ -141,6 +150,12 @@ export class AnweddolServer {
     if (!Number.isInteger(o.maxKeyLength) || o.maxKeyLength < 256 || o.maxKeyLength > 99_999_999) throw new RangeError('maxKeyLength out of range');
     if (o.maxSandboxes !== null && (!Number.isInteger(o.maxSandboxes) || o.maxSandboxes < 0)) throw new RangeError('maxSandboxes must be an integer ≥ 0 or null');
     if (o.clientIdKey.length < MIN_CLIENT_ID_KEY_BYTES) throw new RangeError(`clientIdKey must be at least ${MIN_CLIENT_ID_KEY_BYTES} bytes`);
+    for (const key of ['maxLifetimeSeconds', 'maxRenewedLifetimeSeconds', 'idleTimeoutSeconds'] as const) {
+      if (o[key] !== null && !(o[key] > 0)) throw new RangeError(`${key} must be > 0 or null`);
+    }
+    if (o.maxLifetimeSeconds !== null && o.maxRenewedLifetimeSeconds !== null && o.maxRenewedLifetimeSeconds < o.maxLifetimeSeconds) {
+      throw new RangeError('maxRenewedLifetimeSeconds must be ≥ maxLifetimeSeconds');
+    }
     this.logger = o.logger;
     this.observers = new ObserverSet(this.logger);
     const { maxSandboxesPerClient, createRate, maxConnectionsPerClient, ipv6ClientPrefixLength, clientIdKey } = o;
@@ -156,6 +171,11 @@ export class AnweddolServer {
       events: this.events,
       logger: this.logger,
       createTimeoutMs: o.createTimeoutMs,
+      lifetime: {
+        maxLifetimeMs: secondsToMs(o.maxLifetimeSeconds),
+        maxRenewedLifetimeMs: secondsToMs(o.maxRenewedLifetimeSeconds),
+        idleTimeoutMs: secondsToMs(o.idleTimeoutSeconds),
+      },
       onRuntimeError: (source, error) => this.runtimeError(source, error),
       observer: this.observers,
     });
@@ -230,6 +250,11 @@ export class AnweddolServer {
    */
   reserveSandboxSlot(sandboxUuid: string): CapacitySlot | undefined {
     return this.capacity.tryReserve(sandboxUuid);
+  }
+
+  /** Destroys client sandboxes on an administrator's order (the `destroy` command); FL sandboxes are never selected. */
+  destroySandboxes(selector: DestroySelector): Promise<AdminDestroyOutcome> {
+    return this.sandboxes.adminDestroy(selector);
   }
 
   /** Registers (or replaces, built-ins included) the handler of a verb (`^[A-Z]+$`). */
@@ -338,6 +363,7 @@ export class AnweddolServer {
         this.logger.info(`listening on ${bound.address}:${bound.port} (tcp)`);
       }
       for (const transport of this.transports) await transport.start();
+      await this.sandboxes.enforceLifetimes();
     } catch (error) {
       // A failed start (e.g. port in use) must not touch sandboxes: they may belong to a running daemon.
       await this.release(false);
@@ -393,6 +419,10 @@ export class AnweddolServer {
     this.logger.error(`runtime error in ${source}: ${detail}`);
     if (emit) void this.events.emit('runtime_error', { error, source });
   }
+}
+
+function secondsToMs(seconds: number | null): number | null {
+  return seconds === null ? null : seconds * 1000;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -1,14 +1,19 @@
 // The default SessionStore: sessions kept in memory (lost on restart; the SQLite store persists them).
-import type { NewSession, SessionRecord, SessionStore } from '../database/session-store.js';
+import { withSessionDefaults, type NewSession, type SessionRecord, type SessionStore } from '../database/session-store.js';
 
 export class MemorySessionStore implements SessionStore {
   private readonly rows = new Map<number, SessionRecord>();
   private nextId = 1;
 
   insert(session: NewSession): SessionRecord {
-    const record: SessionRecord = { ...session, clientKeyDigest: session.clientKeyDigest ?? null, id: this.nextId++ };
+    const record: SessionRecord = { ...withSessionDefaults(session), id: this.nextId++ };
     this.rows.set(record.id, record);
     return { ...record };
+  }
+
+  findById(id: number): SessionRecord | undefined {
+    const row = this.rows.get(id);
+    return row === undefined ? undefined : { ...row };
   }
 
   findByUuidHash(containerUuidSha256: string): SessionRecord | undefined {
@@ -24,6 +29,16 @@ export class MemorySessionStore implements SessionStore {
   setState(id: number, state: SessionRecord['state']): void {
     const row = this.rows.get(id);
     if (row !== undefined) row.state = state;
+  }
+
+  setExpiresAt(id: number, expiresAt: number | null): void {
+    const row = this.rows.get(id);
+    if (row !== undefined) row.expiresAt = expiresAt;
+  }
+
+  setIdleSince(id: number, idleSince: number | null): void {
+    const row = this.rows.get(id);
+    if (row !== undefined) row.idleSince = idleSince;
   }
 
   deleteById(id: number): void {

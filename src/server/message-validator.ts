@@ -35,7 +35,10 @@ export const responseSchema = {
   },
 } as const;
 
-/** `data` of a successful CREATE (docs/protocol.md §2.3): all six keys. */
+/** Unix seconds after which a sandbox is destroyed unless renewed; null = no lifetime limit. */
+const EXPIRES_AT = { type: ['integer', 'null'], minimum: 0 } as const;
+
+/** `data` of a successful CREATE (docs/protocol.md §2.3): all six keys, and `expires_at` (an extra key Anweddol clients ignore). */
 export const createDataSchema = {
   type: 'object',
   required: ['container_uuid', 'client_token', 'container_iso_sha256', 'container_username', 'container_password', 'container_listen_port'],
@@ -46,7 +49,15 @@ export const createDataSchema = {
     container_username: { type: 'string', pattern: '^user_[0-9]{5}$' },
     container_password: { type: 'string', pattern: '^[a-zA-Z0-9]+$', minLength: 16 },
     container_listen_port: { type: 'integer', minimum: 1, maximum: 65535 },
+    expires_at: EXPIRES_AT,
   },
+} as const;
+
+/** `data` of a successful RENEW: the new deadline. */
+export const renewDataSchema = {
+  type: 'object',
+  required: ['expires_at'],
+  properties: { expires_at: EXPIRES_AT },
 } as const;
 
 /** `data` of a successful STAT (docs/protocol.md §2.5). */
@@ -60,22 +71,25 @@ export const statDataSchema = {
   },
 } as const;
 
-/** DESTROY needs both credentials (the schema above only ties them together). */
-export const destroyParametersSchema = {
+/** DESTROY and RENEW need both credentials (the schema above only ties them together). */
+export const credentialParametersSchema = {
   type: 'object',
   required: ['container_uuid', 'client_token'],
   properties: { container_uuid: { type: 'string' }, client_token: { type: 'string' } },
 } as const;
 
-const ajv = new Ajv({ allErrors: false, strict: true });
+const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
 const validateRequestShape = ajv.compile(requestSchema) as ValidateFunction<AnweddolRequest>;
 const validateResponseShape = ajv.compile(responseSchema) as ValidateFunction<AnweddolResponse>;
 const dataValidators: Record<string, ValidateFunction> = {
   CREATE: ajv.compile(createDataSchema),
   STAT: ajv.compile(statDataSchema),
+  RENEW: ajv.compile(renewDataSchema),
 };
+const validateCredentials = ajv.compile(credentialParametersSchema);
 const parameterValidators: Record<string, ValidateFunction> = {
-  DESTROY: ajv.compile(destroyParametersSchema),
+  DESTROY: validateCredentials,
+  RENEW: validateCredentials,
 };
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; reason: string };

@@ -1,4 +1,4 @@
-// Owns the sandbox lifecycle for CREATE/DESTROY: capacity, credentials, sessions (hashes only), events, reconciliation.
+// Owns the sandbox lifecycle for CREATE/DESTROY/RENEW: capacity, credentials, sessions (hashes only), lifetimes, events, reconciliation.
 import { constantTimeHexEqual, sha256Hex } from '../crypto/hash.js';
 import { generateClientToken, generateSshPassword, generateUsername, generateUuid } from '../crypto/tokens.js';
 import type { SessionRecord, SessionStore } from '../database/session-store.js';
@@ -7,8 +7,10 @@ import { badAuthentication, refusedRequest, unavailable } from './errors.js';
 import type { Logger } from '../shared/logger.js';
 import { ClientCounter } from './client-limits/client-counter.js';
 import type { ClientLimits } from './client-limits/client-limits.js';
+import { initialExpiry, renewedExpiry, toUnixSeconds, type LifetimePolicy } from './lifetimes/lifetime-policy.js';
+import { SandboxLifetimes } from './lifetimes/sandbox-lifetimes.js';
 import type { SandboxCapacity } from './sandbox-capacity.js';
-import type { CreatedSandboxPayload, DestroyedSandboxPayload, FlSandboxMark, Refusal, ServerEvents } from './server-events.js';
+import type { CreatedSandboxPayload, DestroyedSandboxPayload, DestroyReason, FlSandboxMark, Refusal, ServerEvents } from './server-events.js';
 import type { ServerObserver } from './server-observer.js';
 import type { ClientInfo } from './types.js';
 
@@ -19,6 +21,25 @@ export interface CreatedSandbox {
   container_username: string;
   container_password: string;
   container_listen_port: number;
+  /** Unix seconds after which the sandbox is destroyed unless renewed; null = no lifetime limit. */
+  expires_at: number | null;
+}
+
+/** Which sandboxes an administrator destroys: one (by the uuid its client got), a client's, the overdue ones, or all. */
+export type DestroySelector = { uuid: string } | { clientId: string } | { expired: true } | { all: true };
+
+/** A destroyed sandbox as the admin sees it: no credential, not even hashed. */
+export interface DestroyedSandbox {
+  sessionId: number;
+  containerId: string;
+  port: number;
+  clientId: string;
+  reason: DestroyReason;
+}
+
+export interface AdminDestroyOutcome {
+  destroyed: DestroyedSandbox[];
+  failed: Array<{ sessionId: number; containerId: string; error: string }>;
 }
 
 export interface SandboxManagerOptions {
@@ -30,6 +51,7 @@ export interface SandboxManagerOptions {
   logger: Logger;
   /** Bound on one sandbox creation (backend calls included), so a hung backend cannot hold a slot and a client forever. */
   createTimeoutMs: number;
+  lifetime: LifetimePolicy;
   onRuntimeError(source: string, error: unknown): void;
   /** Told of capacity refusals and creation times (metrics). */
   observer?: Pick<ServerObserver, 'refused' | 'sandboxCreated'>;
@@ -49,10 +71,26 @@ export class SandboxManager {
 
   // The backend came back after an outage: sandboxes may have ended meanwhile without an event.
   private readonly availabilityListener = (available: boolean) => {
-    if (available) void this.reconcile().catch((error) => this.options.onRuntimeError('reconcile after backend recovery', error));
+    if (!available) return;
+    void this.reconcile()
+      .then(() => this.lifetimes.sync())
+      .catch((error) => this.options.onRuntimeError('reconcile after backend recovery', error));
   };
 
-  constructor(private readonly options: SandboxManagerOptions) {}
+  private readonly lifetimes: SandboxLifetimes;
+
+  constructor(private readonly options: SandboxManagerOptions) {
+    const virtualization = options.virtualization;
+    this.lifetimes = new SandboxLifetimes({
+      sessions: options.sessions,
+      policy: options.lifetime,
+      expire: async (sessionId, reason) => (await this.destroySession(sessionId, reason)) !== undefined,
+      countSshSessions: (containerId) => (virtualization === undefined ? Promise.resolve(0) : virtualization.countSshSessions(containerId)),
+      isBackendAvailable: () => virtualization?.isAvailable() ?? false,
+      logger: options.logger,
+      onRuntimeError: options.onRuntimeError,
+    });
+  }
 
   /** Starts the backend, watches for sandboxes ending behind our back, and reconciles sessions with reality. */
   async start(): Promise<void> {
@@ -62,6 +100,15 @@ export class SandboxManager {
     virtualization.on('sandbox_ended', this.endedListener);
     virtualization.on('availability_changed', this.availabilityListener);
     await this.reconcile();
+  }
+
+  /**
+   * Destroys the sandboxes already past their deadline (a restarted daemon), then enforces deadlines as they come.
+   * Call once the server is listening: a start that fails (port taken by a running daemon) must not touch its sandboxes.
+   */
+  async enforceLifetimes(): Promise<void> {
+    if (this.options.virtualization === undefined) return;
+    await this.lifetimes.start();
   }
 
   async reconcile(): Promise<{ destroyed: number; forgotten: number }> {
@@ -90,7 +137,7 @@ export class SandboxManager {
         continue;
       }
       if (liveIds.has(session.containerId)) continue;
-      sessions.deleteById(session.id);
+      this.forgetSession(session.id);
       // Its sandbox ended while nobody watched (e.g. during a backend outage): listeners still hear of it.
       await this.announceDestroyed({ client: null, container_id: session.containerId, container_uuid: null, reason: 'reconciled', fl: null });
       forgotten++;
@@ -139,19 +186,25 @@ export class SandboxManager {
         throw timeout.aborted ? unavailable('sandbox creation timed out') : error;
       });
       this.options.observer?.sandboxCreated?.((performance.now() - createStart) / 1000, 'cold');
+      const createdAt = Date.now();
       session = sessions.insert({
-        createdAt: Date.now(),
+        createdAt,
         containerUuidSha256: sha256Hex(containerUuid),
         clientTokenSha256: sha256Hex(clientToken),
         containerId: sandbox.id,
         port: sandbox.port,
         state: 'running',
         clientKeyDigest,
+        clientId: client.id,
+        expiresAt: initialExpiry(createdAt, this.options.lifetime),
+        // Idle from birth: the client has idle_timeout to log in.
+        idleSince: this.options.lifetime.idleTimeoutMs === null ? null : createdAt,
       });
       slot.release();
       announced = true;
       const refusal = await this.announceCreated(createdPayload(sandbox, client, null));
       if (refusal !== undefined) throw refusedRequest(refusal.reason);
+      this.lifetimes.track(session);
       return {
         container_uuid: containerUuid,
         client_token: clientToken,
@@ -159,6 +212,7 @@ export class SandboxManager {
         container_username: username,
         container_password: password,
         container_listen_port: sandbox.port,
+        expires_at: toUnixSeconds(session.expiresAt),
       };
     } catch (error) {
       // A sandbox that ended while the hooks ran was announced as ended already (its session is gone).
@@ -175,29 +229,95 @@ export class SandboxManager {
 
   /** DESTROY (or the undo of an undelivered CREATE, which is a DESTROY with the credentials the client never got). */
   async destroy(containerUuid: string, clientToken: string, client: ClientInfo, reason: 'destroy_request' | 'undelivered' = 'destroy_request'): Promise<void> {
-    const { virtualization, sessions } = this.options;
-    const session = sessions.findByUuidHash(sha256Hex(containerUuid));
+    const session = this.authenticate(containerUuid, clientToken);
+    if (this.options.virtualization === undefined) throw unavailable('no virtualization backend');
+    // Lost a race with an expiry or an admin destroy: the sandbox is going away, as if the token were wrong.
+    if ((await this.destroySession(session.id, reason, client, containerUuid)) === undefined) throw badAuthentication();
+  }
+
+  /** RENEW: a new deadline (lifetime-policy.ts), in Unix seconds; null = the sandbox has no lifetime limit. */
+  renew(containerUuid: string, clientToken: string, client: ClientInfo): number | null {
+    const session = this.authenticate(containerUuid, clientToken);
+    const expiresAt = renewedExpiry(session, Date.now(), this.options.lifetime);
+    if (expiresAt === session.expiresAt) return toUnixSeconds(expiresAt); // at the cap: nothing changes, nothing to log
+    this.options.sessions.setExpiresAt(session.id, expiresAt);
+    this.lifetimes.track({ ...session, expiresAt });
+    const until = expiresAt === null ? 'no limit' : new Date(expiresAt).toISOString();
+    this.options.logger.info(`client ${client.id}: sandbox ${session.containerId.slice(0, 12)} renewed (${until})`);
+    return toUnixSeconds(expiresAt);
+  }
+
+  /** The admin's `destroy`: sessions only (FL sandboxes have their own deadlines and are never selected). */
+  async adminDestroy(selector: DestroySelector): Promise<AdminDestroyOutcome> {
+    const outcome: AdminDestroyOutcome = { destroyed: [], failed: [] };
+    if ('expired' in selector) {
+      for (const { session, reason } of await this.lifetimes.expireOverdue()) outcome.destroyed.push(describeDestroyed(session, reason));
+      return outcome;
+    }
+    const { sessions } = this.options;
+    const selected =
+      'uuid' in selector
+        ? [sessions.findByUuidHash(sha256Hex(selector.uuid))].filter((s) => s !== undefined)
+        : sessions.list().filter((s) => 'all' in selector || s.clientId === selector.clientId);
+    await Promise.all(
+      selected.map(async (session) => {
+        try {
+          const destroyed = await this.destroySession(session.id, 'admin', null, 'uuid' in selector ? selector.uuid : null);
+          if (destroyed !== undefined) outcome.destroyed.push(describeDestroyed(destroyed, 'admin'));
+        } catch (error) {
+          outcome.failed.push({ sessionId: session.id, containerId: session.containerId.slice(0, 12), error: error instanceof Error ? error.message : String(error) });
+        }
+      }),
+    );
+    outcome.destroyed.sort((a, b) => a.sessionId - b.sessionId);
+    return outcome;
+  }
+
+  /** The running session these credentials open; Bad authentication otherwise (same cost whether the uuid exists or not). */
+  private authenticate(containerUuid: string, clientToken: string): SessionRecord {
+    const session = this.options.sessions.findByUuidHash(sha256Hex(containerUuid));
     const tokenMatches = constantTimeHexEqual(session?.clientTokenSha256 ?? NO_SESSION_HASH, sha256Hex(clientToken));
     if (session === undefined || !tokenMatches || session.state !== 'running') throw badAuthentication();
-    if (virtualization === undefined) throw unavailable('no virtualization backend');
+    return session;
+  }
+
+  /**
+   * The one way a session's sandbox is destroyed on purpose (DESTROY, expiry, admin): the row says 'destroying'
+   * meanwhile, then goes; the slot and port are free; `destroyed_container` tells why. Resolves undefined when
+   * the session was not running (gone, or someone else is destroying it); a failed destroy leaves it running.
+   */
+  private async destroySession(
+    sessionId: number,
+    reason: DestroyReason,
+    client: ClientInfo | null = null,
+    containerUuid: string | null = null,
+  ): Promise<SessionRecord | undefined> {
+    const { virtualization, sessions } = this.options;
+    const session = sessions.findById(sessionId);
+    if (session === undefined || session.state !== 'running' || virtualization === undefined) return undefined;
     sessions.setState(session.id, 'destroying');
     this.destroying.add(session.id);
+    this.lifetimes.untrack(session.id);
     try {
       await virtualization.destroy(session.containerId);
     } catch (error) {
       sessions.setState(session.id, 'running');
+      this.lifetimes.retryLater(session.id);
       throw error;
     } finally {
       this.destroying.delete(session.id);
     }
     sessions.deleteById(session.id);
     await this.announceDestroyed({ client, container_id: session.containerId, container_uuid: containerUuid, reason, fl: null });
+    return session;
   }
 
   /** Destroys every sandbox that has a session (server stop with destroyOnStop). */
   async destroyAll(): Promise<void> {
     const { virtualization, sessions } = this.options;
     if (virtualization === undefined) return;
+    // No expiry may run beside (or after) the final sweep.
+    await this.lifetimes.stop();
     await Promise.all(
       sessions.list().map(async (session) => {
         sessions.setState(session.id, 'destroying');
@@ -222,6 +342,7 @@ export class SandboxManager {
   }
 
   async close(): Promise<void> {
+    await this.lifetimes.stop();
     const virtualization = this.options.virtualization;
     if (virtualization === undefined) return;
     virtualization.off('sandbox_ended', this.endedListener);
@@ -234,7 +355,7 @@ export class SandboxManager {
     const session = sessions.findByContainerId(containerId);
     // A sandbox we are destroying ourselves is accounted for by DESTROY.
     if (session === undefined || session.state === 'destroying') return;
-    sessions.deleteById(session.id);
+    this.forgetSession(session.id);
     logger.info(`sandbox ${containerId.slice(0, 12)} ended (${reason}); session removed`);
     await this.announceDestroyed({ client: null, container_id: containerId, container_uuid: containerUuid, reason, fl: null });
   }
@@ -245,9 +366,18 @@ export class SandboxManager {
     } catch (error) {
       this.options.onRuntimeError(`destroy ${containerId.slice(0, 12)}`, error);
     } finally {
-      if (session !== undefined) this.options.sessions.deleteById(session.id);
+      if (session !== undefined) this.forgetSession(session.id);
     }
   }
+
+  private forgetSession(sessionId: number): void {
+    this.options.sessions.deleteById(sessionId);
+    this.lifetimes.untrack(sessionId);
+  }
+}
+
+function describeDestroyed(session: SessionRecord, reason: DestroyReason): DestroyedSandbox {
+  return { sessionId: session.id, containerId: session.containerId.slice(0, 12), port: session.port, clientId: session.clientId, reason };
 }
 
 /** The payload of `container_started` / `created_container` for a sandbox (a client's, or an FL training's with `fl`). */

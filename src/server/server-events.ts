@@ -4,7 +4,7 @@ import type { AnweddolRequest, AnweddolResponse, ClientInfo } from './types.js';
 
 /**
  * Why a sandbox ended: the `reason` of every `destroyed_container`. A closed list so that listeners can
- * switch on it; 'expired' and 'idle' are reserved for sandbox lifetimes.
+ * switch on it.
  */
 export type DestroyReason =
   /** A client's DESTROY. */
@@ -24,8 +24,11 @@ export type DestroyReason =
   | 'server_stopped'
   /** The FL training that held it ended. */
   | 'training_ended'
+  /** Sandbox lifetimes: `container.max_lifetime` reached, or `container.idle_timeout` without an SSH session. */
   | 'expired'
-  | 'idle';
+  | 'idle'
+  /** An administrator's `anweddol-server destroy`. */
+  | 'admin';
 
 /** Marks a sandbox an FL training holds (`fl` in sandbox events; null for a client's sandbox). */
 export interface FlSandboxMark {

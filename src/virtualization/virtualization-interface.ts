@@ -76,6 +76,8 @@ export interface VirtualizationInterface {
   isAvailable(): boolean;
   /** Run a command inside a sandbox (as root unless `user` is given); `detach` returns at once with exitCode 0. */
   exec(id: string, cmd: string[], options?: { user?: string; env?: Record<string, string>; detach?: boolean; timeoutMs?: number }): Promise<ExecResult>;
+  /** Authenticated SSH sessions open in a sandbox right now (idle detection). */
+  countSshSessions(id: string): Promise<number>;
   /** Copy files into a directory of a sandbox (created if missing). */
   putFiles(id: string, directory: string, files: SandboxFile[]): Promise<void>;
   /** Address sandboxes reach the host at (bridge gateway), once started; undefined when unknown. */

@@ -84,6 +84,14 @@ export class FakeVirtualization implements VirtualizationInterface {
     return { exitCode: 0, stdout: cmd.join(' '), stderr: '' };
   }
 
+  /** SSH sessions `countSshSessions` reports, by sandbox id (default 0). */
+  readonly sshSessions = new Map<string, number>();
+
+  async countSshSessions(id: string): Promise<number> {
+    if (!this.sandboxes.has(id)) throw new Error(`no sandbox ${id}`);
+    return this.sshSessions.get(id) ?? 0;
+  }
+
   async putFiles(id: string, _directory: string, _files: SandboxFile[]): Promise<void> {
     if (!this.sandboxes.has(id)) throw new Error(`no sandbox ${id}`);
   }

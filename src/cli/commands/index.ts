@@ -2,6 +2,7 @@
 import type { CommandRegistrar } from '../command-kit.js';
 import { registerAccessTk } from './access-tk.js';
 import { registerBuildImage } from './build-image.js';
+import { registerDestroy } from './destroy.js';
 import { registerFl } from './fl.js';
 import { registerRegenRsa, registerRegenTls } from './regen-keys.js';
 import { registerServerLifecycle } from './server-lifecycle.js';
@@ -11,6 +12,7 @@ import { registerVersion } from './version.js';
 export const commands: CommandRegistrar[] = [
   registerServerLifecycle,
   registerStat,
+  registerDestroy,
   registerAccessTk,
   registerRegenRsa,
   registerRegenTls,

@@ -12,7 +12,7 @@ interface StatOptions extends CommonOptions {
 
 interface AdminStat {
   uptime: number;
-  sessions: Array<{ id: number; age_seconds: number; port: number; state: string; container_id: string }>;
+  sessions: Array<{ id: number; age_seconds: number; port: number; state: string; container_id: string; client_id: string; expires_at: number | null }>;
   containers: Array<{ id: string; port: number }>;
   backend_available: boolean;
   runtime_errors: number;
@@ -31,7 +31,7 @@ export const registerStat: CommandRegistrar = (program: Command, ctx) => {
   describeCommand(command, {
     description: [
       'Without --host: asks the local daemon over its admin channel (server.admin_socket_path, a',
-      'unix socket only root/the daemon user can open) for its sessions (age, forwarded port),',
+      'unix socket only root/the daemon user can open) for its sessions (age, forwarded port, client id, deadline),',
       'containers, runtime errors, connections served and refusals by each per-client limit.',
       'With --host: performs a full Anweddol key exchange and STAT request, as a client would.',
     ].join('\n'),
@@ -66,10 +66,15 @@ export const registerStat: CommandRegistrar = (program: Command, ctx) => {
         `backend ${stat.backend_available ? 'reachable' : 'UNREACHABLE'}, ${String(stat.available)} sandbox slots available`,
         `refused by per-client limits: ${Object.entries(stat.refused_by_client_limit).map(([limit, n]) => `${limit} ${n}`).join(', ')}`,
         `sessions (${stat.sessions.length}):`,
-        ...stat.sessions.map((s) => `  #${s.id}  port ${s.port}  age ${s.age_seconds} s  ${s.state}  container ${s.container_id}`),
+        ...stat.sessions.map((s) => `  #${s.id}  port ${s.port}  age ${s.age_seconds} s  ${s.state}  container ${s.container_id}  client ${s.client_id || '-'}  ${expiry(s.expires_at)}`),
         `containers (${stat.containers.length}):`,
         ...stat.containers.map((c) => `  ${c.id}  port ${c.port}`),
       ],
     };
   });
 };
+
+function expiry(expiresAt: number | null): string {
+  if (expiresAt === null) return 'no lifetime limit';
+  return `expires in ${Math.max(0, expiresAt - Math.floor(Date.now() / 1000))} s`;
+}

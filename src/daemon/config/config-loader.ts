@@ -129,6 +129,10 @@ function checkRelations(config: AnweddolConfig): string[] {
   if (first > last) {
     problems.push(`port_forwarding.port_range: must be a pair [first, last] of port numbers, first ≤ last, got ${shown([first, last])}`);
   }
+  const { max_lifetime: lifetime, max_renewed_lifetime: renewed } = config.container;
+  if (lifetime !== null && renewed !== null && renewed < lifetime) {
+    problems.push(`container.max_renewed_lifetime: must be ≥ container.max_lifetime (${lifetime}) or null, got ${renewed}`);
+  }
   return problems;
 }
 

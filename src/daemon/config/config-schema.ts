@@ -59,6 +59,9 @@ export interface AnweddolConfig {
     network_name: string | null;
     max_per_client: number | null;
     create_rate: string | null;
+    max_lifetime: number | null;
+    max_renewed_lifetime: number | null;
+    idle_timeout: number | null;
   } & AnweddolVmKeys;
   port_forwarding: {
     port_range: [number, number];
@@ -131,6 +134,8 @@ const int = (def: number | null, minimum: number, expect: string, maximum?: numb
   default: def,
   'x-expect': expect,
 });
+/** Seconds, at most ten years, or null. */
+const seconds = (def: number | null, expect: string) => ({ ...int(def, 1, expect, 315_360_000), type: ['integer', 'null'] });
 const str = (def: string | null, expect = 'a non-empty string') => ({
   type: def === null ? ['string', 'null'] : 'string',
   minLength: 1,
@@ -226,6 +231,9 @@ export const configSchema = {
         default: '10/min',
         'x-expect': 'a rate "N/unit" with N ≥ 1 and unit s, min or h (e.g. "10/min"), or null (no limit)',
       },
+      max_lifetime: seconds(3600, 'an integer ≥ 1 (seconds) or null (no limit)'),
+      max_renewed_lifetime: seconds(86_400, 'an integer ≥ 1 (seconds) or null (renewals without limit)'),
+      idle_timeout: seconds(null, 'an integer ≥ 1 (seconds) or null (never)'),
       // Anweddol 4.x libvirt keys (see AnweddolVmKeys).
       container_iso_file_path: path(null),
       nat_interface_name: str(null),

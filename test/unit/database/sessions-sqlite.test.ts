@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { sha256Hex } from '../../../src/crypto/hash.js';
 import { AnweddolDatabase } from '../../../src/database/database.js';
-import type { NewSession } from '../../../src/database/session-store.js';
+import { withSessionDefaults, type NewSession } from '../../../src/database/session-store.js';
 import { SqliteSessionStore } from '../../../src/database/sqlite-session-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'anweddol-sessions-'));
@@ -35,7 +35,7 @@ describe('SqliteSessionStore', () => {
     const { db, store } = openStore('insert.db');
     const a = store.insert(session(1));
     const b = store.insert(session(2));
-    assert.deepEqual(a, { ...session(1), id: a.id });
+    assert.deepEqual(a, { ...withSessionDefaults(session(1)), id: a.id });
     assert.notEqual(a.id, b.id);
     db.close();
   });
@@ -100,7 +100,7 @@ describe('SqliteSessionStore', () => {
     const { db, store } = openStore('hashes.db');
     store.insert(session(12));
     const columns = (db.db.prepare('PRAGMA table_info(sessions)').all() as { name: string }[]).map((c) => c.name);
-    assert.deepEqual(columns, ['id', 'created_at', 'container_uuid_sha256', 'client_token_sha256', 'container_id', 'port', 'state', 'client_key_hmac']);
+    assert.deepEqual(columns, ['id', 'created_at', 'container_uuid_sha256', 'client_token_sha256', 'container_id', 'port', 'state', 'client_key_hmac', 'client_id', 'expires_at', 'idle_since']);
     db.close();
   });
 

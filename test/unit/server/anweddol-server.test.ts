@@ -213,8 +213,8 @@ describe('sandbox lifecycle', () => {
     const sessions = new MemorySessionStore();
     const kept = fake.adopt({ id: 'kept', uuid: 'u1', port: 10001 });
     fake.adopt({ id: 'orphan', uuid: 'u2', port: 10002 });
-    sessions.insert({ createdAt: 0, containerUuidSha256: 'a', clientTokenSha256: 'b', containerId: kept.id, port: 10001, state: 'running' });
-    sessions.insert({ createdAt: 0, containerUuidSha256: 'c', clientTokenSha256: 'd', containerId: 'gone', port: 10003, state: 'running' });
+    sessions.insert({ createdAt: Date.now() - 1000, containerUuidSha256: 'a', clientTokenSha256: 'b', containerId: kept.id, port: 10001, state: 'running' });
+    sessions.insert({ createdAt: Date.now() - 1000, containerUuidSha256: 'c', clientTokenSha256: 'd', containerId: 'gone', port: 10003, state: 'running' });
     await startServer({ sessions }, fake);
     assert.equal(fake.startCalls, 1);
     assert.deepEqual([...fake.sandboxes.keys()], ['kept']);

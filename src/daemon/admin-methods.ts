@@ -76,14 +76,17 @@ const CLIENT_ID = /^[0-9A-Za-z_-]{1,128}$/;
 export function destroySelector(params: Record<string, unknown>): DestroySelector {
   const given = ['uuid', 'client_id', 'expired', 'all'].filter((key) => params[key] !== undefined && params[key] !== false);
   if (given.length !== 1) throw new AdminError('destroy needs exactly one of uuid, client_id, expired, all');
-  if (params.expired === true) return { expired: true };
-  if (params.all === true) return { all: true };
-  if (typeof params.uuid === 'string') {
-    if (!UUID.test(params.uuid)) throw new AdminError('uuid must be a lowercase UUID (the container_uuid the client got)');
-    return { uuid: params.uuid };
+  const { uuid, client_id: clientId, expired, all } = params;
+  if (expired !== undefined || all !== undefined) {
+    if (expired !== true && all !== true) throw new AdminError('expired and all take true');
+    return expired === true ? { expired: true } : { all: true };
   }
-  if (typeof params.client_id === 'string' && CLIENT_ID.test(params.client_id)) return { clientId: params.client_id };
-  throw new AdminError('client_id must be a client id as logs and stat show it');
+  if (uuid !== undefined) {
+    if (typeof uuid !== 'string' || !UUID.test(uuid)) throw new AdminError('uuid must be a lowercase UUID (the container_uuid the client got)');
+    return { uuid };
+  }
+  if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) throw new AdminError('client_id must be a client id as logs and stat show it');
+  return { clientId };
 }
 
 export function registerDestroyMethod(admin: AdminRouter, server: AnweddolServer): void {

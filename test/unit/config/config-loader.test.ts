@@ -124,6 +124,26 @@ describe('config loader', () => {
     assert.equal(parseConfig('docker:\n  host: tcp://127.0.0.1:2375\n', {}, '/').network.egress, 'internet');
   });
 
+  it('defaults to one-hour sandboxes renewable up to a day, without idle timeout', () => {
+    const { container } = parseConfig('', {}, '/etc/anweddol');
+    assert.deepEqual([container.max_lifetime, container.max_renewed_lifetime, container.idle_timeout], [3600, 86400, null]);
+  });
+
+  it('accepts null for every lifetime key', () => {
+    const { container } = parseConfig('container:\n  max_lifetime: null\n  max_renewed_lifetime: null\n  idle_timeout: null\n', {}, '/');
+    assert.deepEqual([container.max_lifetime, container.max_renewed_lifetime, container.idle_timeout], [null, null, null]);
+  });
+
+  it('rejects a renewal cap shorter than the lifetime', () => {
+    assert.deepEqual(problemsOf('container:\n  max_lifetime: 600\n  max_renewed_lifetime: 300\n'), [
+      'container.max_renewed_lifetime: must be ≥ container.max_lifetime (600) or null, got 300',
+    ]);
+  });
+
+  it('rejects a lifetime of zero seconds', () => {
+    assert.deepEqual(problemsOf('container:\n  idle_timeout: 0\n'), ['container.idle_timeout: must be an integer ≥ 1 (seconds) or null (never), got 0']);
+  });
+
   it('rejects a port range whose first port is after its last', () => {
     assert.match(problemsOf('port_forwarding:\n  port_range: [15000, 10000]\n')[0]!, /^port_forwarding\.port_range: .*first ≤ last/);
   });

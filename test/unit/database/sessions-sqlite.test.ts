@@ -96,6 +96,37 @@ describe('SqliteSessionStore', () => {
     db.close();
   });
 
+  it('stores and changes the deadline, the idle mark and the creating client', () => {
+    const { db, store } = openStore('lifetimes.db');
+    const inserted = store.insert(session(13, { clientId: 'abc1234', expiresAt: 1_700_000_060_000, idleSince: 1_700_000_000_000 }));
+    store.setExpiresAt(inserted.id, 1_700_000_120_000);
+    store.setIdleSince(inserted.id, null);
+    assert.deepEqual(store.findById(inserted.id), { ...inserted, expiresAt: 1_700_000_120_000, idleSince: null });
+    assert.equal(store.findById(inserted.id + 1), undefined);
+    db.close();
+  });
+
+  it('upgrades a sessions table from before lifetimes, keeping its rows', () => {
+    const path = join(dir, 'upgrade.db');
+    const old = new AnweddolDatabase(path);
+    old.migrate('sessions', [
+      `CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at INTEGER NOT NULL,
+        container_uuid_sha256 TEXT NOT NULL UNIQUE CHECK (length(container_uuid_sha256) = 64),
+        client_token_sha256 TEXT NOT NULL CHECK (length(client_token_sha256) = 64),
+        container_id TEXT NOT NULL UNIQUE,
+        port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        state TEXT NOT NULL CHECK (state IN ('running', 'destroying'))
+      )`,
+    ]);
+    old.db.prepare(`INSERT INTO sessions (created_at, container_uuid_sha256, client_token_sha256, container_id, port, state) VALUES (1, ?, ?, 'old', 10001, 'running')`).run(sha256Hex('u'), sha256Hex('t'));
+    old.close();
+    const { db, store } = openStore('upgrade.db');
+    assert.deepEqual(store.list().map((s) => [s.containerId, s.clientId, s.expiresAt, s.idleSince]), [['old', '', null, null]]);
+    db.close();
+  });
+
   it('stores only hashes, never a clear token', () => {
     const { db, store } = openStore('hashes.db');
     store.insert(session(12));

@@ -34,6 +34,11 @@ describe('request validation (docs/protocol.md §2)', () => {
     assert.equal(validateRequest({ verb: 'STAT', parameters: { access_token: 'x' } }).ok, true);
   });
 
+  it('requires both credentials for RENEW', () => {
+    assert.equal(validateRequest({ verb: 'RENEW', parameters: { container_uuid: UUID, client_token: TOKEN } }).ok, true);
+    assert.deepEqual(validateRequest({ verb: 'RENEW', parameters: {} }), { ok: false, reason: 'Missing container_uuid' });
+  });
+
   it('rejects verbs outside ^[A-Z]+$', () => {
     for (const verb of ['', 'Stat', 'STAT1', 'ST AT', 7]) assert.equal(validateRequest({ verb, parameters: {} }).ok, false, String(verb));
   });
@@ -56,6 +61,18 @@ describe('response validation', () => {
     assert.equal(validateResponse('X', { success: false, message: 'Nope', data: {} }).ok, false);
     assert.equal(validateResponse('X', { success: true, message: 'Bad request', data: {} }).ok, false);
     assert.equal(validateResponse('X', { success: false, message: 'OK', data: {} }).ok, false);
+  });
+
+  it('accepts a CREATE answer with expires_at in Unix seconds or null, and rejects an ISO date', () => {
+    for (const expires_at of [1_700_000_000, null]) {
+      assert.equal(validateResponse('CREATE', { success: true, message: 'OK', data: { ...CREATE_DATA, expires_at } }).ok, true);
+    }
+    assert.equal(validateResponse('CREATE', { success: true, message: 'OK', data: { ...CREATE_DATA, expires_at: '2026-01-01T00:00:00Z' } }).ok, false);
+  });
+
+  it('requires expires_at in a RENEW answer', () => {
+    assert.equal(validateResponse('RENEW', { success: true, message: 'OK', data: { expires_at: 1_700_000_000 } }).ok, true);
+    assert.equal(validateResponse('RENEW', { success: true, message: 'OK', data: {} }).ok, false);
   });
 
   it('accepts STAT data with "nolimit" and rejects a negative uptime', () => {

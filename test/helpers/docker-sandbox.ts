@@ -87,6 +87,39 @@ export function sshRun(port: number, username: string, password: string, command
   });
 }
 
+/** An SSH login kept open (a remote `sleep`) until `close()`; the session sshd sees is a real one. */
+export function sshOpen(port: number, username: string, password: string, timeoutMs = 15_000): Promise<{ close(): Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    const timer = setTimeout(() => {
+      client.end();
+      reject(new Error(`ssh login timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const closed = new Promise<void>((done) => client.once('close', () => done()));
+    client
+      .on('ready', () => {
+        client.exec('sleep 600', (error) => {
+          clearTimeout(timer);
+          if (error) {
+            client.end();
+            return reject(error);
+          }
+          resolve({
+            close: () => {
+              client.end();
+              return closed;
+            },
+          });
+        });
+      })
+      .on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      })
+      .connect({ host: '127.0.0.1', port, username, password, readyTimeout: timeoutMs, tryKeyboard: false });
+  });
+}
+
 /** The host key fingerprint a sandbox's sshd presents (no login). */
 export function sshHostKey(port: number, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -28,6 +28,7 @@ export async function startSandboxServer(options: {
   maxSandboxes?: number | null;
   destroyOnStop?: boolean;
   serverOptions?: Partial<AnweddolServerOptions>;
+  beforeStart?: (server: AnweddolServer) => void;
 }): Promise<SandboxServer> {
   const backend = new DockerVirtualization({ portRange: [12000, 12999], memoryMiB: 256, vcpus: 1, ...options.backend, publishedAddress: '127.0.0.1' });
   const database = new AnweddolDatabase(options.databaseFile);
@@ -44,6 +45,8 @@ export async function startSandboxServer(options: {
     destroyOnStop: options.destroyOnStop ?? false,
     ...options.serverOptions,
   });
+  // Handlers given before start() see what start itself does (e.g. sandboxes expired while the server was down).
+  options.beforeStart?.(server);
   await server.start();
   const clientFrom = (localAddress?: string) =>
     new AnweddolTcpClient({ host: '127.0.0.1', port: server.tcpAddress()!.port, rsaKeyBits: 2048, timeoutMs: 60_000, localAddress });

@@ -1,0 +1,151 @@
+// Sandbox lifetimes end to end: real TCP client → AnweddolServer → real dockerd sandboxes, real SSH logins, SQLite sessions.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { AnweddolServer, AnweddolServerOptions } from '../../src/server/anweddol-server.js';
+import { containersOf, docker, dockerHost, SANDBOX_IMAGE, sshOpen, uniqueServerId } from '../helpers/docker-sandbox.js';
+import { startSandboxServer, type CreatedData, type SandboxServer } from '../helpers/sandbox-server.js';
+
+const serverId = uniqueServerId('lifetimes');
+const dir = mkdtempSync(join(tmpdir(), 'anweddol-lifetimes-'));
+const running = new Set<SandboxServer>();
+let databases = 0;
+
+after(async () => {
+  for (const s of running) await s.stop();
+  rmSync(dir, { recursive: true, force: true });
+  const left = containersOf(serverId);
+  if (left.length > 0) docker(['rm', '-f', ...left]);
+  assert.deepEqual(left, [], 'no container left behind');
+});
+
+interface Destroyed {
+  containerId: string;
+  reason: string;
+  at: number;
+}
+
+async function start(server: Partial<AnweddolServerOptions>, databaseFile = join(dir, `db-${++databases}.sqlite`)): Promise<SandboxServer & { destroyed: Destroyed[] }> {
+  const destroyed: Destroyed[] = [];
+  const record = (s: AnweddolServer) => s.on('destroyed_container', (ctx) => void destroyed.push({ containerId: ctx.containerId, reason: ctx.reason, at: Date.now() }));
+  const s = await startSandboxServer({
+    databaseFile,
+    maxSandboxes: 2,
+    backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId, portRange: [13400, 13499] },
+    serverOptions: server,
+    beforeStart: record,
+  });
+  running.add(s);
+  return Object.assign(s, { destroyed });
+}
+
+async function stop(s: SandboxServer): Promise<void> {
+  running.delete(s);
+  await s.stop();
+}
+
+async function create(s: SandboxServer): Promise<CreatedData & { containerId: string; deadlineMs: number | null }> {
+  const response = await s.client.create();
+  assert.equal(response.message, 'OK', `CREATE answered ${response.message}`);
+  const data = response.data as unknown as CreatedData;
+  const session = s.sessions.list().find((row) => row.port === data.container_listen_port)!;
+  return { ...data, containerId: session.containerId, deadlineMs: session.expiresAt };
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function available(s: SandboxServer): Promise<unknown> {
+  return (await s.client.stat()).data.available;
+}
+
+describe('sandbox lifetimes on the real Docker backend', () => {
+  it('destroys a sandbox within 2 s of max_lifetime, frees its slot and port, with reason "expired"', async (t) => {
+    const s = await start({ maxLifetimeSeconds: 3, maxRenewedLifetimeSeconds: null });
+    const sandbox = await create(s);
+    assert.equal(sandbox.expires_at, Math.floor(sandbox.deadlineMs! / 1000));
+    assert.equal(await available(s), 1);
+    await until(() => s.destroyed.length > 0, 3000 + 4000);
+    const [event] = s.destroyed;
+    assert.equal(event?.reason, 'expired');
+    assert.equal(event?.containerId, sandbox.containerId);
+    const late = event!.at - sandbox.deadlineMs!;
+    t.diagnostic(`destroyed ${late} ms after its deadline`);
+    assert.ok(late >= 0 && late <= 2000, `destroyed ${late} ms after its deadline`);
+    assert.deepEqual(containersOf(serverId), []);
+    assert.equal(s.backend.portsInUse(), 0);
+    assert.equal(await available(s), 2);
+    await stop(s);
+  });
+
+  it('keeps a sandbox with an SSH session open past idle_timeout, and destroys it idle_timeout after the session closes', async (t) => {
+    const s = await start({ maxLifetimeSeconds: null, idleTimeoutSeconds: 4 });
+    const sandbox = await create(s);
+    const login = await sshOpen(sandbox.container_listen_port, sandbox.container_username, sandbox.container_password);
+    await sleep(8000);
+    assert.equal(s.destroyed.length, 0, 'destroyed while a session was open');
+    await login.close();
+    const closedAt = Date.now();
+    await until(() => s.destroyed.length > 0, 4000 + 1000 + 3000);
+    const idleFor = s.destroyed[0]!.at - closedAt;
+    assert.equal(s.destroyed[0]?.reason, 'idle');
+    t.diagnostic(`destroyed ${idleFor} ms after the session closed (idle_timeout 4000 ms)`);
+    // At least idle_timeout; at most idle_timeout + one probe interval (1 s) + 2 s.
+    assert.ok(idleFor >= 4000 && idleFor <= 7000, `destroyed ${idleFor} ms after the session closed`);
+    assert.deepEqual(containersOf(serverId), []);
+    await stop(s);
+  });
+
+  it('destroys a sandbox nobody logs into after idle_timeout', async () => {
+    const s = await start({ maxLifetimeSeconds: null, idleTimeoutSeconds: 3 });
+    const createdAt = Date.now();
+    await create(s);
+    await until(() => s.destroyed.length > 0, 3000 + 3000);
+    assert.equal(s.destroyed[0]?.reason, 'idle');
+    assert.ok(s.destroyed[0]!.at - createdAt >= 3000 - 1000, 'not before idle_timeout (counted from the sandbox creation)');
+    await stop(s);
+  });
+
+  it('extends a deadline on RENEW, never beyond max_renewed_lifetime', async () => {
+    const s = await start({ maxLifetimeSeconds: 3, maxRenewedLifetimeSeconds: 5 });
+    const sandbox = await create(s);
+    const createdAt = s.sessions.list()[0]!.createdAt;
+    await sleep(1500);
+    const first = await s.client.renew(sandbox.container_uuid, sandbox.client_token);
+    assert.equal(first.message, 'OK');
+    assert.ok((first.data.expires_at as number) > sandbox.expires_at!, 'the deadline moved');
+    await sleep(sandbox.deadlineMs! - Date.now() + 500);
+    assert.equal(s.destroyed.length, 0, 'alive past its first deadline');
+    const second = await s.client.renew(sandbox.container_uuid, sandbox.client_token);
+    assert.equal(second.data.expires_at, Math.floor((createdAt + 5000) / 1000), 'capped at max_renewed_lifetime');
+    await until(() => s.destroyed.length > 0, createdAt + 5000 + 2000 - Date.now());
+    assert.equal(s.destroyed[0]?.reason, 'expired');
+    assert.ok(s.destroyed[0]!.at - (createdAt + 5000) <= 2000);
+    assert.equal((await s.client.renew(sandbox.container_uuid, sandbox.client_token)).message, 'Bad authentication');
+    await stop(s);
+  });
+
+  it('destroys at start, with reason "expired", a sandbox whose deadline passed while the server was down', async () => {
+    const databaseFile = join(dir, 'restart.sqlite');
+    const first = await start({ maxLifetimeSeconds: 3, maxRenewedLifetimeSeconds: null }, databaseFile);
+    const sandbox = await create(first);
+    await stop(first);
+    assert.equal(containersOf(serverId).length, 1, 'stop with destroyOnStop false keeps the sandbox');
+    await sleep(sandbox.deadlineMs! - Date.now() + 500);
+    const second = await start({ maxLifetimeSeconds: 3, maxRenewedLifetimeSeconds: null }, databaseFile);
+    // Already done when start() resolved.
+    assert.deepEqual(second.destroyed.map((d) => [d.containerId, d.reason]), [[sandbox.containerId, 'expired']]);
+    assert.deepEqual(containersOf(serverId), []);
+    assert.equal(second.sessions.count(), 0);
+    await stop(second);
+  });
+});

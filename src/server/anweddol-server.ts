@@ -151,7 +151,7 @@ export class AnweddolServer {
     if (o.maxSandboxes !== null && (!Number.isInteger(o.maxSandboxes) || o.maxSandboxes < 0)) throw new RangeError('maxSandboxes must be an integer ≥ 0 or null');
     if (o.clientIdKey.length < MIN_CLIENT_ID_KEY_BYTES) throw new RangeError(`clientIdKey must be at least ${MIN_CLIENT_ID_KEY_BYTES} bytes`);
     for (const key of ['maxLifetimeSeconds', 'maxRenewedLifetimeSeconds', 'idleTimeoutSeconds'] as const) {
-      if (o[key] !== null && !(o[key] > 0)) throw new RangeError(`${key} must be > 0 or null`);
+      if (o[key] !== null && !(o[key] > 0 && Number.isFinite(o[key]))) throw new RangeError(`${key} must be a finite number > 0 or null`);
     }
     if (o.maxLifetimeSeconds !== null && o.maxRenewedLifetimeSeconds !== null && o.maxRenewedLifetimeSeconds < o.maxLifetimeSeconds) {
       throw new RangeError('maxRenewedLifetimeSeconds must be ≥ maxLifetimeSeconds');

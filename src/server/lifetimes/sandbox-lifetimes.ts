@@ -30,11 +30,13 @@ export class SandboxLifetimes {
   private readonly scheduler: DeadlineScheduler<number>;
   private probeTimer: unknown;
   private probing: Promise<void> | undefined;
+  /** Expiries under way (awaited by stop(), so none outlives the backend). */
+  private readonly inFlight = new Set<Promise<void>>();
   private running = false;
 
   constructor(private readonly options: SandboxLifetimesOptions) {
     this.clock = options.clock ?? systemClock;
-    this.scheduler = new DeadlineScheduler((id) => void this.onDue(id), this.clock);
+    this.scheduler = new DeadlineScheduler((id) => this.hold(this.onDue(id)), this.clock);
   }
 
   /** Start-up: gives old sessions a deadline, destroys the overdue ones (awaited), schedules the rest, starts idle probes. */
@@ -91,7 +93,13 @@ export class SandboxLifetimes {
     this.scheduler.clear();
     if (this.probeTimer !== undefined) this.clock.clearTimer(this.probeTimer);
     this.probeTimer = undefined;
-    await this.probing;
+    await Promise.all([this.probing, ...this.inFlight]);
+  }
+
+  /** Keeps a background expiry until it settles; a failure is a runtime error, never an unhandled rejection. */
+  private hold(work: Promise<void>): void {
+    const held = work.catch((error: unknown) => this.options.onRuntimeError('sandbox lifetimes', error)).finally(() => this.inFlight.delete(held));
+    this.inFlight.add(held);
   }
 
   private async onDue(sessionId: number): Promise<void> {
@@ -119,9 +127,8 @@ export class SandboxLifetimes {
       }
     }
     try {
-      const destroyed = await this.options.expire(session.id, reason);
-      if (destroyed) logger.info(`sandbox ${session.containerId.slice(0, 12)} expired (${reason === 'idle' ? 'idle timeout' : 'lifetime'})`);
-      return destroyed;
+      logger.info(`sandbox ${session.containerId.slice(0, 12)} reached its ${reason === 'idle' ? 'idle timeout' : 'lifetime'}`);
+      return await this.options.expire(session.id, reason);
     } catch (error) {
       // A backend outage is retried quietly; reconciliation on recovery re-syncs anyway.
       if (this.options.isBackendAvailable()) this.options.onRuntimeError(`expire sandbox ${session.containerId.slice(0, 12)}`, error);
@@ -135,10 +142,12 @@ export class SandboxLifetimes {
     const idleTimeoutMs = this.options.policy.idleTimeoutMs;
     if (!this.running || idleTimeoutMs === null) return;
     this.probeTimer = this.clock.setTimer(() => {
-      this.probing = this.probeAll().finally(() => {
-        this.probing = undefined;
-        this.scheduleProbe();
-      });
+      this.probing = this.probeAll()
+        .catch((error: unknown) => this.options.onRuntimeError('idle probe', error))
+        .finally(() => {
+          this.probing = undefined;
+          this.scheduleProbe();
+        });
     }, idleProbeIntervalMs(idleTimeoutMs));
   }
 

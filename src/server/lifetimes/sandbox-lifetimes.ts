@@ -50,6 +50,7 @@ export class SandboxLifetimes {
   /** Re-reads every session (start, backend recovery): fills in missing deadlines, enforces what is due now, schedules the rest. */
   async sync(): Promise<ExpiredSandbox[]> {
     const { sessions, policy } = this.options;
+    if (!this.running) return [];
     this.scheduler.clear();
     for (const session of sessions.list()) {
       const expiresAt = restoredExpiry(session, policy);
@@ -74,6 +75,8 @@ export class SandboxLifetimes {
 
   /** (Re)schedules a session from its row: call after inserting it or changing its deadline. */
   track(session: SessionRecord): void {
+    // Before start, sync() will read every row anyway; after stop, nothing may fire.
+    if (!this.running) return;
     const deadline = session.state === 'running' ? nextDeadline(session, this.options.policy) : undefined;
     if (deadline === undefined) this.scheduler.delete(session.id);
     else this.scheduler.set(session.id, deadline.at);

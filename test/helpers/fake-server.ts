@@ -14,7 +14,14 @@ export interface FakeServer {
   stop(): Promise<void>;
 }
 
-export const TEST_CLIENT = clientInfo('127.0.0.1', 40000, 'http');
+/** The key client ids are made with in these tests. */
+export const TEST_CLIENT_ID_KEY = Buffer.alloc(32, 7);
+
+export function testClient(address: string): ClientInfo {
+  return clientInfo(address, 40000, 'http', TEST_CLIENT_ID_KEY);
+}
+
+export const TEST_CLIENT = testClient('127.0.0.1');
 
 export async function startFakeServer(options: Partial<AnweddolServerOptions> = {}): Promise<FakeServer> {
   const virtualization = new FakeVirtualization();

@@ -6,7 +6,6 @@ import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { AnweddolDatabase } from '../../src/database/database.js';
 import { loadConfig } from '../../src/daemon/config/config-loader.js';
 import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
-import { clientInfo } from '../../src/server/client-info.js';
 import type { CreatedSandbox } from '../../src/server/sandbox-manager.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
 import { containersOf, docker, dockerHost } from '../helpers/docker-sandbox.js';
@@ -108,9 +107,11 @@ describe('anweddol-server destroy', () => {
   it('destroys every sandbox of a client with --client, and fails for a client without any', async () => {
     const a = await create();
     const b = await create();
-    const id = clientInfo('127.0.0.1', 1, 'tcp').id;
-    const stat = jsonOf(await cli('stat', '--json'));
-    assert.deepEqual((stat.data.sessions as Array<{ client_id: string }>).map((s) => s.client_id), [id, id]);
+    // The daemon's keyed id of 127.0.0.1, as stat shows it.
+    const ids = (jsonOf(await cli('stat', '--json')).data.sessions as Array<{ client_id: string }>).map((s) => s.client_id);
+    assert.match(ids[0] ?? '', /^[0-9a-f]{12}$/);
+    assert.equal(ids[1], ids[0]);
+    const id = ids[0]!;
     const run = await cli('destroy', '--client', id, '--json');
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.deepEqual(destroyed(run), [a.container_listen_port, b.container_listen_port].sort());

@@ -29,7 +29,7 @@ interface Destroyed {
 
 async function start(server: Partial<AnweddolServerOptions>, databaseFile = join(dir, `db-${++databases}.sqlite`)): Promise<SandboxServer & { destroyed: Destroyed[] }> {
   const destroyed: Destroyed[] = [];
-  const record = (s: AnweddolServer) => s.on('destroyed_container', (ctx) => void destroyed.push({ containerId: ctx.containerId, reason: ctx.reason, at: Date.now() }));
+  const record = (s: AnweddolServer) => s.on('destroyed_container', (ctx) => void destroyed.push({ containerId: ctx.container_id, reason: ctx.reason, at: Date.now() }));
   const s = await startSandboxServer({
     databaseFile,
     maxSandboxes: 2,

@@ -42,7 +42,7 @@ export const registerDestroy: CommandRegistrar = (program: Command, ctx) => {
     ].join('\n'),
     examples: [
       'anweddol-server destroy 0f8e1c52-5d0b-4b7e-9a51-3c2f3b1d9e77',
-      'anweddol-server destroy --client 3fa1c07',
+      'anweddol-server destroy --client 3fa1c07be2d4',
       'anweddol-server destroy --expired --json',
       'anweddol-server destroy --all',
     ],

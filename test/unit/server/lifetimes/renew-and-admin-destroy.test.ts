@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { generateClientToken } from '../../../../src/crypto/tokens.js';
-import { clientInfo } from '../../../../src/server/client-info.js';
-import { credentialsOf, startFakeServer, type FakeServer } from '../../../helpers/fake-server.js';
+import { credentialsOf, startFakeServer, TEST_CLIENT, testClient, type FakeServer } from '../../../helpers/fake-server.js';
 
 let current: FakeServer | undefined;
 afterEach(async () => {
@@ -36,7 +35,7 @@ describe('CREATE with lifetimes', () => {
     const { call, sessions } = await start({ maxLifetimeSeconds: 600 });
     const created = await call('CREATE');
     const [session] = sessions.list();
-    assert.equal(session?.clientId, clientInfo('127.0.0.1', 1, 'tcp').id);
+    assert.equal(session?.clientId, TEST_CLIENT.id);
     assert.equal(Math.floor(session!.expiresAt! / 1000), created.data.expires_at);
   });
 });
@@ -93,18 +92,18 @@ describe('expiry through the server', () => {
     await call('CREATE');
     assert.equal((await call('STAT')).data.available, 1);
     await new Promise((resolve) => setTimeout(resolve, 1300));
-    assert.deepEqual(destroyed, [{ reason: 'expired', client: undefined }]);
+    assert.deepEqual(destroyed, [{ reason: 'expired', client: null }]);
     assert.equal(virtualization.sandboxes.size, 0);
     assert.equal((await call('STAT')).data.available, 2);
   });
 
-  it('tags a client DESTROY with reason "client"', async () => {
+  it('tags a client DESTROY with reason "destroy_request"', async () => {
     const { call, server } = await start();
     const reasons: string[] = [];
     server.on('destroyed_container', (ctx) => void reasons.push(ctx.reason));
     const created = await call('CREATE');
     await call('DESTROY', credentialsOf(created));
-    assert.deepEqual(reasons, ['client']);
+    assert.deepEqual(reasons, ['destroy_request']);
   });
 });
 
@@ -122,11 +121,11 @@ describe('admin destroy', () => {
 
   it('destroys every sandbox of one client', async () => {
     const { call, server, sessions } = await start();
-    const other = clientInfo('127.0.0.2', 1, 'tcp');
+    const other = testClient('127.0.0.2');
     await call('CREATE');
     await call('CREATE');
     await call('CREATE', {}, other);
-    const outcome = await server.destroySandboxes({ clientId: clientInfo('127.0.0.1', 1, 'tcp').id });
+    const outcome = await server.destroySandboxes({ clientId: TEST_CLIENT.id });
     assert.equal(outcome.destroyed.length, 2);
     assert.deepEqual(sessions.list().map((s) => s.clientId), [other.id]);
   });

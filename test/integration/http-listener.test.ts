@@ -51,7 +51,7 @@ for (const tls of [false, true]) {
       assert.equal(created.message, 'OK');
       const d = created.data as Record<string, unknown>;
       assert.deepEqual(Object.keys(d).sort(), [
-        'client_token', 'container_iso_sha256', 'container_listen_port', 'container_password', 'container_username', 'container_uuid',
+        'client_token', 'container_iso_sha256', 'container_listen_port', 'container_password', 'container_username', 'container_uuid', 'expires_at',
       ]);
       assert.equal(backend.sandboxes.size, 1);
       const destroyed = await rest.client.destroy(d.container_uuid as string, d.client_token as string);

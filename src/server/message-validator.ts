@@ -53,14 +53,14 @@ export const createDataSchema = {
   },
 } as const;
 
-/** `data` of a successful RENEW: the new deadline. */
+/** `data` of a successful RENEW (docs/protocol.md §2.5): the new deadline. */
 export const renewDataSchema = {
   type: 'object',
   required: ['expires_at'],
   properties: { expires_at: EXPIRES_AT },
 } as const;
 
-/** `data` of a successful STAT (docs/protocol.md §2.5). */
+/** `data` of a successful STAT (docs/protocol.md §2.6). */
 export const statDataSchema = {
   type: 'object',
   required: ['version', 'uptime', 'available'],

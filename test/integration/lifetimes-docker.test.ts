@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { AnweddolServer, AnweddolServerOptions } from '../../src/server/anweddol-server.js';
+import { silentLogger } from '../../src/shared/logger.js';
 import { containersOf, docker, dockerHost, SANDBOX_IMAGE, sshOpen, uniqueServerId } from '../helpers/docker-sandbox.js';
 import { startSandboxServer, type CreatedData, type SandboxServer } from '../helpers/sandbox-server.js';
 
@@ -27,18 +28,41 @@ interface Destroyed {
   at: number;
 }
 
-async function start(server: Partial<AnweddolServerOptions>, databaseFile = join(dir, `db-${++databases}.sqlite`)): Promise<SandboxServer & { destroyed: Destroyed[] }> {
+interface LifetimeServer extends SandboxServer {
+  /** `destroyed_container` events, when they came (the container removal done). */
+  destroyed: Destroyed[];
+  /** When the server began destroying each sandbox past its deadline (its "reached its …" log line), by 12-hex container id. */
+  expiring: Map<string, number>;
+}
+
+async function start(server: Partial<AnweddolServerOptions>, databaseFile = join(dir, `db-${++databases}.sqlite`)): Promise<LifetimeServer> {
   const destroyed: Destroyed[] = [];
+  const expiring = new Map<string, number>();
   const record = (s: AnweddolServer) => s.on('destroyed_container', (ctx) => void destroyed.push({ containerId: ctx.container_id, reason: ctx.reason, at: Date.now() }));
+  const logger = {
+    ...silentLogger,
+    info: (line: string) => {
+      const id = /^sandbox ([0-9a-f]{12}) reached its/.exec(line)?.[1];
+      if (id !== undefined && !expiring.has(id)) expiring.set(id, Date.now());
+    },
+  };
   const s = await startSandboxServer({
     databaseFile,
     maxSandboxes: 2,
     backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId, portRange: [13400, 13499] },
-    serverOptions: server,
+    serverOptions: { logger, ...server },
     beforeStart: record,
   });
   running.add(s);
-  return Object.assign(s, { destroyed });
+  return Object.assign(s, { destroyed, expiring });
+}
+
+/** How long after `since` the server began destroying the sandbox, and how long after that it was gone. */
+function timing(s: LifetimeServer, containerId: string, since: number): { started: number; removal: number } {
+  const began = s.expiring.get(containerId.slice(0, 12));
+  const ended = s.destroyed.find((d) => d.containerId === containerId)?.at;
+  assert.ok(began !== undefined && ended !== undefined, 'destroyed by its lifetime');
+  return { started: began - since, removal: ended - began };
 }
 
 async function stop(s: SandboxServer): Promise<void> {
@@ -74,13 +98,14 @@ describe('sandbox lifetimes on the real Docker backend', () => {
     const sandbox = await create(s);
     assert.equal(sandbox.expires_at, Math.floor(sandbox.deadlineMs! / 1000));
     assert.equal(await available(s), 1);
-    await until(() => s.destroyed.length > 0, 3000 + 4000);
+    await until(() => s.destroyed.length > 0, 3000 + 2000 + 10_000);
     const [event] = s.destroyed;
     assert.equal(event?.reason, 'expired');
     assert.equal(event?.containerId, sandbox.containerId);
-    const late = event!.at - sandbox.deadlineMs!;
-    t.diagnostic(`destroyed ${late} ms after its deadline`);
-    assert.ok(late >= 0 && late <= 2000, `destroyed ${late} ms after its deadline`);
+    const { started, removal } = timing(s, sandbox.containerId, sandbox.deadlineMs!);
+    t.diagnostic(`destroy began ${started} ms after the deadline; the container was gone ${removal} ms later`);
+    // What the scheduler owns; the removal itself is dockerd's time (≈ 0.3 s, more on a loaded machine).
+    assert.ok(started >= 0 && started <= 2000, `destroy began ${started} ms after its deadline`);
     assert.deepEqual(containersOf(serverId), []);
     assert.equal(s.backend.portsInUse(), 0);
     assert.equal(await available(s), 2);
@@ -95,12 +120,12 @@ describe('sandbox lifetimes on the real Docker backend', () => {
     assert.equal(s.destroyed.length, 0, 'destroyed while a session was open');
     await login.close();
     const closedAt = Date.now();
-    await until(() => s.destroyed.length > 0, 4000 + 1000 + 3000);
-    const idleFor = s.destroyed[0]!.at - closedAt;
+    await until(() => s.destroyed.length > 0, 4000 + 1000 + 2000 + 10_000);
     assert.equal(s.destroyed[0]?.reason, 'idle');
-    t.diagnostic(`destroyed ${idleFor} ms after the session closed (idle_timeout 4000 ms)`);
+    const { started, removal } = timing(s, sandbox.containerId, closedAt);
+    t.diagnostic(`destroy began ${started} ms after the session closed (idle_timeout 4000 ms); the container was gone ${removal} ms later`);
     // At least idle_timeout; at most idle_timeout + one probe interval (1 s) + 2 s.
-    assert.ok(idleFor >= 4000 && idleFor <= 7000, `destroyed ${idleFor} ms after the session closed`);
+    assert.ok(started >= 4000 && started <= 7000, `destroy began ${started} ms after the session closed`);
     assert.deepEqual(containersOf(serverId), []);
     await stop(s);
   });
@@ -127,9 +152,9 @@ describe('sandbox lifetimes on the real Docker backend', () => {
     assert.equal(s.destroyed.length, 0, 'alive past its first deadline');
     const second = await s.client.renew(sandbox.container_uuid, sandbox.client_token);
     assert.equal(second.data.expires_at, Math.floor((createdAt + 5000) / 1000), 'capped at max_renewed_lifetime');
-    await until(() => s.destroyed.length > 0, createdAt + 5000 + 2000 - Date.now());
+    await until(() => s.destroyed.length > 0, createdAt + 5000 + 2000 + 10_000 - Date.now());
     assert.equal(s.destroyed[0]?.reason, 'expired');
-    assert.ok(s.destroyed[0]!.at - (createdAt + 5000) <= 2000);
+    assert.ok(timing(s, sandbox.containerId, createdAt + 5000).started <= 2000);
     assert.equal((await s.client.renew(sandbox.container_uuid, sandbox.client_token)).message, 'Bad authentication');
     await stop(s);
   });

@@ -7,8 +7,12 @@ export interface ProcessEntry {
   command: string;
 }
 
-/** Columns `ps -o pid,ppid,uid,args` prints; what `countSshSessions` needs. */
-export const PROCESS_TABLE_PS_ARGS = '-o pid,ppid,uid,args';
+/**
+ * The ps arguments of the process table `countSshSessions` reads. Lines are cut at 200 characters: a
+ * sandbox user controls their processes' command lines (up to megabytes each), and ps prints them whole
+ * otherwise, into an answer the daemon would parse at every probe.
+ */
+export const PROCESS_TABLE_PS_ARGS = '-o pid,ppid,uid,args --width 200';
 
 /** Docker's `top` answer (`Titles`, `Processes`) as entries; rows it cannot read are skipped. */
 export function processTable(top: { Titles?: string[]; Processes?: string[][] }): ProcessEntry[] {

@@ -6,6 +6,7 @@ import type { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import type { SessionStore } from '../database/session-store.js';
 import type { Sandbox, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { MIN_CLIENT_ID_KEY_BYTES, clientInfo } from './client-info.js';
+import { LIFETIME_DEFAULTS, lifetimePolicyOf, type LifetimeServerOptions } from './lifetimes/lifetime-policy.js';
 import { createClientLimits, type ClientLimitRefusals, type ClientLimits, type ClientLimitServerOptions } from './client-limits/client-limits.js';
 import { badRequest } from './errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -32,7 +33,7 @@ import { TcpListener } from './tcp-listener.js';
 import type { AnweddolResponse, ClientInfo, Transport as ClientTransport } from './types.js';
 import { builtInVerbs } from './verbs/built-in-verbs.js';
 
-export interface AnweddolServerOptions extends ClientLimitServerOptions {
+export interface AnweddolServerOptions extends ClientLimitServerOptions, LifetimeServerOptions {
   bindAddress?: string;
   listenPort?: number;
   timeoutSeconds?: number;
@@ -49,12 +50,6 @@ export interface AnweddolServerOptions extends ClientLimitServerOptions {
   destroyOnStop?: boolean;
   /** Bound on one CREATE's sandbox creation, in ms (default 120 000): a hung backend answers `Unavailable`. */
   createTimeoutMs?: number;
-  /** Seconds a sandbox lives after CREATE and after each RENEW (default 3600); null = no limit. FL sandboxes are not concerned. */
-  maxLifetimeSeconds?: number | null;
-  /** Cap on a sandbox's whole life from CREATE, renewals included (default 86 400); null = renew forever. */
-  maxRenewedLifetimeSeconds?: number | null;
-  /** Seconds without an open SSH session after which a sandbox is destroyed (default null: never). */
-  idleTimeoutSeconds?: number | null;
   logger?: Logger;
   /** false → TCP: close before key exchange; other transports: Refused request. */
   ipFilter?: (address: string) => boolean;
@@ -127,9 +122,7 @@ export class AnweddolServer {
       maxSandboxes: 6,
       destroyOnStop: true,
       createTimeoutMs: 120_000,
-      maxLifetimeSeconds: 3600,
-      maxRenewedLifetimeSeconds: 86_400,
-      idleTimeoutSeconds: null,
+      ...LIFETIME_DEFAULTS,
       logger: silentLogger,
       version: packageVersion(),
       enableTcp: true,
@@ -150,12 +143,7 @@ export class AnweddolServer {
     if (!Number.isInteger(o.maxKeyLength) || o.maxKeyLength < 256 || o.maxKeyLength > 99_999_999) throw new RangeError('maxKeyLength out of range');
     if (o.maxSandboxes !== null && (!Number.isInteger(o.maxSandboxes) || o.maxSandboxes < 0)) throw new RangeError('maxSandboxes must be an integer ≥ 0 or null');
     if (o.clientIdKey.length < MIN_CLIENT_ID_KEY_BYTES) throw new RangeError(`clientIdKey must be at least ${MIN_CLIENT_ID_KEY_BYTES} bytes`);
-    for (const key of ['maxLifetimeSeconds', 'maxRenewedLifetimeSeconds', 'idleTimeoutSeconds'] as const) {
-      if (o[key] !== null && !(o[key] > 0 && Number.isFinite(o[key]))) throw new RangeError(`${key} must be a finite number > 0 or null`);
-    }
-    if (o.maxLifetimeSeconds !== null && o.maxRenewedLifetimeSeconds !== null && o.maxRenewedLifetimeSeconds < o.maxLifetimeSeconds) {
-      throw new RangeError('maxRenewedLifetimeSeconds must be ≥ maxLifetimeSeconds');
-    }
+    const lifetime = lifetimePolicyOf(o);
     this.logger = o.logger;
     this.observers = new ObserverSet(this.logger);
     const { maxSandboxesPerClient, createRate, maxConnectionsPerClient, ipv6ClientPrefixLength, clientIdKey } = o;
@@ -171,11 +159,7 @@ export class AnweddolServer {
       events: this.events,
       logger: this.logger,
       createTimeoutMs: o.createTimeoutMs,
-      lifetime: {
-        maxLifetimeMs: secondsToMs(o.maxLifetimeSeconds),
-        maxRenewedLifetimeMs: secondsToMs(o.maxRenewedLifetimeSeconds),
-        idleTimeoutMs: secondsToMs(o.idleTimeoutSeconds),
-      },
+      lifetime,
       onRuntimeError: (source, error) => this.runtimeError(source, error),
       observer: this.observers,
     });
@@ -419,10 +403,6 @@ export class AnweddolServer {
     this.logger.error(`runtime error in ${source}: ${detail}`);
     if (emit) void this.events.emit('runtime_error', { error, source });
   }
-}
-
-function secondsToMs(seconds: number | null): number | null {
-  return seconds === null ? null : seconds * 1000;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -10,6 +10,29 @@ export interface LifetimePolicy {
   idleTimeoutMs: number | null;
 }
 
+/** How an embedding program sets lifetimes on `AnweddolServer` (seconds; the daemon maps the `container.*` keys). */
+export interface LifetimeServerOptions {
+  /** Seconds a sandbox lives after CREATE and after each RENEW (default 3600); null = no limit. FL sandboxes are not concerned. */
+  maxLifetimeSeconds?: number | null;
+  /** Cap on a sandbox's whole life from CREATE, renewals included (default 86 400); null = renew forever. */
+  maxRenewedLifetimeSeconds?: number | null;
+  /** Seconds without an open SSH session after which a sandbox is destroyed (default null: never). */
+  idleTimeoutSeconds?: number | null;
+}
+
+export const LIFETIME_DEFAULTS: Required<LifetimeServerOptions> = { maxLifetimeSeconds: 3600, maxRenewedLifetimeSeconds: 86_400, idleTimeoutSeconds: null };
+
+/** The policy of validated server options; RangeError names a bad one. */
+export function lifetimePolicyOf(options: Required<LifetimeServerOptions>): LifetimePolicy {
+  const { maxLifetimeSeconds: lifetime, maxRenewedLifetimeSeconds: renewed, idleTimeoutSeconds: idle } = options;
+  for (const [key, value] of Object.entries({ maxLifetimeSeconds: lifetime, maxRenewedLifetimeSeconds: renewed, idleTimeoutSeconds: idle })) {
+    if (value !== null && !(value > 0 && Number.isFinite(value))) throw new RangeError(`${key} must be a finite number > 0 or null`);
+  }
+  if (lifetime !== null && renewed !== null && renewed < lifetime) throw new RangeError('maxRenewedLifetimeSeconds must be ≥ maxLifetimeSeconds');
+  const ms = (seconds: number | null) => (seconds === null ? null : seconds * 1000);
+  return { maxLifetimeMs: ms(lifetime), maxRenewedLifetimeMs: ms(renewed), idleTimeoutMs: ms(idle) };
+}
+
 export type ExpiryReason = 'expired' | 'idle';
 
 export interface Deadline {

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import {
   idleProbeIntervalMs,
   initialExpiry,
+  LIFETIME_DEFAULTS,
+  lifetimePolicyOf,
   nextDeadline,
   renewedExpiry,
   restoredExpiry,
@@ -69,6 +71,17 @@ describe('lifetime policy', () => {
     assert.equal(idleProbeIntervalMs(3_000), 1_000);
     assert.equal(idleProbeIntervalMs(120_000), 12_000);
     assert.equal(idleProbeIntervalMs(HOUR), 30_000);
+  });
+
+  it('turns the server options into milliseconds', () => {
+    assert.deepEqual(lifetimePolicyOf(LIFETIME_DEFAULTS), { maxLifetimeMs: HOUR, maxRenewedLifetimeMs: 24 * HOUR, idleTimeoutMs: null });
+  });
+
+  it('refuses a zero, negative or infinite option, and a renewal cap below the lifetime', () => {
+    for (const bad of [0, -1, Infinity, Number.NaN]) {
+      assert.throws(() => lifetimePolicyOf({ ...LIFETIME_DEFAULTS, idleTimeoutSeconds: bad }), /idleTimeoutSeconds must be a finite number > 0 or null/);
+    }
+    assert.throws(() => lifetimePolicyOf({ ...LIFETIME_DEFAULTS, maxRenewedLifetimeSeconds: 60 }), /maxRenewedLifetimeSeconds must be ≥ maxLifetimeSeconds/);
   });
 
   it('carries deadlines as whole Unix seconds, rounded down', () => {

@@ -44,7 +44,8 @@ describe('anweddol-server destroy', () => {
   before(async () => {
     install = await createTestInstall({
       docker: { host: dockerHost() },
-      container: { published_address: '127.0.0.1', max_allowed_running_container_domains: 4, container_memory: 256, max_lifetime: 600 },
+      // One test client makes every sandbox here: per-client limits out of the way.
+      container: { published_address: '127.0.0.1', max_allowed_running_container_domains: 4, container_memory: 256, max_lifetime: 600, max_per_client: 4, create_rate: '100/min' },
       port_forwarding: { port_range: [13500, 13599] },
     });
     serverId = serverIdFor(loadConfig(install.configPath, {}));

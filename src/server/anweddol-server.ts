@@ -143,7 +143,6 @@ export class AnweddolServer {
     if (!Number.isInteger(o.maxKeyLength) || o.maxKeyLength < 256 || o.maxKeyLength > 99_999_999) throw new RangeError('maxKeyLength out of range');
     if (o.maxSandboxes !== null && (!Number.isInteger(o.maxSandboxes) || o.maxSandboxes < 0)) throw new RangeError('maxSandboxes must be an integer ≥ 0 or null');
     if (o.clientIdKey.length < MIN_CLIENT_ID_KEY_BYTES) throw new RangeError(`clientIdKey must be at least ${MIN_CLIENT_ID_KEY_BYTES} bytes`);
-    const lifetime = lifetimePolicyOf(o);
     this.logger = o.logger;
     this.observers = new ObserverSet(this.logger);
     const { maxSandboxesPerClient, createRate, maxConnectionsPerClient, ipv6ClientPrefixLength, clientIdKey } = o;
@@ -159,7 +158,7 @@ export class AnweddolServer {
       events: this.events,
       logger: this.logger,
       createTimeoutMs: o.createTimeoutMs,
-      lifetime,
+      lifetime: lifetimePolicyOf(o),
       onRuntimeError: (source, error) => this.runtimeError(source, error),
       observer: this.observers,
     });

@@ -134,8 +134,10 @@ const int = (def: number | null, minimum: number, expect: string, maximum?: numb
   default: def,
   'x-expect': expect,
 });
+/** An integer where null means "no limit" even though the default is a number. */
+const intOrNull = (def: number | null, minimum: number, expect: string, maximum?: number) => ({ ...int(def, minimum, expect, maximum), type: ['integer', 'null'] });
 /** Seconds, at most ten years, or null. */
-const seconds = (def: number | null, expect: string) => ({ ...int(def, 1, expect, 315_360_000), type: ['integer', 'null'] });
+const seconds = (def: number | null, expect: string) => intOrNull(def, 1, expect, 315_360_000);
 const str = (def: string | null, expect = 'a non-empty string') => ({
   type: def === null ? ['string', 'null'] : 'string',
   minLength: 1,
@@ -176,7 +178,7 @@ export const configSchema = {
       listen_port: port(6150),
       timeout: int(10, 1, 'an integer ≥ 1 (seconds)', 3600),
       max_connections: int(1024, 1, 'an integer ≥ 1 (connections)', 1_000_000),
-      max_connections_per_client: int(32, 1, 'an integer ≥ 1 (connections) or null (no limit)', 1_000_000),
+      max_connections_per_client: intOrNull(32, 1, 'an integer ≥ 1 (connections) or null (no limit)', 1_000_000),
       ipv6_client_prefix_length: int(64, 32, 'an integer from 32 to 128 (prefix bits)', 128),
       max_frame_size: int(65536, 1024, 'an integer ≥ 1024 (bytes)', 64 * 1024 * 1024),
       public_rsa_key_file_path: path('/etc/anweddol/rsa/public.pem'),
@@ -212,19 +214,19 @@ export const configSchema = {
     }),
     container: section({
       image: str('anweddol/sandbox:latest', 'an image reference (non-empty string)'),
-      max_allowed_running_container_domains: int(6, 1, 'an integer ≥ 1 (sandboxes) or null (no limit)'),
+      max_allowed_running_container_domains: intOrNull(6, 1, 'an integer ≥ 1 (sandboxes) or null (no limit)'),
       container_memory: int(1024, 64, 'an integer ≥ 64 (MiB)'),
       container_vcpus: { type: 'number', exclusiveMinimum: 0, maximum: 1024, default: 2, 'x-expect': 'a number > 0 (CPUs)' },
       pids_limit: int(256, 16, 'an integer ≥ 16 (processes)'),
       nofile_limit: int(4096, 64, 'an integer ≥ 64 (open files per process)', 1_048_576),
       nproc_limit: int(4096, 16, 'an integer ≥ 16 (processes per user)'),
-      disk_limit: { ...int(3072, 64, 'an integer ≥ 64 (MiB) or null (no limit)'), type: ['integer', 'null'] },
+      disk_limit: intOrNull(3072, 64, 'an integer ≥ 64 (MiB) or null (no limit)'),
       published_address: address('0.0.0.0'),
       ready_timeout: int(30, 1, 'an integer ≥ 1 (seconds)', 3600),
       client_sudo: bool(false),
       destroy_on_stop: bool(true),
       network_name: str(null, 'a Docker network name or null (backend default)'),
-      max_per_client: int(2, 1, 'an integer ≥ 1 (sandboxes) or null (no limit)'),
+      max_per_client: intOrNull(2, 1, 'an integer ≥ 1 (sandboxes) or null (no limit)'),
       create_rate: {
         type: ['string', 'null'],
         format: 'rate',
@@ -268,10 +270,10 @@ export const configSchema = {
     log_rotation: section({
       enabled: bool(false),
       action: { type: 'string', enum: ['archive', 'delete'], default: 'archive', 'x-expect': 'archive or delete' },
-      max_log_lines_amount: int(100000, 1, 'an integer ≥ 1 (lines) or null'),
+      max_log_lines_amount: intOrNull(100000, 1, 'an integer ≥ 1 (lines) or null'),
       max_log_file_size: int(null, 1, 'an integer ≥ 1 (KiB) or null'),
       log_archive_folder_path: path('/var/log/anweddol/archives'),
-      max_archived_files: int(30, 1, 'an integer ≥ 1 (files) or null (keep all)'),
+      max_archived_files: intOrNull(30, 1, 'an integer ≥ 1 (files) or null (keep all)'),
     }),
     network: section({
       egress: { type: 'string', enum: ['internet', 'none', 'open'], default: 'internet', 'x-expect': 'one of internet, none, open' },

@@ -13,6 +13,7 @@ import {
   resolveConfigPath,
   ANWEDDOL_CONFIG_PATH,
 } from '../../../src/daemon/config/config-loader.js';
+import { configSchema } from '../../../src/daemon/config/config-schema.js';
 
 const shipped = fileURLToPath(new URL('../../../anweddol.conf.yaml', import.meta.url));
 
@@ -68,6 +69,22 @@ describe('config loader', () => {
     ]);
     assert.equal(problemsOf('container:\n  create_rate: 0/s\n').length, 1);
     assert.equal(parseConfig('container:\n  create_rate: null\n', {}, '/').container.create_rate, null);
+  });
+
+  it('takes null for every key documented as "or null", whatever its default', () => {
+    const schema = configSchema as unknown as { properties: Record<string, { properties?: Record<string, { 'x-expect'?: string }> }> };
+    const nullable: string[] = [];
+    for (const [section, spec] of Object.entries(schema.properties)) {
+      for (const [key, property] of Object.entries(spec.properties ?? {})) {
+        if (/\bor null\b/.test(property['x-expect'] ?? '')) nullable.push(`${section}.${key}`);
+      }
+    }
+    assert.ok(nullable.includes('container.max_allowed_running_container_domains'), nullable.join(', '));
+    for (const path of nullable) {
+      const [section, key] = path.split('.');
+      // Accepted (some keys then resolve null to a computed value, e.g. web_server.listen_port).
+      assert.doesNotThrow(() => parseConfig(`${section}:\n  ${key}: null\n`, {}, '/etc/anweddol'), path);
+    }
   });
 
   it('reports an unknown key with its full path', () => {

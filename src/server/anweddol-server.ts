@@ -251,6 +251,11 @@ export class AnweddolServer {
     return this.observers.add(observer);
   }
 
+  /** True when a verb has a handler (built-in or set with setRequestHandler). */
+  hasRequestHandler(verb: string): boolean {
+    return this.dispatcher.hasHandler(verb);
+  }
+
   /** The one request chain every transport uses; never throws. */
   dispatch(request: unknown, client: ClientInfo): Promise<AnweddolResponse> {
     const work = this.dispatcher.dispatch(request, client);

@@ -49,18 +49,22 @@ export const WELCOME_RESPONSE: AnweddolResponse = {
 };
 
 export class HttpListener {
-  private readonly app: FastifyInstance;
+  private app: FastifyInstance | undefined;
   private readonly logger: Logger;
   private readonly transport: 'http' | 'https';
-  private listening = false;
 
   constructor(private readonly options: HttpListenerOptions) {
     this.logger = options.logger ?? silentLogger;
     this.transport = options.tls ? 'https' : 'http';
+  }
+
+  /** A fastify instance cannot listen again once closed: each start builds a fresh one (server restart). */
+  private build(): FastifyInstance {
+    const options = this.options;
     const bodyLimit = options.maxBodySize ?? 65536;
     // The https/http overloads of fastify() differ only in the server type; one instance type serves both here.
     const factory = Fastify as unknown as (opts: object) => FastifyInstance;
-    this.app = factory({
+    const app = factory({
       logger: false,
       bodyLimit,
       // Bounds receiving the request only, not a long CREATE being answered (an idle-socket timeout would).
@@ -69,21 +73,21 @@ export class HttpListener {
       ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
     });
     // Bodies are read raw and parsed here, so malformed JSON is a protocol answer (200), not a fastify 400.
-    this.app.removeAllContentTypeParsers();
-    this.app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
     // Per-client connection cap at accept, as on TCP: a socket over the cap is never read, so it costs nothing.
-    this.app.server.on('connection', (socket: Socket) => {
+    app.server.on('connection', (socket: Socket) => {
       const release = this.options.server.admitConnection(this.options.server.clientInfo(socket.remoteAddress, socket.remotePort, this.transport));
       if (release === undefined) socket.destroy();
       else socket.once('close', release);
     });
     // Before routing and body reading: a refused browser request costs nothing and reaches nothing.
     const allowedOrigins = new Set(options.allowedOrigins ?? []);
-    this.app.addHook('onRequest', async (req, reply) => {
+    app.addHook('onRequest', async (req, reply) => {
       const refusal = checkOrigin(req.headers.origin, allowedOrigins);
       if (refusal !== undefined) return this.refuse(req, reply, refusal);
     });
-    this.app.route({
+    app.route({
       method: ['GET', 'POST'],
       url: '/',
       handler: async (req) => {
@@ -91,39 +95,48 @@ export class HttpListener {
         return this.options.server.isAllowed(client.address) ? WELCOME_RESPONSE : refusedRequest().toResponse();
       },
     });
-    this.app.all('/:verb', {
+    app.all('/:verb', {
       onRequest: async (req, reply) => {
         const refusal = checkVerbRequest(req.method, (req.params as { verb: string }).verb, req.headers['content-type']);
         if (refusal !== undefined) return this.refuse(req, reply, refusal);
       },
       handler: (req, reply) => this.handle(req, reply),
     });
-    this.app.setNotFoundHandler((_req, reply) => reply.code(404).send(badRequest('Not found').toResponse()));
-    this.app.setErrorHandler((error: { statusCode?: number; code?: string }, req, reply) => {
+    app.setNotFoundHandler((_req, reply) => reply.code(404).send(badRequest('Not found').toResponse()));
+    app.setErrorHandler((error: { statusCode?: number; code?: string }, req, reply) => {
       const status = error.statusCode ?? 500;
       if (status === 413) return reply.code(413).send(badRequest('Request body too large').toResponse());
       if (status < 500) return reply.code(status).send(badRequest().toResponse());
       this.logger.error(`${this.transport}: ${req.method} failed (${error.code ?? 'unknown error'})`);
       return reply.code(500).send(internalError().toResponse());
     });
+    return app;
   }
 
   async start(): Promise<void> {
-    await this.app.listen({ host: this.options.bindAddress ?? '0.0.0.0', port: this.options.port ?? 8080 });
-    this.listening = true;
+    if (this.app !== undefined) throw new Error('HTTP listener is already started');
+    const app = this.build();
+    try {
+      await app.listen({ host: this.options.bindAddress ?? '0.0.0.0', port: this.options.port ?? 8080 });
+    } catch (error) {
+      await app.close();
+      throw error;
+    }
+    this.app = app;
     const { address, port } = this.address();
     this.logger.info(`${this.transport.toUpperCase()} listener on ${address}:${port}`);
   }
 
   async stop(): Promise<void> {
-    if (!this.listening) return;
-    this.listening = false;
-    await this.app.close();
+    const app = this.app;
+    if (app === undefined) return;
+    this.app = undefined;
+    await app.close();
   }
 
   address(): { address: string; port: number } {
-    const info = this.app.server.address() as AddressInfo | null;
-    if (info === null) throw new Error('HTTP listener is not listening');
+    const info = this.app?.server.address() as AddressInfo | null | undefined;
+    if (info === null || info === undefined) throw new Error('HTTP listener is not listening');
     return { address: info.address, port: info.port };
   }
 

@@ -86,6 +86,6 @@ export interface VirtualizationInterface {
   networkInfo(): SandboxNetworkInfo | undefined;
   on<E extends keyof VirtualizationEvents>(event: E, listener: VirtualizationEvents[E]): this;
   off<E extends keyof VirtualizationEvents>(event: E, listener: VirtualizationEvents[E]): this;
-  /** Stop watching; does not destroy sandboxes. */
+  /** Stop watching; does not destroy sandboxes. start() may follow (a restarted server). */
   close(): Promise<void>;
 }

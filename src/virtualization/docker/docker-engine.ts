@@ -90,7 +90,8 @@ export class DockerEngine extends EventEmitter {
   private reconnecting: Promise<void> | undefined;
   /** Last configuration error logged by the reconnection loop (logged once, not at every attempt). */
   private lastConfigurationError: string | undefined;
-  private readonly closing = new AbortController();
+  /** Aborted by close(); a fresh one per start, so a closed engine can be started again (server restart). */
+  private closing = new AbortController();
 
   constructor(private readonly options: DockerEngineOptions) {
     super();
@@ -107,6 +108,10 @@ export class DockerEngine extends EventEmitter {
 
   /** Connects; an unreachable engine is not an error (reported unavailable, retried), a misconfigured one is (thrown). */
   async start(): Promise<void> {
+    if (this.state === 'closed') {
+      this.closing = new AbortController();
+      this.state = 'stopped';
+    }
     if (this.state !== 'stopped') return;
     this.state = 'connecting';
     try {

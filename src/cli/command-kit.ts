@@ -1,8 +1,9 @@
 // What every command shares: --config/--json, a man-style help page, and one way to answer (CliOutput).
 import type { Command } from 'commander';
+import { adminRequest, AdminRequestError, type AdminRequestOptions } from '../daemon/admin-channel.js';
 import type { AnweddolConfig } from '../daemon/config/config-schema.js';
 import { loadConfig, resolveConfigPath, type Environment } from '../daemon/config/config-loader.js';
-import { CliOutput, type CliResult } from './cli-output.js';
+import { CliError, CliOutput, type CliResult } from './cli-output.js';
 
 export interface CommandContext {
   env: Environment;
@@ -26,6 +27,18 @@ export interface LoadedConfig {
 export function readConfig(options: CommonOptions, ctx: CommandContext): LoadedConfig {
   const path = resolveConfigPath(options.config, ctx.env);
   return { path, config: loadConfig(path, ctx.env) };
+}
+
+/** Calls an admin method of the running daemon; its failures become one-line CLI errors. */
+export async function callDaemon(options: CommonOptions, ctx: CommandContext, method: string, params: Record<string, unknown>, request: AdminRequestOptions = {}): Promise<unknown> {
+  const { config } = readConfig(options, ctx);
+  try {
+    return await adminRequest(config.server.admin_socket_path, method, params, request);
+  } catch (error) {
+    if (error instanceof AdminRequestError && error.unreachable) throw new CliError(`the server is not running (${error.message})`);
+    if (error instanceof AdminRequestError) throw new CliError(error.message);
+    throw error;
+  }
 }
 
 export interface ManPage {

@@ -23,6 +23,9 @@ import { checkRunAsUser, ignoredKeyWarnings, type ProcessIdentity } from './anwe
 import { daemonExtensions } from './daemon-extensions.js';
 import { createEgressFirewall } from './egress-firewall-factory.js';
 import { exposureWarnings } from './exposure-warnings.js';
+import type { PluginEntry } from './plugins/plugin-api.js';
+import { PluginHost } from './plugins/plugin-host.js';
+import { loadPlugins } from './plugins/plugin-loader.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { createVirtualization, diskLimitProblem } from './virtualization-factory.js';
 
@@ -42,6 +45,8 @@ export interface DaemonOptions {
   ) => VirtualizationInterface;
   /** Also log the stack trace of every runtime error (`start --enable-traceback-log`). */
   logStackTraces?: boolean;
+  /** Loaded after the config's `plugins:` (numbered on from them in messages). */
+  plugins?: readonly PluginEntry[];
 }
 
 export interface ListenerInfo {
@@ -129,6 +134,8 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
     cleanup.length = 0;
   };
   try {
+    // Imported and checked first: a bad plugin stops the start before anything is opened.
+    const plugins = await loadPlugins([...config.plugins, ...(options.plugins ?? [])]);
     const rsaKeyPair = await loadServerKeyPair(config);
     const database = new AnweddolDatabase(config.database.file_path);
     cleanup.push(() => database.close());
@@ -207,6 +214,11 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
 
     const admin = new AdminRouter();
     registerAdminMethods(admin, { server, sessions, virtualization, listeners, rsaKeyPair });
+
+    // Before any listener opens (a clash or a throwing register() stops the start); cleanups run after the server stopped.
+    const pluginHost = new PluginHost({ server, admin, logger });
+    cleanup.push(() => pluginHost.stop());
+    await pluginHost.registerAll(plugins);
 
     const channel = new AdminChannel(config.server.admin_socket_path, admin, logger);
     await channel.start();

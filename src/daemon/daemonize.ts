@@ -13,6 +13,8 @@ export interface DaemonizeOptions {
   web: boolean;
   /** Log stack traces of runtime errors (`--enable-traceback-log`). */
   logStackTraces?: boolean;
+  /** Absolute `--plugin` paths handed on to the daemon. */
+  plugins?: readonly string[];
   adminSocketPath: string;
   env: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
@@ -36,6 +38,7 @@ export async function daemonize(options: DaemonizeOptions): Promise<{ pid: numbe
     options.configPath,
     ...(options.web ? ['--web'] : []),
     ...(options.logStackTraces ? ['--enable-traceback-log'] : []),
+    ...(options.plugins ?? []).flatMap((path) => ['--plugin', path]),
   ];
   const child = spawn(options.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: options.env });
   closeSync(fd);

@@ -14,6 +14,7 @@ import { processIdentity, readTlsFiles } from './daemon.js';
 import { diskLimitProblem } from './virtualization-factory.js';
 import { createEgressFirewall } from './egress-firewall-factory.js';
 import { silentLogger } from '../shared/logger.js';
+import { loadPlugins, PluginError } from './plugins/plugin-loader.js';
 
 export interface CheckOptions {
   web?: boolean;
@@ -67,6 +68,7 @@ export async function checkEnvironment(config: AnweddolConfig, options: CheckOpt
   checkNprocLimit(config, problems);
   if (options.docker !== false) await checkDocker(config, problems);
   await checkEgress(config, problems, options.docker !== false);
+  await checkPlugins(config, problems);
   return problems;
 }
 
@@ -85,6 +87,16 @@ function checkNprocLimit(config: AnweddolConfig, problems: string[]): void {
 async function checkEgress(config: AnweddolConfig, problems: string[], withDocker: boolean): Promise<void> {
   const firewall = createEgressFirewall(config, silentLogger);
   await (withDocker ? firewall?.check() : firewall?.preflight())?.catch((error: Error) => problems.push(`network.egress: ${error.message}`));
+}
+
+/** Imports each plugin and validates its config; register() does not run (it may open files or connections). */
+async function checkPlugins(config: AnweddolConfig, problems: string[]): Promise<void> {
+  try {
+    await loadPlugins(config.plugins);
+  } catch (error) {
+    if (!(error instanceof PluginError)) throw error;
+    problems.push(...error.problems);
+  }
 }
 
 function checkBindable(host: string, port: number, key: string, problems: string[]): Promise<void> {

@@ -3,8 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../cli-output.js';
-import { describeCommand, readConfig, runCommand, type CommandContext, type CommandRegistrar, type CommonOptions } from '../command-kit.js';
-import { adminRequest, AdminRequestError } from '../../daemon/admin-channel.js';
+import { callDaemon, describeCommand, runCommand, type CommandContext, type CommandRegistrar, type CommonOptions } from '../command-kit.js';
 import type { TrainingSummary } from '../../fl/coordinator/fl-coordinator.js';
 
 interface TrainOptions extends CommonOptions {
@@ -54,15 +53,8 @@ function num(value: string, flag: string, integer = true): number {
   return n;
 }
 
-async function call(options: CommonOptions, ctx: CommandContext, method: string, params: Record<string, unknown>, onEvent?: (e: unknown) => void): Promise<unknown> {
-  const { config } = readConfig(options, ctx);
-  try {
-    return await adminRequest(config.server.admin_socket_path, method, params, { timeoutMs: onEvent ? 0 : 30_000, ...(onEvent ? { onEvent } : {}) });
-  } catch (error) {
-    if (error instanceof AdminRequestError && error.unreachable) throw new CliError(`the server is not running (${error.message})`);
-    if (error instanceof AdminRequestError) throw new CliError(error.message);
-    throw error;
-  }
+function call(options: CommonOptions, ctx: CommandContext, method: string, params: Record<string, unknown>, onEvent?: (e: unknown) => void): Promise<unknown> {
+  return callDaemon(options, ctx, method, params, { timeoutMs: onEvent ? 0 : 30_000, ...(onEvent ? { onEvent } : {}) });
 }
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(x * 100).toFixed(2)} %`);

@@ -3,6 +3,7 @@ import type { CommandRegistrar } from '../command-kit.js';
 import { registerAccessTk } from './access-tk.js';
 import { registerBuildImage } from './build-image.js';
 import { registerDestroy } from './destroy.js';
+import { registerCall } from './call.js';
 import { registerFl } from './fl.js';
 import { registerRegenRsa, registerRegenTls } from './regen-keys.js';
 import { registerServerLifecycle } from './server-lifecycle.js';
@@ -13,6 +14,7 @@ export const commands: CommandRegistrar[] = [
   registerServerLifecycle,
   registerStat,
   registerDestroy,
+  registerCall,
   registerAccessTk,
   registerRegenRsa,
   registerRegenTls,

@@ -1,5 +1,6 @@
 // `start`, `stop`, `restart`, `status`: the daemon's lifecycle, through its pid file and admin channel.
 import { Option, type Command } from 'commander';
+import { resolve } from 'node:path';
 import { CliError, type CliOutput, type CliResult } from '../cli-output.js';
 import { describeCommand, readConfig, runCommand, type CommandContext, type CommandRegistrar, type CommonOptions, type LoadedConfig } from '../command-kit.js';
 import { confirm, type PromptAnswers } from '../confirm.js';
@@ -15,6 +16,18 @@ interface StartOptions extends CommonOptions, PromptAnswers {
   skipCheck?: boolean;
   enableStdoutLog?: boolean;
   enableTracebackLog?: boolean;
+  plugin?: string[];
+}
+
+/** Repeatable `--plugin <path>` (start and restart). */
+function pluginOption(command: Command, note: string): Command {
+  return command.option('--plugin <path>', `load this plugin module after the ones in plugins: (repeatable${note})`, (path: string, list: string[] | undefined) => [...(list ?? []), path]);
+}
+
+/** `--plugin` paths (relative to the current folder) appended to the config's `plugins:`. */
+function withPlugins(loaded: LoadedConfig, paths: readonly string[]): LoadedConfig {
+  loaded.config.plugins.push(...paths.map((path) => ({ path: resolve(path), config: {} })));
+  return loaded;
 }
 
 const STOP_TIMEOUT_MS = 120_000;
@@ -44,7 +57,8 @@ async function runForeground(loaded: LoadedConfig, options: StartOptions, output
   const { startDaemon } = await import('../../daemon/daemon.js');
   const daemonOptions = { web: options.web, logToStdout: !output.json || options.enableStdoutLog === true, logStackTraces: options.enableTracebackLog };
   const daemon = await startDaemon(loaded.config, daemonOptions).catch((error: unknown) => {
-    throw new CliError(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    // Exit now: a plugin's module may hold timers or sockets that would keep a failed start alive.
+    process.exit(output.failure(new CliError(`cannot start: ${error instanceof Error ? error.message : String(error)}`)));
   });
   const listeners = daemon.listeners();
   output.success({
@@ -70,6 +84,7 @@ async function startInBackground(loaded: LoadedConfig, options: StartOptions, ct
     configPath: loaded.path,
     web: options.web === true,
     logStackTraces: options.enableTracebackLog,
+    plugins: (options.plugin ?? []).map((path) => resolve(path)),
     adminSocketPath: loaded.config.server.admin_socket_path,
     env: process.env,
   });
@@ -130,17 +145,20 @@ async function replaceRunningServer(loaded: LoadedConfig, options: StartOptions,
 }
 
 export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx) => {
-  const start = program
-    .command('start')
-    .summary('start the server (daemon by default)')
-    .option('-d, --foreground', "run in the parent terminal, Anweddol's direct mode (SIGTERM/SIGINT stop it gracefully, SIGHUP reopens the log file); logs also go to stdout")
-    .option('--web', 'also serve the REST interface (as web_server.enabled: true does)')
-    .option('-c, --check', 'only verify the environment and list every problem')
-    .option('--skip-check', 'start without the pre-start environment check')
-    .addOption(new Option('-y, --assume-yes', 'answer yes to questions: a running server is stopped and replaced').conflicts('assumeNo'))
-    .option('-n, --assume-no', 'answer no to questions: a running server is left alone and start fails')
-    .option('--enable-stdout-log', 'with -d: copy log lines to stdout even with --json')
-    .option('--enable-traceback-log', 'also log the stack trace of every runtime error');
+  const start = pluginOption(
+    program
+      .command('start')
+      .summary('start the server (daemon by default)')
+      .option('-d, --foreground', "run in the parent terminal, Anweddol's direct mode (SIGTERM/SIGINT stop it gracefully, SIGHUP reopens the log file); logs also go to stdout")
+      .option('--web', 'also serve the REST interface (as web_server.enabled: true does)')
+      .option('-c, --check', 'only verify the environment and list every problem')
+      .option('--skip-check', 'start without the pre-start environment check')
+      .addOption(new Option('-y, --assume-yes', 'answer yes to questions: a running server is stopped and replaced').conflicts('assumeNo'))
+      .option('-n, --assume-no', 'answer no to questions: a running server is left alone and start fails')
+      .option('--enable-stdout-log', 'with -d: copy log lines to stdout even with --json')
+      .option('--enable-traceback-log', 'also log the stack trace of every runtime error'),
+    '',
+  );
   describeCommand(start, {
     description: [
       'Starts anweddol-server from the configuration: RSA key pair (loaded, or generated at the',
@@ -148,22 +166,26 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
       'tokens, IP filter, log file, the TCP listener, REST when enabled, and the local admin channel.',
       'Without --foreground the server detaches, writes server.pid_file_path and this command',
       'returns once it answers, printing its pid. With --check nothing starts: the configuration,',
-      'ports, keys, database, log/pid folders, Docker, the sandbox image and whether the egress',
-      'rules (network.egress) can be installed are verified.',
+      'ports, keys, database, log/pid folders, Docker, the sandbox image, whether the egress rules',
+      '(network.egress) can be installed, and every plugin (imported, config checked against its',
+      'configSchema; register() does not run) are verified.',
       'Before starting, the same check runs without Docker (the server starts without it and waits);',
       'every problem is listed and nothing starts. --skip-check skips it.',
       'When a server already runs, start asks whether to replace it (-y: yes, -n: no; without a',
       'terminal the answer is no). The flags are those of Anweddol 4.x, next to the long forms.',
+      'Plugins (plugins: in the configuration, then each --plugin) register before any listener opens;',
+      'a plugin that cannot load or register stops the start with one line naming it.',
     ].join('\n'),
     examples: [
       'anweddol-server start',
       'anweddol-server start --foreground --web',
+      'anweddol-server start --plugin ./audit-log.mjs --plugin /opt/anweddol/hello.mjs',
       'anweddol-server start --check --json',
       'anwdlserver start --json -y   (Anweddol 4.x unit ExecStart)',
     ],
   });
   runCommand<StartOptions>(start, async (options, output) => {
-    const loaded = readConfig(options, ctx);
+    const loaded = withPlugins(readConfig(options, ctx), options.plugin ?? []);
     if (options.check) return checkOnly(loaded, options);
     await replaceRunningServer(loaded, options, output);
     if (!options.skipCheck) await checkBeforeStart(loaded, options);
@@ -192,11 +214,12 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
       : { message: 'Server stopped', data: { was_running: true, pid } };
   });
 
-  const restart = program.command('restart').summary('stop then start the server').option('--web', 'serve REST after the restart');
+  const restart = pluginOption(program.command('restart').summary('stop then start the server').option('--web', 'serve REST after the restart'), '; not remembered from start');
   describeCommand(restart, {
     description: [
       'Stops the running daemon (if any), then starts it again in the background with the current',
-      'configuration (re-reading it). A daemon that served REST (--web) serves it again.',
+      'configuration (re-reading it). A daemon that served REST (--web) serves it again. Plugins',
+      'given to start with --plugin are not remembered: give them again (or list them in plugins:).',
     ].join('\n'),
     examples: ['anweddol-server restart', 'anweddol-server restart --web --json'],
   });

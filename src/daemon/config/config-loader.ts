@@ -92,7 +92,8 @@ function isIpOrCidr(value: string): boolean {
   return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
-function keyPath(instancePath: string): string {
+/** `/plugins/1/config/url` → `plugins[1].config.url`. */
+export function keyPath(instancePath: string): string {
   return instancePath
     .split('/')
     .slice(1)
@@ -175,5 +176,7 @@ function resolveDerived(config: AnweddolConfig, env: Environment, baseDir: strin
   docker.host ??= env.DOCKER_HOST || DEFAULT_DOCKER_HOST;
   const tokens = config.access_token as { access_token_database_file_path: string | null };
   tokens.access_token_database_file_path ??= config.database.file_path;
+  const plugins = config.plugins as Array<string | { path: string; config?: Record<string, unknown> }>;
+  config.plugins = plugins.map((item) => (typeof item === 'string' ? { path: resolve(baseDir, item), config: {} } : { path: resolve(baseDir, item.path), config: item.config ?? {} }));
   return config;
 }

@@ -2,6 +2,12 @@
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
+/** One `plugins:` item once loaded: the module path made absolute, `config` defaulting to {}. */
+export interface PluginConfigItem {
+  path: string;
+  config: Record<string, unknown>;
+}
+
 export interface AnweddolConfig {
   server: {
     enable_tcp: boolean;
@@ -103,6 +109,7 @@ export interface AnweddolConfig {
     bind_address: string;
     listen_port: number;
   };
+  plugins: PluginConfigItem[];
 }
 
 /** RSA key sizes the server generates, in bits (server.rsa_key_size, `regen-rsa -b`). */
@@ -290,5 +297,22 @@ export const configSchema = {
       bind_address: address('127.0.0.1'),
       listen_port: port(9150),
     }),
+    // An item is a module path, or {path, config}; the plugin's own configSchema checks `config` at load.
+    plugins: {
+      type: 'array',
+      default: [],
+      'x-expect': 'a list of plugins (each a module path, or a mapping {path, config})',
+      items: {
+        type: ['string', 'object'],
+        minLength: 1,
+        additionalProperties: false,
+        required: ['path'],
+        properties: {
+          path: { type: 'string', minLength: 1, 'x-expect': 'a module path (non-empty string)' },
+          config: { type: 'object', default: {}, 'x-expect': "a mapping (the plugin's configuration)" },
+        },
+        'x-expect': 'a module path, or a mapping {path, config}',
+      },
+    },
   },
 } as const;

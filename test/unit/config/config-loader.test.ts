@@ -43,6 +43,21 @@ describe('config loader', () => {
     assert.deepEqual(loadConfig(shipped, {}), defaultConfig());
   });
 
+  it('resolves plugin paths against the config folder and gives each item a config', () => {
+    const config = parseConfig('plugins:\n  - audit.mjs\n  - {path: /opt/hook.mjs, config: {url: "http://127.0.0.1/"}}\n', {}, '/etc/anweddol');
+    assert.deepEqual(config.plugins, [
+      { path: '/etc/anweddol/audit.mjs', config: {} },
+      { path: '/opt/hook.mjs', config: { url: 'http://127.0.0.1/' } },
+    ]);
+  });
+
+  it('names a plugin item that is neither a path nor {path, config}', () => {
+    assert.deepEqual(problemsOf('plugins:\n  - {path: a.mjs, settings: {}}\n  - 3\n'), [
+      'plugins[0].settings: unknown key',
+      'plugins[1]: must be a module path, or a mapping {path, config}, got 3',
+    ]);
+  });
+
   it('names the key and the expectation for a wrong type', () => {
     assert.deepEqual(problemsOf('container:\n  container_memory: "1G"\n'), [
       'container.container_memory: must be an integer ≥ 64 (MiB), got "1G"',

@@ -191,6 +191,14 @@ describe('bad plugins stop the start with one line', () => {
     assert.equal(await failedStart('--plugin', path), 'cannot start: plugin "thrower" (plugins[0]): register() threw: Error: cannot reach the billing API');
   });
 
+  it('runs the cleanups of the plugins registered before the one that failed', async () => {
+    const marker = join(plugins, 'cleaned-up');
+    const tidy = writePlugin(plugins, 'tidy.mjs', `import { writeFileSync } from 'node:fs'; export function register() { return () => writeFileSync(${JSON.stringify(marker)}, 'x'); }`);
+    const thrower = writePlugin(plugins, 'late-thrower.mjs', 'export function register() { throw new Error("late"); }');
+    assert.match(await failedStart('--plugin', tidy, '--plugin', thrower), /plugin "late-thrower" \(plugins\[1\]\): register\(\) threw: Error: late$/);
+    assert.equal(existsSync(marker), true);
+  });
+
   it('lists config faults with their key path', async () => {
     const config = install.config as Record<string, unknown>;
     config.plugins = [{ path: join(REPO_ROOT, 'examples/plugins/webhook-notifier.mjs'), config: { url: 42, max_queue: 0 } }];

@@ -14,8 +14,7 @@ export const configSchema = {
 };
 
 // Only identifiers that are not credentials: never container_uuid, client_token or the SSH password.
-const containerId = (ctx) => String(ctx.container_id ?? ctx.containerId ?? ctx.sandbox?.id ?? '').slice(0, 12);
-const port = (ctx) => ctx.container_listen_port ?? ctx.sandbox?.port ?? null;
+const containerId = (ctx) => ctx.container_id.slice(0, 12);
 const client = (ctx) => (ctx.client ? { id: ctx.client.id, transport: ctx.client.transport } : null);
 
 export function register(api) {
@@ -25,10 +24,10 @@ export function register(api) {
   const write = (record) => out.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
 
   api.server.on('created_container', (ctx) => {
-    write({ event: 'created', container_id: containerId(ctx), port: port(ctx), client: client(ctx), fl: ctx.fl ?? null });
+    write({ event: 'created', container_id: containerId(ctx), port: ctx.container_listen_port, client: client(ctx), fl: ctx.fl });
   });
   api.server.on('destroyed_container', (ctx) => {
-    write({ event: 'destroyed', container_id: containerId(ctx), reason: ctx.reason ?? null, client: client(ctx), fl: ctx.fl ?? null });
+    write({ event: 'destroyed', container_id: containerId(ctx), reason: ctx.reason, client: client(ctx), fl: ctx.fl });
   });
 
   // `anweddol-server call audit.tail --params '{"lines": 20}'`

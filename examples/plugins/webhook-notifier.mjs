@@ -27,12 +27,13 @@ export const configSchema = {
 const retryable = (status) => status >= 500 || status === 408 || status === 429;
 
 // Only identifiers that are not credentials: never container_uuid, client_token or the SSH password.
+// Any event can be sent (config.events); the sandbox fields are null on events without them.
 function describe(event, ctx) {
   return {
     event,
     time: new Date().toISOString(),
-    container_id: String(ctx.container_id ?? ctx.containerId ?? ctx.sandbox?.id ?? '').slice(0, 12) || null,
-    port: ctx.container_listen_port ?? ctx.sandbox?.port ?? null,
+    container_id: typeof ctx.container_id === 'string' ? ctx.container_id.slice(0, 12) : null,
+    port: ctx.container_listen_port ?? null,
     reason: ctx.reason ?? null,
     client: ctx.client ? { id: ctx.client.id, transport: ctx.client.transport } : null,
     fl: ctx.fl ?? null,

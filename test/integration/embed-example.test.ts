@@ -81,7 +81,7 @@ describe('examples/embed.ts', { skip: process.env.DOCKER_HOST?.startsWith('unix:
   it('answers its custom verb over REST', async () => {
     const hello = await rest.request('HELLO', { access_token: token });
     assert.equal(hello.message, 'OK');
-    assert.match(String(hello.data.you), /^[0-9a-f]{7}$/);
+    assert.match(String(hello.data.you), /^[0-9a-f]{12}$/);
   });
 
   it('creates a sandbox over TCP that a client logs in to, destroyed over REST', async () => {

@@ -56,6 +56,7 @@ describe('plugins in the CLI daemon, with real sandboxes', { skip: dockerHost?.s
   const tcp = async () => new AnweddolTcpClient({ host: '127.0.0.1', port: install.config.server!.listen_port as number, keyPair: await testClientKeyPair(), timeoutMs: 60_000 });
   const rest = () => new AnweddolHttpClient({ baseUrl: `http://127.0.0.1:${install.config.web_server!.listen_port as number}` });
   const available = async () => (await (await tcp()).stat()).data.available;
+  const auditLines = () => readFileSync(join(install.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 
   before(async () => {
     // Every second delivery attempt fails first, so the daemon's notifier has to retry.
@@ -115,6 +116,9 @@ describe('plugins in the CLI daemon, with real sandboxes', { skip: dockerHost?.s
       assert.deepEqual(containersOf(serverId, dockerHost!), []);
       assert.equal(await available(), 2);
       assert.deepEqual(jsonOf(await cli('stat', '--json')).data.sessions, []);
+      const [made, ended] = auditLines().slice(-2);
+      assert.deepEqual([made!.event, ended!.event, ended!.reason], ['created', 'destroyed', 'vetoed']);
+      assert.equal(made!.container_id, ended!.container_id);
     } finally {
       await cli('call', 'veto.set', '--params', '{}');
     }
@@ -127,9 +131,9 @@ describe('plugins in the CLI daemon, with real sandboxes', { skip: dockerHost?.s
     const [containerId] = containersOf(serverId, dockerHost!);
     assert.equal((await rest().destroy(container_uuid, client_token)).message, 'OK');
 
-    const lines = readFileSync(join(install.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = auditLines();
     const mine = lines.filter((l) => l.container_id === containerId!.slice(0, 12));
-    assert.deepEqual(mine.map((l) => l.event), ['created', 'destroyed']);
+    assert.deepEqual(mine.map((l) => [l.event, l.reason]), [['created', undefined], ['destroyed', 'destroy_request']]);
     assert.equal((mine[0]!.client as { transport: string }).transport, 'tcp');
     assert.equal(JSON.stringify(lines).includes(container_uuid), false, 'a credential reached the audit file');
 

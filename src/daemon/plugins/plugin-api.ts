@@ -1,7 +1,7 @@
 // What a daemon plugin sees: the `api` handed to its register(), and the shapes it may export and return.
 import type { RuntimeStatistics } from '../../server/anweddol-server.js';
 import type { RequestHandler } from '../../server/request-dispatcher.js';
-import type { EventHandler, ServerEventName, ServerEventPayloads } from '../../server/server-events.js';
+import type { ANWEDDOL_CALLBACKS, AnweddolCallbackName, CustomEventContext, EventContext, EventHandler, ServerEventName } from '../../server/server-events.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AdminHandler } from '../admin-channel.js';
 
@@ -12,11 +12,12 @@ export interface SetRequestHandlerOptions {
 
 /** The part of AnweddolServer a plugin may use (the library API of the README). */
 export interface PluginServer {
-  on<E extends ServerEventName>(event: E, handler: EventHandler<ServerEventPayloads[E]>): PluginServer;
-  on(event: string, handler: EventHandler<Record<string, unknown>>): PluginServer;
+  on<E extends ServerEventName>(event: E, handler: EventHandler<EventContext<E>>): PluginServer;
+  on<A extends AnweddolCallbackName>(event: A, handler: EventHandler<EventContext<(typeof ANWEDDOL_CALLBACKS)[A]>>): PluginServer;
+  on(event: string, handler: EventHandler<CustomEventContext>): PluginServer;
   off(event: string, handler: EventHandler<never>): PluginServer;
   setRequestHandler(verb: string, handler: RequestHandler, options?: SetRequestHandlerOptions): PluginServer;
-  emitEvent(event: string, payload?: object): Promise<{ refused: boolean; reason?: string }>;
+  emitEvent(event: string, payload?: object, options?: { vetoable?: boolean }): Promise<{ refused: boolean; reason?: string }>;
   getRuntimeStatistics(): RuntimeStatistics;
 }
 

@@ -3,7 +3,7 @@ import type { AnweddolServer } from '../../server/anweddol-server.js';
 import { ProtocolError } from '../../server/errors.js';
 import { validateResponse } from '../../server/message-validator.js';
 import type { RequestHandler } from '../../server/request-dispatcher.js';
-import type { EventHandler } from '../../server/server-events.js';
+import type { CustomEventContext, EventHandler } from '../../server/server-events.js';
 import { AnweddolError, BackendUnavailableError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { AdminError, type AdminRouter } from '../admin-channel.js';
@@ -73,12 +73,12 @@ export class PluginHost {
     const { label } = plugin;
     const tag = `[plugin ${plugin.name}] `;
     // off() must find the wrapper that on() registered for a given handler.
-    const wrappers = new WeakMap<EventHandler<never>, EventHandler<Record<string, unknown>>>();
+    const wrappers = new WeakMap<EventHandler<never>, EventHandler<CustomEventContext>>();
     const view: PluginServer = {
       on: (event: string, handler: EventHandler<never>) => {
-        const wrapped: EventHandler<Record<string, unknown>> = async (ctx) => {
+        const wrapped: EventHandler<CustomEventContext> = async (ctx) => {
           try {
-            return await (handler as EventHandler<Record<string, unknown>>)(ctx);
+            return await (handler as EventHandler<CustomEventContext>)(ctx);
           } catch (error) {
             throw new PluginFault(label, `${event} hook`, error);
           }
@@ -97,7 +97,7 @@ export class PluginHost {
         server.setRequestHandler(verb, guardedVerb(label, verb, handler));
         return view;
       },
-      emitEvent: (event, payload) => server.emitEvent(event, payload),
+      emitEvent: (event, payload, options) => server.emitEvent(event, payload, options),
       getRuntimeStatistics: () => server.getRuntimeStatistics(),
     };
     return {

@@ -10,7 +10,7 @@ import { clientInfo } from '../../../src/server/client-info.js';
 import { MemoryLogger } from '../../helpers/memory-logger.js';
 import { testServerKeyPair } from '../../helpers/test-keys.js';
 
-const CLIENT = clientInfo('127.0.0.1', 40000, 'http');
+const CLIENT = clientInfo('127.0.0.1', 40000, 'http', Buffer.alloc(32));
 const OK = { success: true, message: 'OK', data: {} };
 const NO_SIGNAL = { notify: () => {}, signal: new AbortController().signal };
 

@@ -40,6 +40,13 @@ export function register(api) {
 }
 `;
 
+const CRASHY_PLUGIN = `
+export function register(api) {
+  api.server.setRequestHandler('BOOM', async () => { throw new Error('verb exploded'); });
+  api.server.on('unhandled_verb', async () => { throw new Error('hook exploded'); });
+}
+`;
+
 interface Notification {
   event: string;
   container_id: string | null;
@@ -74,6 +81,7 @@ describe('plugins in the CLI daemon, with real sandboxes', { skip: dockerHost?.s
     plugins = pluginFolder();
     for (const file of ['audit-log.mjs', 'webhook-notifier.mjs', 'custom-verb.mjs']) copyFileSync(join(REPO_ROOT, 'examples/plugins', file), join(plugins, file));
     writePlugin(plugins, 'veto.mjs', VETO_PLUGIN);
+    writePlugin(plugins, 'crashy.mjs', CRASHY_PLUGIN);
     install = await createTestInstall({
       docker: { host: dockerHost! },
       container: { published_address: '127.0.0.1', max_allowed_running_container_domains: 2, container_memory: 256 },
@@ -87,7 +95,7 @@ describe('plugins in the CLI daemon, with real sandboxes', { skip: dockerHost?.s
     ];
     install.save();
     serverId = serverIdFor(loadConfig(install.configPath, {}));
-    const started = await cli('start', '--web', '--plugin', join(plugins, 'veto.mjs'));
+    const started = await cli('start', '--web', '--plugin', join(plugins, 'veto.mjs'), '--plugin', join(plugins, 'crashy.mjs'));
     assert.equal(started.code, 0, started.stdout + started.stderr);
   });
   after(async () => {
@@ -140,6 +148,18 @@ describe('plugins in the CLI daemon, with real sandboxes', { skip: dockerHost?.s
     const deadline = Date.now() + 10_000;
     while (notifications.filter((n) => n.container_id === containerId!.slice(0, 12)).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(notifications.filter((n) => n.container_id === containerId!.slice(0, 12)).map((n) => n.event), ['created_container', 'destroyed_container']);
+  });
+
+  it('counts and logs a verb and a hook that throw, naming the plugin, and keeps serving', async () => {
+    const errors = async () => jsonOf(await cli('stat', '--json')).data.runtime_errors as number;
+    const before = await errors();
+    assert.equal((await (await tcp()).request('BOOM')).message, 'Internal error');
+    assert.equal((await rest().request('NOPE')).message, 'Bad request (Unhandled verb)');
+    assert.equal((await (await tcp()).stat()).message, 'OK');
+    assert.equal(await errors(), before + 2);
+    const log = readFileSync(join(install.dir, 'log/server.log'), 'utf8');
+    assert.match(log, /plugin "crashy" \(plugins\[4\]\): BOOM handler threw: Error: verb exploded/);
+    assert.match(log, /plugin "crashy" \(plugins\[4\]\): unhandled_verb hook: Error: hook exploded/);
   });
 
   it('calls a plugin admin method with call', async () => {

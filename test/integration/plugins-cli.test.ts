@@ -184,42 +184,54 @@ describe('bad plugins stop the start with one line', () => {
     rmSync(plugins, { recursive: true, force: true });
   });
 
-  /** Starts with these plugin arguments; asserts exit 1, one JSON error line, and nothing left running or behind. */
-  async function failedStart(...args: string[]): Promise<string> {
+  /**
+   * Starts with these plugin arguments; asserts exit 1, one JSON error, and nothing left running or behind.
+   * Returns the fault lines: the pre-start check lists load faults (`data.problems`); the daemon reports register faults.
+   */
+  async function failedStart(...args: string[]): Promise<string[]> {
     const run = await startWith(...args);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     const answer = jsonOf(run);
     assert.equal(answer.status, 'ERROR');
     assert.equal(existsSync(join(install.dir, 'run/server.pid')), false);
     assert.equal(existsSync(join(install.dir, 'run/admin.sock')), false);
-    return answer.message;
+    if (answer.message.startsWith('check found')) return answer.data.problems as string[];
+    assert.match(answer.message, /^cannot start: /);
+    return answer.message.replace(/^cannot start: /, '').split('\n');
   }
 
   it('names a plugin path that does not exist', async () => {
     const path = join(plugins, 'nowhere.mjs');
-    assert.equal(await failedStart('--plugin', path), `cannot start: plugin "nowhere" (plugins[0]): ${path}: no such file`);
+    assert.deepEqual(await failedStart('--plugin', path), [`plugin "nowhere" (plugins[0]): ${path}: no such file`]);
+  });
+
+  it('refuses a plugin that does not load in the daemon itself too (--skip-check)', async () => {
+    const path = join(plugins, 'nowhere.mjs');
+    assert.deepEqual(await failedStart('--skip-check', '--plugin', path), [`plugin "nowhere" (plugins[0]): ${path}: no such file`]);
   });
 
   it('names a file that is not a module', async () => {
     const path = writePlugin(plugins, 'readme.mjs', 'This is not JavaScript.');
-    assert.match(await failedStart('--plugin', path), /^cannot start: plugin "readme" \(plugins\[0\]\): \S+readme\.mjs: not a valid ES module \(SyntaxError: [^\n]+\)$/);
+    const [line, ...rest] = await failedStart('--plugin', path);
+    assert.match(line!, /^plugin "readme" \(plugins\[0\]\): \S+readme\.mjs: not a valid ES module \(SyntaxError: [^\n]+\)$/);
+    assert.deepEqual(rest, []);
   });
 
   it('names a module without a register export', async () => {
     const path = writePlugin(plugins, 'empty.mjs', 'export const version = 1;');
-    assert.equal(await failedStart('--plugin', path), 'cannot start: plugin "empty" (plugins[0]): no register export (export function register(api), or a default export being that function)');
+    assert.deepEqual(await failedStart('--plugin', path), ['plugin "empty" (plugins[0]): no register export (export function register(api), or a default export being that function)']);
   });
 
   it('names a plugin whose register throws', async () => {
     const path = writePlugin(plugins, 'thrower.mjs', 'export default async function () { throw new Error("cannot reach the billing API"); }');
-    assert.equal(await failedStart('--plugin', path), 'cannot start: plugin "thrower" (plugins[0]): register() threw: Error: cannot reach the billing API');
+    assert.deepEqual(await failedStart('--plugin', path), ['plugin "thrower" (plugins[0]): register() threw: Error: cannot reach the billing API']);
   });
 
   it('runs the cleanups of the plugins registered before the one that failed', async () => {
     const marker = join(plugins, 'cleaned-up');
     const tidy = writePlugin(plugins, 'tidy.mjs', `import { writeFileSync } from 'node:fs'; export function register() { return () => writeFileSync(${JSON.stringify(marker)}, 'x'); }`);
     const thrower = writePlugin(plugins, 'late-thrower.mjs', 'export function register() { throw new Error("late"); }');
-    assert.match(await failedStart('--plugin', tidy, '--plugin', thrower), /plugin "late-thrower" \(plugins\[1\]\): register\(\) threw: Error: late$/);
+    assert.deepEqual(await failedStart('--plugin', tidy, '--plugin', thrower), ['plugin "late-thrower" (plugins[1]): register() threw: Error: late']);
     assert.equal(existsSync(marker), true);
   });
 
@@ -228,8 +240,7 @@ describe('bad plugins stop the start with one line', () => {
     config.plugins = [{ path: join(REPO_ROOT, 'examples/plugins/webhook-notifier.mjs'), config: { url: 42, max_queue: 0 } }];
     install.save();
     try {
-      const message = await failedStart();
-      assert.deepEqual(message.replace(/^cannot start: /, '').split('\n').sort(), [
+      assert.deepEqual((await failedStart()).sort(), [
         'plugins[0].config.max_queue: must be >= 1 (plugin "webhook-notifier")',
         'plugins[0].config.url: must be string (plugin "webhook-notifier")',
       ]);
@@ -242,18 +253,21 @@ describe('bad plugins stop the start with one line', () => {
   it('names both plugins that set the same verb', async () => {
     const first = writePlugin(plugins, 'hello-a.mjs', setHello);
     const second = writePlugin(plugins, 'hello-b.mjs', setHello);
-    assert.equal(await failedStart('--plugin', first, '--plugin', second), 'cannot start: plugin "hello-b" (plugins[1]): verb HELLO is already set by plugin "hello-a" (plugins[0])');
+    assert.deepEqual(await failedStart('--plugin', first, '--plugin', second), ['plugin "hello-b" (plugins[1]): verb HELLO is already set by plugin "hello-a" (plugins[0])']);
   });
 
   it('refuses a plugin that replaces a built-in verb without saying so', async () => {
     const path = writePlugin(plugins, 'stat.mjs', "export function register(api) { api.server.setRequestHandler('STAT', () => ({ success: true, message: 'OK', data: {} })); }");
-    assert.match(await failedStart('--plugin', path), /verb STAT is built in; pass \{ replaceBuiltIn: true \}/);
+    assert.deepEqual(await failedStart('--plugin', path), ['plugin "stat" (plugins[0]): verb STAT is built in; pass { replaceBuiltIn: true } to setRequestHandler to replace it']);
   });
 
   it('reports a bad plugin from a background start too', async () => {
-    const run = await runCli(['start', '--json', '--config', install.configPath, '--plugin', join(plugins, 'nowhere.mjs')]);
+    // The throwing plugin passes the pre-start check (register() does not run there): the detached daemon reports it.
+    const path = writePlugin(plugins, 'bg-thrower.mjs', 'export function register() { throw new Error("not today"); }');
+    const run = await runCli(['start', '--json', '--config', install.configPath, '--plugin', path]);
     assert.equal(run.code, 1);
-    assert.match(jsonOf(run).message, /plugin "nowhere" \(plugins\[0\]\): \S+: no such file$/);
+    assert.equal(jsonOf(run).message, 'cannot start: plugin "bg-thrower" (plugins[0]): register() threw: Error: not today');
+    assert.equal(existsSync(join(install.dir, 'run/server.pid')), false);
   });
 
   it('lists plugin problems in start --check without running register()', async () => {

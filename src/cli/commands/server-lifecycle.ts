@@ -87,6 +87,9 @@ async function startInBackground(loaded: LoadedConfig, options: StartOptions, ct
     plugins: (options.plugin ?? []).map((path) => resolve(path)),
     adminSocketPath: loaded.config.server.admin_socket_path,
     env: process.env,
+  }).catch((error: unknown) => {
+    // The detached daemon's own one-line reason, not an "unexpected error".
+    throw new CliError(error instanceof Error ? error.message : String(error));
   });
   const listeners = (started.status.listeners ?? []) as ListenerInfo[];
   return {

@@ -66,7 +66,8 @@ export class WebhookQueue {
     this.queue.push(body);
     if (!this.busy) {
       this.busy = true;
-      this.sending = this.drain();
+      // Next turn of the event loop: even the first fetch (which loads its HTTP client) stays off the hook's path.
+      this.sending = new Promise((resolve) => setImmediate(resolve)).then(() => this.drain());
     }
   }
 

@@ -117,14 +117,18 @@ describe('webhook notifier example plugin', () => {
     reset((res) => void held.push(res));
     const queue = new webhook.WebhookQueue(config({ max_queue: 2 }), new MemoryLogger());
     for (let i = 0; i < 5; i++) queue.push({ event: 'e', i });
-    // One is in flight; of the four queued behind it, two fit.
+    // Sending starts on the next turn: of the five pushed at once, the last two are kept.
+    assert.equal(queue.dropped, 3);
     await until(() => held.length === 1);
-    assert.equal(queue.dropped, 2);
+    queue.push({ event: 'e', i: 5 });
+    queue.push({ event: 'e', i: 6 });
+    // One is in flight; behind it the queue holds two again.
+    assert.equal(queue.dropped, 4);
     answer = (res) => res.writeHead(204).end();
     held[0]!.writeHead(204).end();
     await until(() => queue.delivered === 3);
     await queue.close();
-    assert.deepEqual(received.map((r) => r.body.i), [0, 3, 4]);
+    assert.deepEqual(received.map((r) => r.body.i), [3, 5, 6]);
   });
 
   it('returns from the event hook at once while the receiver is still answering', async () => {

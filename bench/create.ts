@@ -3,15 +3,15 @@
 // Run: node --import tsx bench/create.ts [--sequential N] [--concurrent N] [--alive N] [--vcpus X]
 // The daemon is the real CLI (`dist/src/cli/main.js start --foreground`, rebuilt first) on 127.0.0.1, talking to the
 // project's private dockerd; every sandbox it creates is destroyed at the end, on every exit path.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AnweddolTcpClient } from '../src/client/tcp-client.js';
 import { SshWaitStrategy } from '../src/virtualization/docker/ssh-wait-strategy.js';
-import { bindProbe, PortPool } from '../src/virtualization/docker/port-pool.js';
-import { dockerHost, REPO, SANDBOX_IMAGE } from '../test/helpers/docker-sandbox.js';
+import { dockerHost, SANDBOX_IMAGE } from '../test/helpers/docker-sandbox.js';
+import { buildDist, fmt, percentile, rssMiB, startDaemon, stopDaemon } from './daemon-harness.js';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -34,93 +34,8 @@ interface Created {
   container_listen_port: number;
 }
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
-
 function checkDeadline(): void {
   if (Date.now() > DEADLINE) throw new Error('benchmark exceeded its 20 minute bound');
-}
-
-function rssMiB(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string) => Number(/\d+/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '0')![0]);
-  return { rss: kib('VmRSS:') / 1024, hwm: kib('VmHWM:') / 1024 };
-}
-
-async function freePort(): Promise<number> {
-  const pool = new PortPool(20000 + Math.floor(Math.random() * 20000), 45000, bindProbe('127.0.0.1'));
-  const port = await pool.acquire();
-  if (port === undefined) throw new Error('no free port');
-  return port;
-}
-
-async function startDaemon(dir: string, host: string): Promise<{ child: ChildProcess; port: number }> {
-  const port = await freePort();
-  const config = join(dir, 'anweddol.conf.yaml');
-  writeFileSync(
-    config,
-    [
-      'server:',
-      '  bind_address: 127.0.0.1',
-      `  listen_port: ${port}`,
-      '  rsa_key_size: 2048',
-      '  timeout: 60',
-      `  public_rsa_key_file_path: ${dir}/rsa/public.pem`,
-      `  private_rsa_key_file_path: ${dir}/rsa/private.pem`,
-      `  log_file_path: ${dir}/server.log`,
-      `  pid_file_path: ${dir}/server.pid`,
-      `  admin_socket_path: ${dir}/admin.sock`,
-      'docker:',
-      `  host: ${host}`,
-      'container:',
-      `  image: ${SANDBOX_IMAGE}`,
-      `  max_allowed_running_container_domains: ${Math.max(ALIVE, CONCURRENT) + 5}`,
-      // Every CREATE here comes from one address: the per-client limits would cap the benchmark itself.
-      '  max_per_client: null',
-      '  create_rate: null',
-      `  container_memory: ${MEMORY_MIB}`,
-      `  container_vcpus: ${VCPUS}`,
-      '  published_address: 127.0.0.1',
-      '  destroy_on_stop: true',
-      'port_forwarding:',
-      '  port_range: [14000, 14999]',
-      'database:',
-      `  file_path: ${dir}/anweddol.db`,
-      'fl:',
-      '  enabled: false',
-      `  data_dir: ${dir}/fl`,
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(process.execPath, [join(REPO, 'dist/src/cli/main.js'), 'start', '--foreground', '--config', config], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, DOCKER_HOST: host },
-  });
-  const client = new AnweddolTcpClient({ host: '127.0.0.1', port, rsaKeyBits: 2048 });
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`daemon exited with code ${child.exitCode}`);
-    try {
-      await client.stat();
-      return { child, port };
-    } catch {
-      if (i > 300) throw new Error('daemon did not answer within 30 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-async function stopDaemon(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 async function timedCreate(client: AnweddolTcpClient): Promise<{ ms: number; data: Created }> {
@@ -154,14 +69,20 @@ async function baselineRun(env: NodeJS.ProcessEnv, port: number): Promise<{ ms: 
 async function main(): Promise<void> {
   const host = dockerHost();
   const env = { ...process.env, DOCKER_HOST: host, DOCKER_API_VERSION: '1.41' };
-  console.error('bench: building dist/ (tsc)');
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, stdio: 'ignore' });
-  } catch {
-    console.error('bench: tsc reported errors (files still emitted); continuing');
-  }
+  buildDist();
   const dir = mkdtempSync(join(tmpdir(), 'anweddol-bench-'));
-  const { child, port } = await startDaemon(dir, host);
+  const { child, port } = await startDaemon(dir, host, {
+    server: { rsa_key_size: 2048, timeout: 60 },
+    container: {
+      max_allowed_running_container_domains: Math.max(ALIVE, CONCURRENT) + 5,
+      // Every CREATE here comes from one address: the per-client limits would cap the benchmark itself.
+      max_per_client: null,
+      create_rate: null,
+      container_memory: MEMORY_MIB,
+      container_vcpus: VCPUS,
+    },
+    port_forwarding: { port_range: [14000, 14999] },
+  });
   const client = new AnweddolTcpClient({ host: '127.0.0.1', port, rsaKeyBits: 2048, timeoutMs: 120_000 });
   const alive: Created[] = [];
   try {

@@ -7,7 +7,7 @@ import type { SandboxNetworkInfo, VirtualizationInterface } from '../virtualizat
 import type { AnweddolConfig } from './config/config-schema.js';
 
 /** Containers are labelled per database file: a restarted daemon reclaims its own, two daemons never mix. */
-export function serverIdFor(config: AnweddolConfig): string {
+export function serverIdFor(config: Pick<AnweddolConfig, 'database'>): string {
   return `anweddol-${sha256Hex(config.database.file_path).slice(0, 12)}`;
 }
 

@@ -4,18 +4,19 @@
 // The daemon is the real CLI (dist/, rebuilt first) with default limits, TCP and REST on 127.0.0.1; abusers come from
 // 127.0.0.1 (malformed), 127.0.0.3 (idle) and 127.0.0.4 (flood), the good client from 127.0.0.2. Everything created is
 // destroyed, the daemon stopped and its temp folder and sandbox network removed on every exit path.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { AnweddolHttpClient } from '../src/client/http-client.js';
 import { AnweddolTcpClient, generateClientKeyPair, type ClientKeyPair } from '../src/client/tcp-client.js';
 import { adminRequest } from '../src/daemon/admin-channel.js';
 import { serverIdFor } from '../src/daemon/virtualization-factory.js';
 import type { AnweddolResponse } from '../src/server/types.js';
 import { docker, dockerHost, sshRun } from '../test/helpers/docker-sandbox.js';
-import { floodCreates, holdIdleConnections, MALFORMED_KINDS, malformedSession, Outcomes, runPool, type CreatedSandbox, type Endpoints, type IdleFigures } from './abusers.js';
+import { floodCreates, holdIdleConnections, MALFORMED_KINDS, malformedSession, Outcomes, runPool, type CreatedSandbox, type Endpoints } from './abusers.js';
 import { buildDist, fmt, freePort, percentile, rssMiB, startDaemon, stopDaemon, type BenchDaemon } from './daemon-harness.js';
 
 const MALFORMED_SESSIONS = 2000;
@@ -54,6 +55,7 @@ interface GoodFigures {
   failures: Outcomes;
 }
 
+const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function clientsFrom(at: Endpoints, address: string, key: ClientKeyPair) {
@@ -128,12 +130,42 @@ function goodLines(label: string, f: GoodFigures): string[] {
 
 const ratio = (a: number[], b: number[], p: number) => (percentile(a, p) / percentile(b, p)).toFixed(2);
 
-/** The daemon's TCP sockets other than its listeners, by state (from ss). */
-function daemonSockets(pid: number): Outcomes {
-  const states = new Outcomes();
-  const out = execFileSync('ss', ['-Htanp'], { encoding: 'utf8' });
-  for (const line of out.split('\n')) if (line.includes(`pid=${pid},`) && !line.startsWith('LISTEN')) states.add(line.split(/\s+/, 1)[0]!);
-  return states;
+interface DaemonSocket {
+  state: string;
+  peer: string;
+}
+
+/** The daemon's own TCP sockets other than its listeners (ss): accepted ones only, not those still in a listen backlog. */
+async function daemonSockets(pid: number): Promise<DaemonSocket[]> {
+  const { stdout } = await run('ss', ['-Htanp']);
+  return stdout
+    .split('\n')
+    .filter((line) => line.includes(`pid=${pid},`) && !line.startsWith('LISTEN'))
+    .map((line) => {
+      const [state, , , , peer] = line.split(/\s+/);
+      return { state: state!, peer: peer! };
+    });
+}
+
+/** Samples, once a second until stopped, how many connections from `address` the daemon holds; resolves to the peak. */
+function sampleHeld(pid: number, address: string): { stop(): Promise<number> } {
+  let peak = 0;
+  let stopped = false;
+  const from = (peer: string) => peer.replace(/^\[(::ffff:)?/, '').replace(/\]?:\d+$/, '') === address;
+  const loop = (async () => {
+    while (!stopped) {
+      const held = (await daemonSockets(pid)).filter((s) => s.state === 'ESTAB' && from(s.peer)).length;
+      peak = Math.max(peak, held);
+      await sleep(1000);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return peak;
+    },
+  };
 }
 
 function labelledContainers(serverId: string): string[] {
@@ -159,6 +191,7 @@ async function abuse(daemon: BenchDaemon, at: Endpoints, key: ClientKeyPair, hel
   console.error('bench: abuse: malformed sessions, idle connections and a CREATE flood, with the good client');
   const flooded: CreatedSandbox[] = [];
   const idle = holdIdleConnections(at, IDLE_FROM, IDLE_PER_TRANSPORT, IDLE_REOPEN_MS);
+  const idleHeld = sampleHeld(pid, IDLE_FROM);
   const malformed = new Map(MALFORMED_KINDS.map((kind) => [kind, new Outcomes()]));
   let abusersDone = false;
   const abuseStarted = performance.now();
@@ -168,11 +201,13 @@ async function abuse(daemon: BenchDaemon, at: Endpoints, key: ClientKeyPair, hel
     floodCreates(at, FLOOD_FROM, FLOOD_ATTEMPTS, FLOOD_CONCURRENCY, key, flooded).then((o) => ({ outcomes: o, ms: performance.now() - abuseStarted })),
   ]).finally(() => (abusersDone = true));
   let underAbuse: GoodFigures;
-  let idleFigures: IdleFigures;
+  let idleOutcomes: Outcomes;
+  let idlePeak: number;
   try {
     underAbuse = await goodClient(at, key, held, UNDER_ABUSE.cycles, UNDER_ABUSE.minMs, () => !abusersDone);
   } finally {
-    idleFigures = await idle.stop();
+    idlePeak = await idleHeld.stop();
+    idleOutcomes = await idle.stop();
     await abusers.catch(() => {});
     held.push(...flooded.map((sandbox) => ({ sandbox, from: FLOOD_FROM })));
   }
@@ -191,14 +226,15 @@ async function abuse(daemon: BenchDaemon, at: Endpoints, key: ClientKeyPair, hel
     refused_by_client_limit: Record<string, number>;
   };
   const containersLeft = labelledContainers(serverId).length;
-  const sockets = daemonSockets(pid);
+  const sockets = new Outcomes();
+  for (const socket of await daemonSockets(pid)) sockets.add(socket.state);
   const peakMB = (rssAfter.hwm * 1024 * 1024) / 1e6;
   const lines = [
     `abuse phase: ${(abuseMs / 1000).toFixed(1)} s (malformed sessions done in ${(malformedMs / 1000).toFixed(1)} s, flood in ${(flood.ms / 1000).toFixed(1)} s)`,
     `malformed sessions from ${MALFORMED_FROM}: ${MALFORMED_SESSIONS}, ${MALFORMED_CONCURRENCY} at a time`,
     ...MALFORMED_KINDS.flatMap((kind) => [`  ${kind}:`, ...malformed.get(kind)!.lines()]),
-    `idle connections from ${IDLE_FROM}: ${IDLE_PER_TRANSPORT} TCP + ${IDLE_PER_TRANSPORT} REST slots, reopened ${IDLE_REOPEN_MS / 1000} s after a close; peak held at once ${idleFigures.peakHeld}`,
-    ...idleFigures.outcomes.lines(),
+    `idle connections from ${IDLE_FROM}: ${IDLE_PER_TRANSPORT} TCP + ${IDLE_PER_TRANSPORT} REST slots, reopened ${IDLE_REOPEN_MS / 1000} s after a close; peak held by the daemon at once ${idlePeak} (ss, sampled each second; cap server.max_connections_per_client)`,
+    ...idleOutcomes.lines(),
     `CREATE flood from ${FLOOD_FROM}: ${FLOOD_ATTEMPTS} attempts (TCP/REST alternating), ${FLOOD_CONCURRENCY} at a time; ${floodHeld} sandboxes obtained (destroyed after)`,
     ...flood.outcomes.lines(),
     `refusals counted by the daemon (admin stat): ${JSON.stringify(stat.refused_by_client_limit)}; connections served ${stat.connections_served}, runtime errors ${stat.runtime_errors}`,

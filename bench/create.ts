@@ -26,6 +26,8 @@ const MEMORY_MIB = 64;
 // CPU quota of every sandbox and of the baseline: the product default (container.container_vcpus: 2) unless
 // given; under a small quota the in-sandbox login setup is CFS-throttled and dominates CREATE's overhead.
 const VCPUS = option('--vcpus', 2);
+// The daemon's sandbox network, which the baseline containers join too.
+const BENCH_NETWORK = 'anweddol-bench-sandboxes';
 const DEADLINE = Date.now() + 20 * 60_000;
 
 interface Created {
@@ -58,7 +60,7 @@ async function baselineRun(env: NodeJS.ProcessEnv, port: number): Promise<{ ms: 
   const started = performance.now();
   const { stdout } = await run(
     'docker',
-    ['run', '-d', '--network', 'anweddol-sandboxes', '--memory', `${MEMORY_MIB}m`, '--cpus', String(VCPUS), '--pids-limit', '256',
+    ['run', '-d', '--network', BENCH_NETWORK, '--memory', `${MEMORY_MIB}m`, '--cpus', String(VCPUS), '--pids-limit', '256',
       '--label', 'anweddol.bench=baseline', '-p', `127.0.0.1:${port}:22`, SANDBOX_IMAGE],
     { env },
   );
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
       create_rate: null,
       container_memory: MEMORY_MIB,
       container_vcpus: VCPUS,
+      network_name: BENCH_NETWORK,
     },
     port_forwarding: { port_range: [14000, 14999] },
   });

@@ -367,3 +367,31 @@ describe('DockerVirtualization with the real dockerd', () => {
     }
   });
 });
+
+describe('the sandbox network of one server', () => {
+  const owner = uniqueServerId('network');
+  const networkExists = () => docker(['network', 'ls', '--quiet', '--filter', `name=^${owner}-sandboxes$`]) !== '';
+  const open = () =>
+    new DockerVirtualization({ dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId: owner, publishedAddress: '127.0.0.1', portRange: [12000, 12999], memoryMiB: 256, vcpus: 1 });
+
+  after(() => {
+    for (const id of containersOf(owner)) docker(['rm', '-f', id]);
+    if (networkExists()) docker(['network', 'rm', `${owner}-sandboxes`]);
+  });
+
+  it('is the server\'s own, kept at close while a sandbox is attached and removed at close once none is', async () => {
+    const first = open();
+    await first.start();
+    assert.equal(first.networkInfo()!.name, `${owner}-sandboxes`);
+    assert.equal(docker(['network', 'inspect', '--format', '{{index .Labels "anweddol.server"}}', `${owner}-sandboxes`]), owner);
+    const kept = await first.create(spec(90));
+    await first.close();
+    assert.ok(networkExists(), 'a sandbox kept across the stop keeps its network');
+
+    const second = open();
+    await second.start();
+    await second.destroy(kept.id);
+    await second.close();
+    assert.equal(networkExists(), false, 'the empty network is removed at close');
+  });
+});

@@ -41,7 +41,10 @@ export interface DockerVirtualizationOptions {
   readyTimeoutSeconds?: number;
   /** Passwordless sudo for the client; requires giving up no-new-privileges and the capability drop. */
   clientSudo?: boolean;
-  /** User-defined bridge the sandboxes live on (created with inter-container traffic disabled). */
+  /**
+   * User-defined bridge the sandboxes live on (created with inter-container traffic disabled). Default: one per
+   * server, `<serverId>-sandboxes`, so two servers' egress rules never meet on one bridge; removed at close when empty.
+   */
   networkName?: string;
   logger?: Logger;
   /** Readiness check; default: an SSH banner through the published port. */
@@ -59,6 +62,7 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
   readonly name = 'docker';
   private readonly engine: DockerEngine;
   private readonly lifecycle: SandboxLifecycle;
+  private readonly logger: Logger;
 
   constructor(readonly options: DockerVirtualizationOptions) {
     super();
@@ -66,7 +70,7 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
     const settings: ContainerSettings = {
       image: options.image ?? 'anweddol/sandbox:latest',
       serverId: options.serverId,
-      networkName: options.networkName ?? 'anweddol-sandboxes',
+      networkName: options.networkName ?? `${options.serverId}-sandboxes`,
       publishedAddress: options.publishedAddress ?? '0.0.0.0',
       clientSudo: options.clientSudo ?? false,
       limits: resolveLimits({
@@ -83,6 +87,7 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
     const readyTimeoutSeconds = options.readyTimeoutSeconds ?? 30;
     if (!(readyTimeoutSeconds > 0)) throw new RangeError('readyTimeoutSeconds must be > 0');
     const logger = options.logger ?? silentLogger;
+    this.logger = logger;
     this.engine = new DockerEngine({
       dockerHost: options.dockerHost,
       serverId: options.serverId,
@@ -133,7 +138,10 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
     return this.engine.start();
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    if (this.engine.isAvailable()) {
+      await this.lifecycle.releaseNetwork().catch((error: unknown) => this.logger.debug(`sandbox network kept: ${error instanceof Error ? error.message : String(error)}`));
+    }
     return this.engine.close();
   }
 

@@ -8,7 +8,7 @@ import { runInContainer } from './container-exec.js';
 import { assertDiskLimitSupported } from './disk-limit-support.js';
 import { describe, isConnectionError, statusCode, type ContainerEvent, type DockerEngine } from './docker-engine.js';
 import type { PortPool } from './port-pool.js';
-import { ensureSandboxNetwork } from './sandbox-network.js';
+import { ensureSandboxNetwork, releaseSandboxNetwork } from './sandbox-network.js';
 import type { WaitStrategy } from './ssh-wait-strategy.js';
 
 const SETUP_ENDPOINT = '/usr/local/sbin/anweddol-setup-endpoint';
@@ -52,13 +52,18 @@ export class SandboxLifecycle {
     return this.network;
   }
 
+  /** At close: removes the sandbox network if this server made it and nothing is attached to it any more. */
+  releaseNetwork(): Promise<boolean> {
+    return releaseSandboxNetwork(this.docker, this.settings.networkName, this.settings.serverId);
+  }
+
   portsInUse(): number {
     return this.options.ports.inUse;
   }
 
   /** On every (re)connection: the network, the disk-limit promise, then what happened to our sandboxes while we were not watching. */
   async prepare(): Promise<void> {
-    this.network = await ensureSandboxNetwork(this.docker, this.settings.networkName);
+    this.network = await ensureSandboxNetwork(this.docker, this.settings.networkName, this.settings.serverId);
     const disk = this.settings.limits.diskLimitMiB;
     if (disk !== null) await assertDiskLimitSupported(this.docker, this.settings.image, disk);
     await this.removeEndedSandboxes();

@@ -7,8 +7,10 @@ import { statusCode } from './docker-engine.js';
 const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
 const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 
-/** Not --internal: on an internal network `-p` publishes nothing. */
-export async function ensureSandboxNetwork(docker: Docker, name: string): Promise<SandboxNetworkInfo> {
+const OWNER_LABEL = 'anweddol.server';
+
+/** Not --internal: on an internal network `-p` publishes nothing. The network is labelled with the server that created it. */
+export async function ensureSandboxNetwork(docker: Docker, name: string, serverId: string): Promise<SandboxNetworkInfo> {
   let info = await inspectNetwork(docker, name);
   if (info === undefined) {
     try {
@@ -18,7 +20,7 @@ export async function ensureSandboxNetwork(docker: Docker, name: string): Promis
         CheckDuplicate: true,
         Internal: false,
         Options: { [ICC_OPTION]: 'false' },
-        Labels: { 'anweddol.network': 'sandboxes' },
+        Labels: { 'anweddol.network': 'sandboxes', [OWNER_LABEL]: serverId },
       });
     } catch (error) {
       // Another server created it at the same moment.
@@ -27,6 +29,24 @@ export async function ensureSandboxNetwork(docker: Docker, name: string): Promis
     info = await docker.getNetwork(name).inspect();
   }
   return describeSandboxNetwork(info);
+}
+
+/**
+ * Removes the network at stop when this server created it and no container is attached any more (sandboxes kept by
+ * `destroy_on_stop: false` keep it). A shared or foreign network is left alone; failures only mean it stays.
+ */
+export async function releaseSandboxNetwork(docker: Docker, name: string, serverId: string): Promise<boolean> {
+  const info = await inspectNetwork(docker, name);
+  if (info === undefined || info.Labels?.[OWNER_LABEL] !== serverId) return false;
+  if (Object.keys(info.Containers ?? {}).length > 0) return false;
+  try {
+    await docker.getNetwork(name).remove();
+    return true;
+  } catch (error) {
+    // 403/409: a container attached meanwhile; 404: already gone.
+    if ([403, 404, 409].includes(statusCode(error) ?? 0)) return false;
+    throw error;
+  }
 }
 
 async function inspectNetwork(docker: Docker, name: string): Promise<Docker.NetworkInspectInfo | undefined> {

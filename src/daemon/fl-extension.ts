@@ -1,8 +1,8 @@
-// Plugs the FL coordinator into the daemon: agent API, SQLite state, server events, admin methods fl.train/status/export.
+// Plugs the FL coordinator into the daemon: agent API, SQLite state, server events, admin methods fl.train/status/export/resume/cancel.
 import type { DaemonExtension } from './daemon-context.js';
 import { AdminError } from './admin-channel.js';
 import { FlStore } from '../database/fl-store.js';
-import { FlCoordinator, type FlEventName } from '../fl/coordinator/fl-coordinator.js';
+import { FlCoordinator, TrainingControlError, type FlEventName } from '../fl/coordinator/fl-coordinator.js';
 import { SandboxClientHost } from '../fl/coordinator/sandbox-client-host.js';
 import type { TrainingRequestInput } from '../fl/coordinator/training-request.js';
 
@@ -28,6 +28,7 @@ export const flDaemonExtension: DaemonExtension = async ({ config, server, datab
     listenPort: config.fl.listen_port,
     store,
     logger,
+    resumeOnStart: config.fl.resume_on_start,
     emit: (name, payload) => {
       void server.emitEvent(name, payload);
       for (const l of listeners) l(name, payload);
@@ -75,6 +76,31 @@ export const flDaemonExtension: DaemonExtension = async ({ config, server, datab
       return s;
     }
     return { trainings: store.listTrainings(50).map((t) => ({ training_uuid: t.uuid, status: t.status, message: t.message, final_accuracy: t.finalAccuracy, created_at: t.createdAt })) };
+  });
+
+  const needId = (method: string, params: Record<string, unknown>): string => {
+    if (typeof params.id !== 'string' || params.id === '') throw new AdminError(`${method} needs an id`);
+    return params.id;
+  };
+  const controlled = async <T>(action: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await action();
+    } catch (e) {
+      if (e instanceof TrainingControlError) throw new AdminError(e.message);
+      throw e;
+    }
+  };
+
+  admin.register('fl.resume', async (params) => {
+    const id = needId('fl.resume', params);
+    await ensureStarted();
+    const resumed = await controlled(() => coordinator.resumeTraining(id));
+    return { training_uuid: id, resumed };
+  });
+
+  admin.register('fl.cancel', async (params) => {
+    const id = needId('fl.cancel', params);
+    return controlled(() => coordinator.cancel(id));
   });
 
   admin.register('fl.export', (params) => {

@@ -1,7 +1,8 @@
 // FL state in the daemon's SQLite file: trainings, rounds, client participation and metrics.
 import type { AnweddolDatabase } from './database.js';
 
-export type TrainingStatus = 'provisioning' | 'waiting_clients' | 'running' | 'finished' | 'failed' | 'cancelled';
+/** `interrupted`: the daemon stopped (or died) during the training; it resumes at the next start or with `fl resume`. */
+export type TrainingStatus = 'provisioning' | 'waiting_clients' | 'running' | 'interrupted' | 'finished' | 'failed' | 'cancelled';
 export type ClientStatus = 'launching' | 'ready' | 'dropped' | 'finished';
 export type ParticipationPhase = 'fit' | 'test';
 
@@ -14,6 +15,8 @@ export interface TrainingRecord {
   createdAt: number;
   finishedAt: number | null;
   finalAccuracy: number | null;
+  /** How many times the training resumed after an interruption. */
+  resumed: number;
 }
 
 export interface RoundRecord {
@@ -94,6 +97,9 @@ const MIGRATIONS = [
     round INTEGER NOT NULL,
     state BLOB NOT NULL
   );`,
+  // What a resumed training needs to start again (the request as given, data by path), and how often it resumed.
+  `ALTER TABLE fl_trainings ADD COLUMN request_json TEXT;
+  ALTER TABLE fl_trainings ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export class FlStore {
@@ -103,28 +109,58 @@ export class FlStore {
     database.migrate('fl', MIGRATIONS);
     const db = database.db;
     this.s = {
-      insertTraining: db.prepare('INSERT INTO fl_trainings (uuid, status, message, config_json, created_at) VALUES (?, ?, ?, ?, ?)'),
+      insertTraining: db.prepare('INSERT INTO fl_trainings (uuid, status, message, config_json, request_json, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      request: db.prepare('SELECT request_json FROM fl_trainings WHERE uuid = ?').pluck(),
+      markResumed: db.prepare(`UPDATE fl_trainings SET status = 'provisioning', message = '', finished_at = NULL, resumed = resumed + 1 WHERE uuid = ? AND status = 'interrupted'`),
       setStatus: db.prepare('UPDATE fl_trainings SET status = ?, message = ?, finished_at = ?, final_accuracy = COALESCE(?, final_accuracy) WHERE uuid = ?'),
       getTraining: db.prepare('SELECT * FROM fl_trainings WHERE uuid = ?'),
       listTrainings: db.prepare('SELECT * FROM fl_trainings ORDER BY created_at DESC LIMIT ?'),
       upsertClient: db.prepare(`INSERT INTO fl_clients (training_uuid, client_id, sandbox_uuid, shard_size, status, drop_reason) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (training_uuid, client_id) DO UPDATE SET sandbox_uuid = COALESCE(excluded.sandbox_uuid, sandbox_uuid), status = excluded.status, drop_reason = excluded.drop_reason`),
       clients: db.prepare('SELECT * FROM fl_clients WHERE training_uuid = ? ORDER BY client_id'),
-      insertRound: db.prepare('INSERT INTO fl_rounds (training_uuid, round, global_model_uuid, model_path, clients, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      // A round cut short by a crash is started again by the resumed training: its row is replaced, never doubled.
+      insertRound: db.prepare(`INSERT INTO fl_rounds (training_uuid, round, global_model_uuid, model_path, clients, started_at) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (training_uuid, round) DO UPDATE SET global_model_uuid = excluded.global_model_uuid, model_path = excluded.model_path,
+        clients = excluded.clients, started_at = excluded.started_at, accuracy = NULL, loss = NULL, finished_at = NULL`),
       finishRound: db.prepare('UPDATE fl_rounds SET accuracy = ?, loss = ?, finished_at = ? WHERE training_uuid = ? AND round = ?'),
       rounds: db.prepare('SELECT * FROM fl_rounds WHERE training_uuid = ? ORDER BY round'),
       roundByModel: db.prepare('SELECT * FROM fl_rounds WHERE global_model_uuid = ?'),
-      insertParticipation: db.prepare(`INSERT INTO fl_participation (training_uuid, round, client_id, phase, sample_size, metrics_json, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      insertParticipation: db.prepare(`INSERT OR REPLACE INTO fl_participation (training_uuid, round, client_id, phase, sample_size, metrics_json, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
       participation: db.prepare('SELECT * FROM fl_participation WHERE training_uuid = ? ORDER BY round, client_id, phase'),
       saveOptimizerState: db.prepare(`INSERT INTO fl_optimizer_state (training_uuid, round, state) VALUES (?, ?, ?)
         ON CONFLICT (training_uuid) DO UPDATE SET round = excluded.round, state = excluded.state`),
       optimizerState: db.prepare('SELECT round, state FROM fl_optimizer_state WHERE training_uuid = ?'),
       unfinished: db.prepare(`SELECT uuid FROM fl_trainings WHERE status IN ('provisioning', 'waiting_clients', 'running')`).pluck(),
+      interrupted: db.prepare(`SELECT uuid FROM fl_trainings WHERE status = 'interrupted' ORDER BY created_at`).pluck(),
     };
+    // The round's result and the optimizer moments it produced land together: a crash leaves both at the previous round.
+    this.completeRound = db.transaction((trainingUuid: string, round: number, accuracy: number, loss: number, state: Uint8Array | null, now: number) => {
+      this.s.finishRound.run(accuracy, loss, now, trainingUuid, round);
+      if (state) this.saveOptimizerState(trainingUuid, round, state);
+    });
   }
 
-  createTraining(uuid: string, config: Record<string, unknown>, now = Date.now()): void {
-    this.s.insertTraining.run(uuid, 'provisioning', '', JSON.stringify(config), now);
+  private readonly completeRound: (trainingUuid: string, round: number, accuracy: number, loss: number, state: Uint8Array | null, now: number) => void;
+
+  /** `request` is the training request as given, stored only when it can be replayed (data by path). */
+  createTraining(uuid: string, config: Record<string, unknown>, now = Date.now(), request: Record<string, unknown> | null = null): void {
+    this.s.insertTraining.run(uuid, 'provisioning', '', JSON.stringify(config), request && JSON.stringify(request), now);
+  }
+
+  /** The request a resumed training starts again from, or null when it was given data in memory. */
+  resumableRequest(uuid: string): Record<string, unknown> | null {
+    const json = this.s.request.get(uuid) as string | null | undefined;
+    return json ? (JSON.parse(json) as Record<string, unknown>) : null;
+  }
+
+  /** Moves an interrupted training back to provisioning and counts the resume; false when it was not interrupted. */
+  markResumed(uuid: string): boolean {
+    return this.s.markResumed.run(uuid).changes === 1;
+  }
+
+  /** Trainings a stop or crash interrupted, oldest first. */
+  interruptedTrainings(): string[] {
+    return this.s.interrupted.all() as string[];
   }
 
   setTrainingStatus(uuid: string, status: TrainingStatus, message = '', finalAccuracy: number | null = null, now = Date.now()): void {
@@ -141,7 +177,7 @@ export class FlStore {
     return (this.s.listTrainings.all(limit) as Record<string, unknown>[]).map(toTraining);
   }
 
-  /** Trainings a previous daemon left running (marked failed at start-up). */
+  /** Trainings a previous daemon left running (it died): marked interrupted at start-up. */
   unfinishedTrainings(): string[] {
     return this.s.unfinished.all() as string[];
   }
@@ -165,8 +201,9 @@ export class FlStore {
     this.s.insertRound.run(r.trainingUuid, r.round, r.globalModelUuid, r.modelPath, r.clients, now);
   }
 
-  finishRound(trainingUuid: string, round: number, accuracy: number, loss: number, now = Date.now()): void {
-    this.s.finishRound.run(accuracy, loss, now, trainingUuid, round);
+  /** Records a round's held-out result and, in the same transaction, the server optimizer's state after it (if any). */
+  finishRound(trainingUuid: string, round: number, accuracy: number, loss: number, optimizerState: Uint8Array | null = null, now = Date.now()): void {
+    this.completeRound(trainingUuid, round, accuracy, loss, optimizerState, now);
   }
 
   rounds(trainingUuid: string): RoundRecord[] {
@@ -213,6 +250,7 @@ function toTraining(r: Record<string, unknown>): TrainingRecord {
     createdAt: r.created_at as number,
     finishedAt: r.finished_at as number | null,
     finalAccuracy: r.final_accuracy as number | null,
+    resumed: (r.resumed as number | undefined) ?? 0,
   };
 }
 

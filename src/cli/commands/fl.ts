@@ -1,4 +1,4 @@
-// `fl train|status|export`: federated-learning trainings run by the daemon's coordinator (admin channel).
+// `fl train|status|export|resume|cancel`: federated-learning trainings run by the daemon's coordinator (admin channel).
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -64,7 +64,7 @@ function roundsData(s: TrainingSummary) {
 }
 
 export const registerFl: CommandRegistrar = (program: Command, ctx) => {
-  const fl = program.command('fl').summary('federated learning in sandboxes (train, status, export)');
+  const fl = program.command('fl').summary('federated learning in sandboxes (train, status, export, resume, cancel)');
 
   const train = fl
     .command('train')
@@ -140,7 +140,7 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
   });
 
   const status = fl.command('status').summary('list trainings, or show one').argument('[id]', 'training uuid');
-  describeCommand(status, { description: 'Without ID: the last 50 trainings. With ID: its rounds (accuracy, loss, clients) and clients (dropped ones with the reason).' });
+  describeCommand(status, { description: 'Without ID: the last 50 trainings. With ID: its rounds (accuracy, loss, clients), how many times it resumed, and clients (dropped ones with the reason).' });
   runCommand<CommonOptions>(status, async (options, _output, args) => {
     const id = args[0];
     if (id === undefined) {
@@ -152,11 +152,31 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
       message: `training ${s.status}`,
       data: s as unknown as Record<string, unknown>,
       lines: [
-        `training ${s.training_uuid}: ${s.status}${s.message ? ` (${s.message})` : ''}, accuracy ${pct(s.final_accuracy)}`,
+        `training ${s.training_uuid}: ${s.status}${s.message ? ` (${s.message})` : ''}, accuracy ${pct(s.final_accuracy)}, resumed ${s.resumed} time(s)`,
         ...s.rounds.map((r) => `  round ${r.round}: accuracy ${pct(r.accuracy)} loss ${r.loss.toFixed(4)} clients ${r.clients}`),
         ...s.clients.map((c) => `  ${c.client_id}: ${c.status}${c.drop_reason ? ` (${c.drop_reason})` : ''}`),
       ],
     };
+  });
+
+  const resume = fl.command('resume').summary('resume an interrupted training from its last completed round').argument('<id>', 'training uuid');
+  describeCommand(resume, {
+    description: [
+      'A training the daemon was stopped or killed during is interrupted. With fl.resume_on_start (default) it resumes',
+      'at the next start; otherwise this resumes it: new client sandboxes, the last completed round\'s global model,',
+      'the same seeds and the stored optimizer state. Returns at once; follow it with fl status ID.',
+    ].join('\n'),
+  });
+  runCommand<CommonOptions>(resume, async (options, _output, args) => {
+    const r = (await call(options, ctx, 'fl.resume', { id: args[0] })) as { training_uuid: string; resumed: number };
+    return { message: `training ${r.training_uuid} resumed (${r.resumed} time(s))`, data: r };
+  });
+
+  const cancel = fl.command('cancel').summary('cancel a running or interrupted training').argument('<id>', 'training uuid');
+  describeCommand(cancel, { description: 'Cancels the training and waits until its client sandboxes are destroyed. A finished, failed or cancelled training is refused.' });
+  runCommand<CommonOptions>(cancel, async (options, _output, args) => {
+    const s = (await call(options, ctx, 'fl.cancel', { id: args[0] })) as TrainingSummary;
+    return { message: `training ${s.training_uuid} ${s.status} after ${s.rounds.length} round(s)`, data: { training_uuid: s.training_uuid, status: s.status, rounds: roundsData(s) } };
   });
 
   const exp = fl.command('export').summary('write a global model (safetensors) to a file').argument('<id>', 'training uuid')

@@ -102,6 +102,7 @@ export interface AnweddolConfig {
     enabled: boolean;
     listen_port: number;
     data_dir: string;
+    resume_on_start: boolean;
   };
   metrics: {
     enabled: boolean;
@@ -291,6 +292,7 @@ export const configSchema = {
       enabled: bool(true),
       listen_port: port(6160),
       data_dir: path('/var/lib/anweddol/fl'),
+      resume_on_start: bool(true),
     }),
     metrics: section({
       enabled: bool(true),

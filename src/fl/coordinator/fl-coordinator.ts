@@ -11,7 +11,7 @@ import { splitShards, splitTrainTest } from '../data/split-dataset.js';
 import { combineFeatureStatistics, standardize, type FeatureStatistics } from '../data/standardizer.js';
 import { evaluate, initParameters, parameterCount } from '../model/classifier.js';
 import { Prng } from '../model/prng.js';
-import { initialOptimizerState } from '../strategy/fed-opt.js';
+import { initialOptimizerState, type OptimizerState } from '../strategy/fed-opt.js';
 import { aggregateFit, configureFit, type ClientUpdate } from '../strategy/strategy.js';
 import { AgentApi, newClientToken } from './agent-api.js';
 import type { ClientHost } from './client-host.js';
@@ -21,6 +21,7 @@ import { Notifier } from './notifier.js';
 import { RoundCollector } from './round-collector.js';
 import { checkStopConditions } from './stop-conditions.js';
 import { describeTrainingRequest, normalizeTrainingRequest, type TrainingRequestInput } from './training-request.js';
+import { loadCheckpoint, type TrainingCheckpoint } from './training-checkpoint.js';
 import { storedTrainingSummary, TrainingRun, type ClientState, type TrainingSummary } from './training-run.js';
 
 export type { RoundSummary, TrainingSummary } from './training-run.js';
@@ -47,6 +48,20 @@ export interface FlCoordinatorOptions {
   /** Notification request timeout. */
   notifyTimeoutMs?: number;
   maxUploadBytes?: number;
+  /** Resume interrupted trainings when the API starts (`fl.resume_on_start`, default true); else they wait for `resumeTraining`. */
+  resumeOnStart?: boolean;
+}
+
+/** The daemon stopping: running trainings become interrupted (resumable), not cancelled. */
+class CoordinatorStopping extends Error {
+  constructor() {
+    super('the daemon stopped during the training');
+  }
+}
+
+/** An admin request about a training that does not exist or is in the wrong state for it. */
+export class TrainingControlError extends Error {
+  override name = 'TrainingControlError';
 }
 
 export class FlCoordinator {
@@ -67,8 +82,6 @@ export class FlCoordinator {
 
   /** Starts the agent API on every address the host needs (same port on each). */
   async start(): Promise<void> {
-    const store = this.options.store;
-    if (store) for (const uuid of store.unfinishedTrainings()) store.setTrainingStatus(uuid, 'failed', 'daemon restarted during the training');
     mkdirSync(this.options.dataDir, { recursive: true, mode: 0o750 });
     let port = this.options.listenPort;
     try {
@@ -84,6 +97,24 @@ export class FlCoordinator {
     }
     this.port = port;
     this.log.info(`FL coordinator API listening on ${this.options.host.listenAddresses().join(', ')} port ${port}`);
+    this.recoverTrainings();
+  }
+
+  /** Trainings a dead daemon left running become interrupted; with resumeOnStart every interrupted one resumes. */
+  private recoverTrainings(): void {
+    const store = this.options.store;
+    if (!store) return;
+    for (const uuid of store.unfinishedTrainings()) store.setTrainingStatus(uuid, 'interrupted', new CoordinatorStopping().message);
+    if (this.options.resumeOnStart === false) return;
+    for (const uuid of store.interruptedTrainings()) {
+      try {
+        this.resumeTraining(uuid);
+      } catch (e) {
+        // Not resumable (data given in memory, an unreadable model): it ends here with the reason.
+        store.setTrainingStatus(uuid, 'failed', `cannot resume: ${(e as Error).message}`);
+        this.log.error(`FL training ${uuid} cannot resume: ${(e as Error).message}`);
+      }
+    }
   }
 
   get listenPort(): number {
@@ -93,7 +124,7 @@ export class FlCoordinator {
   /** Cancels running trainings (their clients are destroyed) and closes the API. */
   async stop(): Promise<void> {
     const pending = [...this.runs.values()].map((r) => {
-      r.abort.abort(new Error('coordinator stopping'));
+      r.abort.abort(new CoordinatorStopping());
       r.phase?.collector.cancel();
       return r.done.catch(() => undefined);
     });
@@ -112,11 +143,45 @@ export class FlCoordinator {
     if (this.apis.length === 0) throw new Error('FL coordinator is not started');
     const request = normalizeTrainingRequest(input);
     const run = new TrainingRun(randomUUID(), request);
-    // Stored first: a failed write leaves no half-registered run for stop() to trip over.
-    this.options.store?.createTraining(run.uuid, describeTrainingRequest(request));
+    // Stored first: a failed write leaves no half-registered run for stop() to trip over. Data in memory cannot be replayed.
+    const replayable = typeof input.dataset === 'string' ? { ...input } : null;
+    this.options.store?.createTraining(run.uuid, describeTrainingRequest(request), Date.now(), replayable as Record<string, unknown> | null);
     this.runs.set(run.uuid, run);
     run.done = this.execute(run);
     return run.uuid;
+  }
+
+  /** Starts an interrupted training again, in the background, from its last completed round; returns how many times it resumed. */
+  resumeTraining(uuid: string): number {
+    const store = this.options.store;
+    if (this.apis.length === 0 || !store) throw new Error('FL coordinator is not started');
+    if (this.runs.has(uuid)) throw new TrainingControlError(`training ${uuid} is running`);
+    const t = store.getTraining(uuid);
+    if (!t) throw new TrainingControlError(`no training ${uuid}`);
+    if (t.status !== 'interrupted') throw new TrainingControlError(`training ${uuid} is ${t.status}: only an interrupted training can resume`);
+    const input = store.resumableRequest(uuid);
+    if (!input) throw new TrainingControlError(`training ${uuid} was given its data in memory and cannot resume`);
+    const request = normalizeTrainingRequest(input as unknown as TrainingRequestInput);
+    if (!store.markResumed(uuid)) throw new TrainingControlError(`training ${uuid} is no longer interrupted`);
+    const run = new TrainingRun(uuid, request, t.resumed + 1);
+    this.runs.set(uuid, run);
+    this.log.info(`FL training ${uuid} resumes (${run.resumed} time(s))`);
+    run.done = this.execute(run);
+    return run.resumed;
+  }
+
+  /** Cancels a running training (waits until its clients are gone) or an interrupted one; refuses an ended one. */
+  async cancel(uuid: string): Promise<TrainingSummary> {
+    const run = this.runs.get(uuid);
+    if (run) {
+      this.cancelTraining(uuid);
+      return run.done;
+    }
+    const t = this.options.store?.getTraining(uuid);
+    if (!t) throw new TrainingControlError(`no training ${uuid}`);
+    if (t.status !== 'interrupted') throw new TrainingControlError(`training ${uuid} is already ${t.status}`);
+    this.options.store!.setTrainingStatus(uuid, 'cancelled', 'cancelled while interrupted');
+    return this.summary(uuid)!;
   }
 
   /** Resolves when the training ends (finished, failed or cancelled). */
@@ -183,11 +248,16 @@ export class FlCoordinator {
   private async execute(run: TrainingRun): Promise<TrainingSummary> {
     try {
       await this.prepare(run);
+      // The data, shards and statistics are rebuilt from the same seeds, so the stored models fit them; checked before any sandbox.
+      const checkpoint = run.resumed > 0 && this.options.store ? loadCheckpoint(this.options.store, this.models, run.uuid, run.spec) : undefined;
       await this.provision(run);
       await this.collectStatistics(run);
       this.setStatus(run, 'running');
-      this.emit('fl_training_started', { training_uuid: run.uuid, clients: run.activeClients().map((c) => c.id), rounds: run.request.rounds, model: run.request.model, strategy: run.request.strategy.name });
-      await this.runRounds(run);
+      this.emit('fl_training_started', {
+        training_uuid: run.uuid, clients: run.activeClients().map((c) => c.id), rounds: run.request.rounds, model: run.request.model, strategy: run.request.strategy.name,
+        ...(checkpoint ? { resumed: run.resumed, from_round: checkpoint.round + 1 } : {}),
+      });
+      await this.runRounds(run, checkpoint);
       for (const c of run.activeClients()) {
         await this.notify(run, c, { type: 'TRAINING_FINISHED', trainingUuid: run.uuid });
         c.status = 'finished';
@@ -196,7 +266,8 @@ export class FlCoordinator {
     } catch (e) {
       const cancelled = run.abort.signal.aborted;
       const message = cancelled ? String((run.abort.signal.reason as Error | undefined)?.message ?? 'cancelled') : (e as Error).message;
-      if (!run.ended) this.setStatus(run, cancelled ? 'cancelled' : 'failed', message);
+      const end = run.abort.signal.reason instanceof CoordinatorStopping ? 'interrupted' : cancelled ? 'cancelled' : 'failed';
+      if (!run.ended) this.setStatus(run, end, message);
       this.log.error(`FL training ${run.uuid} ${run.status}: ${message}`);
     } finally {
       run.phase?.collector.cancel();
@@ -213,27 +284,38 @@ export class FlCoordinator {
     return summary;
   }
 
-  /** Round 0 is the initial model; each later round is fit → aggregate → publish → evaluate, until the last round or a stop condition. */
-  private async runRounds(run: TrainingRun): Promise<void> {
+  /**
+   * Round 0 is the initial model; each later round is fit → aggregate → publish → evaluate, until the last round or a stop condition.
+   * A resumed training starts after its checkpoint, with the same seeds, so it computes what an uninterrupted one would.
+   */
+  private async runRounds(run: TrainingRun, checkpoint: TrainingCheckpoint | undefined): Promise<void> {
     const r = run.request;
-    let params = initParameters(run.spec, new Prng(r.seed ^ 0x5eed));
-    let modelUuid = this.publishModel(run, 0, params, 0);
-    const ev0 = evaluate(run.spec, params, run.test);
-    run.initialAccuracy = ev0.accuracy;
-    this.options.store?.finishRound(run.uuid, 0, ev0.accuracy, ev0.loss);
-    let optimizer = initialOptimizerState();
-    for (let round = 1; round <= r.rounds; round++) {
+    let params: Float32Array;
+    let modelUuid: string;
+    let optimizer: OptimizerState;
+    if (checkpoint) {
+      ({ params, modelUuid, optimizer } = checkpoint);
+      run.initialAccuracy = checkpoint.initialAccuracy;
+      run.rounds.push(...checkpoint.rounds);
+    } else {
+      params = initParameters(run.spec, new Prng(r.seed ^ 0x5eed));
+      modelUuid = this.publishModel(run, 0, params, 0);
+      const ev0 = evaluate(run.spec, params, run.test);
+      run.initialAccuracy = ev0.accuracy;
+      this.models.finishRound(run.uuid, 0, ev0.accuracy, ev0.loss, null);
+      optimizer = initialOptimizerState();
+    }
+    for (let round = (checkpoint?.round ?? 0) + 1; round <= r.rounds; round++) {
       const started = performance.now();
       const { updates, failures } = await this.fitRound(run, round, modelUuid);
       const outcome = aggregateFit(r.strategy, round, params, updates, failures, optimizer, r.minFitClients);
       if (!outcome.ok) throw new Error(outcome.reason);
       params = outcome.params;
       optimizer = outcome.state;
-      if (optimizer.step > 0) this.models.saveOptimizerState(run.uuid, round, optimizer);
       modelUuid = this.publishModel(run, round, params, updates.length);
       const ev = evaluate(run.spec, params, run.test);
       const clientMetrics = await this.testRound(run, round, modelUuid);
-      this.options.store?.finishRound(run.uuid, round, ev.accuracy, ev.loss);
+      this.models.finishRound(run.uuid, round, ev.accuracy, ev.loss, optimizer);
       const summary = { round, accuracy: ev.accuracy, loss: ev.loss, clients: updates.length, duration_ms: performance.now() - started };
       run.rounds.push(summary);
       this.log.info(`FL training ${run.uuid}: round ${round} accuracy ${(ev.accuracy * 100).toFixed(2)} % loss ${ev.loss.toFixed(4)} (${updates.length} clients)`);
@@ -353,6 +435,8 @@ export class FlCoordinator {
 
   /** One phase of a round: notify the selected clients, collect until all answered or the deadline, drop the silent ones. */
   private async collectPhase<T>(run: TrainingRun, selected: readonly string[], kind: 'fit' | 'test', round: number, modelUuid: string): Promise<Map<string, T>> {
+    // A cancel or stop between phases found no collector to cancel: do not start one that would wait out the deadline.
+    run.abort.signal.throwIfAborted();
     const collector = new RoundCollector<T>(selected, run.request.roundTimeoutSeconds * 1000);
     run.phase = { kind, round, modelUuid, collector: collector as RoundCollector<unknown> };
     const type = kind === 'fit' ? 'UPDATE_ROUND_START' : 'MODEL_TEST_ROUND';

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FlStore } from '../../database/fl-store.js';
-import { encodeModelFile, type ModelFile } from '../model/model-file.js';
+import type { ModelSpec } from '../model/classifier.js';
+import { decodeModelFile, encodeModelFile, type ModelFile } from '../model/model-file.js';
 import { decodeOptimizerState, encodeOptimizerState } from '../strategy/optimizer-state-file.js';
 import type { OptimizerState } from '../strategy/fed-opt.js';
 
@@ -36,6 +37,26 @@ export class ModelStore {
     return uuid;
   }
 
+  /**
+   * Serves a round's stored global model again (a resumed training) under its recorded uuid, without recording the round anew.
+   * Throws when the round or its file is missing, or the file does not hold a model of `spec`.
+   */
+  reload(trainingUuid: string, round: number, spec: ModelSpec): { modelUuid: string; model: ModelFile } {
+    const row = this.store?.rounds(trainingUuid).find((r) => r.round === round);
+    if (!row) throw new Error(`no model for round ${round} of training ${trainingUuid}`);
+    const bytes = readFileSync(row.modelPath);
+    const model = decodeModelFile(bytes, spec);
+    let models = this.live.get(trainingUuid);
+    if (!models) this.live.set(trainingUuid, (models = new Map()));
+    models.set(row.globalModelUuid, { round, bytes });
+    return { modelUuid: row.globalModelUuid, model };
+  }
+
+  /** Records the round's held-out result together with the optimizer state it produced (none for stateless strategies). */
+  finishRound(trainingUuid: string, round: number, accuracy: number, loss: number, optimizer: OptimizerState | null): void {
+    this.store?.finishRound(trainingUuid, round, accuracy, loss, optimizer && optimizer.step > 0 ? encodeOptimizerState(optimizer) : null);
+  }
+
   /** A model of a running training, by uuid (what agents download). */
   get(trainingUuid: string, modelUuid: string): StoredModel | undefined {
     return this.live.get(trainingUuid)?.get(modelUuid);
@@ -55,10 +76,6 @@ export class ModelStore {
   /** Drops a finished training's models from memory; files and rows stay. */
   forget(trainingUuid: string): void {
     this.live.delete(trainingUuid);
-  }
-
-  saveOptimizerState(trainingUuid: string, round: number, state: OptimizerState): void {
-    this.store?.saveOptimizerState(trainingUuid, round, encodeOptimizerState(state));
   }
 
   /** The optimizer state stored after the training's last aggregated round, if any. */

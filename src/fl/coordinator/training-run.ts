@@ -22,6 +22,8 @@ export interface TrainingSummary {
   final_accuracy: number | null;
   initial_accuracy: number | null;
   rounds: RoundSummary[];
+  /** How many times the training resumed after an interruption. */
+  resumed: number;
   clients: Array<{ client_id: string; status: string; drop_reason: string | null }>;
 }
 
@@ -48,10 +50,12 @@ export interface Phase {
 }
 
 /** Allowed moves; an end state has none, so nothing can revive a finished, failed or cancelled training. */
+// `interrupted` ends this run too: a resumed training is a new run of the same uuid.
 const TRANSITIONS: Record<TrainingStatus, readonly TrainingStatus[]> = {
-  provisioning: ['waiting_clients', 'failed', 'cancelled'],
-  waiting_clients: ['running', 'failed', 'cancelled'],
-  running: ['finished', 'failed', 'cancelled'],
+  provisioning: ['waiting_clients', 'interrupted', 'failed', 'cancelled'],
+  waiting_clients: ['running', 'interrupted', 'failed', 'cancelled'],
+  running: ['finished', 'interrupted', 'failed', 'cancelled'],
+  interrupted: [],
   finished: [],
   failed: [],
   cancelled: [],
@@ -81,6 +85,7 @@ export class TrainingRun {
   constructor(
     readonly uuid: string,
     readonly request: TrainingRequest,
+    readonly resumed = 0,
   ) {}
 
   get status(): TrainingStatus {
@@ -114,6 +119,7 @@ export class TrainingRun {
       final_accuracy: this.rounds.at(-1)?.accuracy ?? null,
       initial_accuracy: this.initialAccuracy,
       rounds: [...this.rounds],
+      resumed: this.resumed,
       clients: [...this.clients.values()].map((c) => ({ client_id: c.id, status: c.status, drop_reason: c.dropReason })),
     };
   }
@@ -133,6 +139,7 @@ export function storedTrainingSummary(store: FlStore, uuid: string): TrainingSum
     rounds: rounds.filter((r) => r.round > 0 && r.accuracy !== null).map((r) => ({
       round: r.round, accuracy: r.accuracy!, loss: r.loss!, clients: r.clients, duration_ms: (r.finishedAt ?? r.startedAt) - r.startedAt,
     })),
+    resumed: t.resumed,
     clients: store.clients(uuid).map((c) => ({ client_id: c.clientId, status: c.status, drop_reason: c.dropReason })),
   };
 }

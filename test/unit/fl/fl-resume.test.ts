@@ -1,0 +1,166 @@
+// Interrupted trainings: resumed on start or by request from the last completed round, each round recorded once; cancel and refusals.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AnweddolDatabase } from '../../../src/database/database.js';
+import { FlStore } from '../../../src/database/fl-store.js';
+import { FlCoordinator, type FlEventName } from '../../../src/fl/coordinator/fl-coordinator.js';
+import { InProcessClientHost } from '../../../src/fl/coordinator/in-process-client-host.js';
+import type { TrainingRequestInput } from '../../../src/fl/coordinator/training-request.js';
+import type { Dataset } from '../../../src/fl/data/dataset.js';
+import { formatCsvDataset } from '../../../src/fl/data/parse-csv-dataset.js';
+import { Prng } from '../../../src/fl/model/prng.js';
+
+/** Four Gaussian blobs in 8 dimensions. */
+function blobs(count: number, seed: number): Dataset {
+  const prng = new Prng(seed);
+  const features = new Float32Array(count * 8);
+  const labels = new Int32Array(count);
+  for (let r = 0; r < count; r++) {
+    labels[r] = r % 4;
+    for (let k = 0; k < 8; k++) features[r * 8 + k] = (k === r % 4 ? 2 : 0) + prng.normal();
+  }
+  return { features, labels, count, dimensions: 8 };
+}
+
+/** A daemon's FL side over one data folder and SQLite file: each `boot()` is a new daemon process on the same state. */
+class Install {
+  readonly dir = mkdtempSync(join(tmpdir(), 'fl-resume-'));
+  readonly csv = join(this.dir, 'blobs.csv');
+  private live: Array<{ coordinator: FlCoordinator; database: AnweddolDatabase }> = [];
+
+  constructor() {
+    writeFileSync(this.csv, formatCsvDataset(blobs(400, 1)));
+  }
+
+  async boot(options: { resumeOnStart?: boolean; onEvent?: (name: FlEventName, payload: Record<string, unknown>, c: FlCoordinator) => void } = {}) {
+    const database = new AnweddolDatabase(join(this.dir, 'anweddol.db'));
+    const store = new FlStore(database);
+    const coordinator: FlCoordinator = new FlCoordinator({
+      host: new InProcessClientHost(), dataDir: join(this.dir, 'fl'), listenPort: 0, store,
+      emit: (name, payload) => options.onEvent?.(name, payload, coordinator),
+      ...(options.resumeOnStart !== undefined ? { resumeOnStart: options.resumeOnStart } : {}),
+    });
+    await coordinator.start();
+    this.live.push({ coordinator, database });
+    return { coordinator, store };
+  }
+
+  /** Stops every booted coordinator (the daemon stopping) and closes its database. */
+  async shutdown(): Promise<void> {
+    for (const { coordinator, database } of this.live.splice(0)) {
+      await coordinator.stop();
+      database.close();
+    }
+  }
+
+  async remove(): Promise<void> {
+    await this.shutdown();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const request = (dataset: string): TrainingRequestInput => ({
+  clients: 2, rounds: 6, dataset, localEpochs: 1, learningRate: 0.05, strategy: 'fedadam', serverLearningRate: 0.05, seed: 7, roundTimeoutSeconds: 10, readyTimeoutSeconds: 10,
+});
+
+/** Starts a training and stops the daemon right after `round` completed; returns the training's uuid. */
+async function interruptAfterRound(install: Install, round: number): Promise<string> {
+  let stopped: Promise<void> | undefined;
+  const { coordinator } = await install.boot({
+    onEvent: (name, payload, c) => {
+      if (name === 'fl_round_completed' && payload.round === round) stopped = c.stop();
+    },
+  });
+  const id = coordinator.startTraining(request(install.csv));
+  const summary = await coordinator.waitForTraining(id);
+  await stopped;
+  assert.equal(summary.status, 'interrupted');
+  await install.shutdown();
+  return id;
+}
+
+describe('resuming interrupted FL trainings (in-process clients, SQLite file)', () => {
+  let reference: number[] = [];
+
+  before(async () => {
+    const install = new Install();
+    try {
+      const { coordinator } = await install.boot();
+      const s = await coordinator.waitForTraining(coordinator.startTraining(request(install.csv)));
+      assert.equal(s.status, 'finished');
+      reference = s.rounds.map((r) => r.accuracy);
+    } finally {
+      await install.remove();
+    }
+  });
+
+  it('resumes a training stopped after round 2 at the next start, records rounds 1–6 once, and matches the uninterrupted run', async () => {
+    const install = new Install();
+    after(() => install.remove());
+    const id = await interruptAfterRound(install, 2);
+    const { coordinator, store } = await install.boot();
+    const summary = await coordinator.waitForTraining(id);
+    assert.equal(summary.status, 'finished', summary.message);
+    assert.equal(summary.resumed, 1);
+    assert.deepEqual(summary.rounds.map((r) => r.round), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(store.rounds(id).map((r) => r.round), [0, 1, 2, 3, 4, 5, 6]);
+    assert.equal(store.participation(id).filter((p) => p.round === 3 && p.phase === 'fit').length, 2);
+    summary.rounds.forEach((r, i) => assert.ok(Math.abs(r.accuracy - reference[i]!) < 0.01, `round ${r.round}: ${r.accuracy} vs ${reference[i]}`));
+    assert.equal(coordinator.summary(id)?.resumed, 1);
+  });
+
+  it('leaves an interrupted training waiting when resume on start is off, and resumeTraining continues it', async () => {
+    const install = new Install();
+    after(() => install.remove());
+    const id = await interruptAfterRound(install, 1);
+    const { coordinator, store } = await install.boot({ resumeOnStart: false });
+    assert.equal(store.getTraining(id)?.status, 'interrupted');
+    assert.equal(coordinator.resumeTraining(id), 1);
+    const summary = await coordinator.waitForTraining(id);
+    assert.equal(summary.status, 'finished', summary.message);
+    assert.deepEqual(store.rounds(id).map((r) => r.round), [0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it('cancels an interrupted training, which then does not resume at the next start', async () => {
+    const install = new Install();
+    after(() => install.remove());
+    const id = await interruptAfterRound(install, 1);
+    const first = await install.boot({ resumeOnStart: false });
+    assert.equal((await first.coordinator.cancel(id)).status, 'cancelled');
+    await install.shutdown();
+    const { store } = await install.boot();
+    assert.equal(store.getTraining(id)?.status, 'cancelled');
+    assert.deepEqual(store.rounds(id).map((r) => r.round), [0, 1]);
+  });
+
+  it('refuses to resume or cancel an unknown training, and to resume or cancel a finished one, naming its state', async () => {
+    const install = new Install();
+    after(() => install.remove());
+    const { coordinator } = await install.boot();
+    assert.throws(() => coordinator.resumeTraining('nope'), /^TrainingControlError: no training nope$/);
+    await assert.rejects(coordinator.cancel('nope'), /no training nope/);
+    const id = coordinator.startTraining({ ...request(install.csv), rounds: 1 });
+    assert.throws(() => coordinator.resumeTraining(id), /is running/);
+    await coordinator.waitForTraining(id);
+    assert.throws(() => coordinator.resumeTraining(id), /is finished: only an interrupted training can resume/);
+    await assert.rejects(coordinator.cancel(id), /is already finished/);
+  });
+
+  it('fails a training given its data in memory at the next start, saying it cannot resume', async () => {
+    const install = new Install();
+    after(() => install.remove());
+    let stopped: Promise<void> | undefined;
+    const { coordinator } = await install.boot({ onEvent: (name, _p, c) => void (name === 'fl_round_completed' && (stopped = c.stop())) });
+    const id = coordinator.startTraining({ ...request(install.csv), dataset: blobs(400, 1) });
+    await coordinator.waitForTraining(id);
+    await stopped;
+    await install.shutdown();
+    const { store } = await install.boot();
+    const t = store.getTraining(id)!;
+    assert.equal(t.status, 'failed');
+    assert.match(t.message, /cannot resume: .*given its data in memory/);
+  });
+});

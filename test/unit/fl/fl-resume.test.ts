@@ -25,6 +25,18 @@ function blobs(count: number, seed: number): Dataset {
   return { features, labels, count, dimensions: 8 };
 }
 
+/** A store that reports each round it starts recording (its global model published, its result not yet in). */
+class WatchedStore extends FlStore {
+  constructor(database: AnweddolDatabase, private readonly onRoundStarted?: (round: number) => void) {
+    super(database);
+  }
+
+  override startRound(r: Parameters<FlStore['startRound']>[0], now?: number): void {
+    super.startRound(r, now);
+    this.onRoundStarted?.(r.round);
+  }
+}
+
 /** A daemon's FL side over one data folder and SQLite file: each `boot()` is a new daemon process on the same state. */
 class Install {
   readonly dir = mkdtempSync(join(tmpdir(), 'fl-resume-'));
@@ -35,9 +47,13 @@ class Install {
     writeFileSync(this.csv, formatCsvDataset(blobs(400, 1)));
   }
 
-  async boot(options: { resumeOnStart?: boolean; onEvent?: (name: FlEventName, payload: Record<string, unknown>, c: FlCoordinator) => void } = {}) {
+  async boot(options: {
+    resumeOnStart?: boolean;
+    onEvent?: (name: FlEventName, payload: Record<string, unknown>, c: FlCoordinator) => void;
+    onRoundStarted?: (round: number, c: FlCoordinator) => void;
+  } = {}) {
     const database = new AnweddolDatabase(join(this.dir, 'anweddol.db'));
-    const store = new FlStore(database);
+    const store = new WatchedStore(database, (round) => options.onRoundStarted?.(round, coordinator));
     const coordinator: FlCoordinator = new FlCoordinator({
       host: new InProcessClientHost(), dataDir: join(this.dir, 'fl'), listenPort: 0, store,
       emit: (name, payload) => options.onEvent?.(name, payload, coordinator),
@@ -46,6 +62,16 @@ class Install {
     await coordinator.start();
     this.live.push({ coordinator, database });
     return { coordinator, store };
+  }
+
+  /** Reads the state between two daemons. */
+  inspect<T>(read: (store: FlStore) => T): T {
+    const database = new AnweddolDatabase(join(this.dir, 'anweddol.db'));
+    try {
+      return read(new FlStore(database));
+    } finally {
+      database.close();
+    }
   }
 
   /** Stops every booted coordinator (the daemon stopping) and closes its database. */
@@ -66,12 +92,15 @@ const request = (dataset: string): TrainingRequestInput => ({
   clients: 2, rounds: 6, dataset, localEpochs: 1, learningRate: 0.05, strategy: 'fedadam', serverLearningRate: 0.05, seed: 7, roundTimeoutSeconds: 10, readyTimeoutSeconds: 10,
 });
 
-/** Starts a training and stops the daemon right after `round` completed; returns the training's uuid. */
+/**
+ * Starts a training and stops the daemon in the middle of round `round + 1`: its global model is published and
+ * its updates recorded, its result is not. Returns the training's uuid.
+ */
 async function interruptAfterRound(install: Install, round: number): Promise<string> {
   let stopped: Promise<void> | undefined;
   const { coordinator } = await install.boot({
-    onEvent: (name, payload, c) => {
-      if (name === 'fl_round_completed' && payload.round === round) stopped = c.stop();
+    onRoundStarted: (started, c) => {
+      if (started === round + 1) stopped = c.stop();
     },
   });
   const id = coordinator.startTraining(request(install.csv));
@@ -97,16 +126,20 @@ describe('resuming interrupted FL trainings (in-process clients, SQLite file)', 
     }
   });
 
-  it('resumes a training stopped after round 2 at the next start, records rounds 1–6 once, and matches the uninterrupted run', async () => {
+  it('resumes a training stopped during round 3 at the next start, records rounds 1–6 once, and matches the uninterrupted run', async () => {
     const install = new Install();
     after(() => install.remove());
     const id = await interruptAfterRound(install, 2);
+    const before = install.inspect((s) => s.rounds(id));
+    assert.deepEqual(before.map((r) => [r.round, r.finishedAt !== null]), [[0, true], [1, true], [2, true], [3, false]]);
     const { coordinator, store } = await install.boot();
     const summary = await coordinator.waitForTraining(id);
     assert.equal(summary.status, 'finished', summary.message);
     assert.equal(summary.resumed, 1);
     assert.deepEqual(summary.rounds.map((r) => r.round), [1, 2, 3, 4, 5, 6]);
     assert.deepEqual(store.rounds(id).map((r) => r.round), [0, 1, 2, 3, 4, 5, 6]);
+    // Completed rounds are not run again: their global models are the ones recorded before the stop.
+    assert.deepEqual(store.rounds(id).slice(0, 3).map((r) => r.globalModelUuid), before.slice(0, 3).map((r) => r.globalModelUuid));
     assert.equal(store.participation(id).filter((p) => p.round === 3 && p.phase === 'fit').length, 2);
     summary.rounds.forEach((r, i) => assert.ok(Math.abs(r.accuracy - reference[i]!) < 0.01, `round ${r.round}: ${r.accuracy} vs ${reference[i]}`));
     assert.equal(coordinator.summary(id)?.resumed, 1);
@@ -133,7 +166,7 @@ describe('resuming interrupted FL trainings (in-process clients, SQLite file)', 
     await install.shutdown();
     const { store } = await install.boot();
     assert.equal(store.getTraining(id)?.status, 'cancelled');
-    assert.deepEqual(store.rounds(id).map((r) => r.round), [0, 1]);
+    assert.deepEqual(store.rounds(id).map((r) => r.round), [0, 1, 2]);
   });
 
   it('refuses to resume or cancel an unknown training, and to resume or cancel a finished one, naming its state', async () => {

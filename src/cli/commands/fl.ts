@@ -7,11 +7,13 @@ import { callDaemon, describeCommand, runCommand, type CommandContext, type Comm
 import type { TrainingSummary } from '../../fl/coordinator/fl-coordinator.js';
 
 interface TrainOptions extends CommonOptions {
-  clients: string;
+  clients?: string;
   rounds: string;
   model: string;
-  dataset: string;
-  split: string;
+  dataset?: string;
+  clientData?: string[];
+  testData?: string;
+  split?: string;
   localEpochs: string;
   lr: string;
   minClients?: string;
@@ -69,11 +71,13 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
   const train = fl
     .command('train')
     .summary('run a federated training on the running daemon and wait for it')
-    .requiredOption('--clients <n>', 'number of FL clients (one sandbox each)')
+    .option('--clients <n>', 'number of FL clients (one sandbox each); with --client-data, the number of files')
     .requiredOption('--rounds <n>', 'federated rounds')
     .option('--model <kind>', 'logreg (softmax regression) or mlp (one hidden ReLU layer)', 'logreg')
-    .requiredOption('--dataset <path>', 'CSV file (optionally .gz): numeric features, integer label last, header optional; read by the daemon')
-    .option('--split <split>', 'iid or dirichlet:<alpha>', 'iid')
+    .option('--dataset <path>', 'CSV file (optionally .gz): numeric features, integer label last, header optional; read by the daemon')
+    .option('--split <split>', 'with --dataset: iid (default) or dirichlet:<alpha>')
+    .option('--client-data <files...>', 'one CSV per client (its own data) instead of --dataset; read by the daemon')
+    .option('--test-data <file>', 'with --client-data: held-out CSV the daemon evaluates (default: 20 % of each client\'s file, evaluated by that client)')
     .option('--local-epochs <n>', 'local SGD epochs per round', '5')
     .option('--lr <x>', 'learning rate', '0.1')
     .option('--min-clients <n>', 'clients needed to start and to aggregate a round (default: --clients)')
@@ -95,6 +99,8 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
       'Asks the daemon (admin channel) to provision --clients sandboxes, give each a shard of the data',
       'set (the coordinator keeps a held-out 20 % for evaluation), and run --rounds rounds of FedAvg',
       '(FedProx with --mu; server optimizers with --strategy). --target-accuracy and --patience end it early.',
+      'With --client-data a.csv b.csv …, each client trains on its own file instead (files whose columns disagree',
+      'fail the training before round 1, naming the file and line); --test-data names a held-out file.',
       'Prints one line per round with the held-out accuracy and loss.',
       'With --json: one object {"status","message","data":{"training_uuid","final_accuracy","rounds":[…]}}.',
     ].join('\n'),
@@ -102,17 +108,22 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
       'anweddol-server fl train --clients 4 --rounds 10 --model logreg --dataset digits.csv.gz --split iid',
       'anweddol-server fl train --clients 4 --rounds 10 --dataset digits.csv.gz --split dirichlet:0.5 --json',
       'anweddol-server fl train --clients 4 --rounds 50 --dataset digits.csv.gz --strategy fedyogi --target-accuracy 0.95 --patience 5',
+      'anweddol-server fl train --rounds 10 --client-data site-a.csv site-b.csv site-c.csv [--test-data test.csv]',
     ],
     exitStatus: ['1  also when the training failed (status in the JSON object)'],
   });
   runCommand<TrainOptions>(train, async (options, output) => {
-    const clients = num(options.clients, '--clients');
+    const clientData = options.clientData?.map((f) => resolve(f));
+    if ((options.dataset === undefined) === (clientData === undefined)) throw new CliError('give either --dataset FILE or --client-data FILE…');
+    if (clientData && options.split !== undefined) throw new CliError('--split applies to --dataset; with --client-data each client keeps its own file');
+    if (!clientData && options.testData !== undefined) throw new CliError('--test-data goes with --client-data (with --dataset the daemon holds out 20 %)');
+    if (!clientData && options.clients === undefined) throw new CliError('--clients is required with --dataset');
+    const clients = options.clients === undefined ? clientData!.length : num(options.clients, '--clients');
     const params: Record<string, unknown> = {
       clients,
       rounds: num(options.rounds, '--rounds'),
       model: options.model,
-      dataset: resolve(options.dataset),
-      split: options.split,
+      ...(clientData ? { clientData, ...(options.testData !== undefined ? { testData: resolve(options.testData) } : {}) } : { dataset: resolve(options.dataset!), split: options.split ?? 'iid' }),
       localEpochs: num(options.localEpochs, '--local-epochs'),
       learningRate: num(options.lr, '--lr', false),
       minClients: options.minClients === undefined ? clients : num(options.minClients, '--min-clients'),

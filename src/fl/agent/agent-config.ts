@@ -29,6 +29,8 @@ export interface AgentConfig {
   listenPort: number;
   /** CSV shard (header-less, label last). */
   dataPath: string;
+  /** The client's own held-out rows (per-client data without a shared test set): test rounds evaluate on them. */
+  testDataPath?: string;
   hyperparameters: AgentHyperparameters;
   /** External trainer; absent = the built-in trainer. */
   trainer?: TrainerCommand;
@@ -43,6 +45,7 @@ export function validateAgentConfig(value: unknown): AgentConfig {
   for (const k of ['trainingUuid', 'owner', 'token', 'coordinatorUrl', 'listenHost', 'dataPath'] as const) {
     if (typeof c[k] !== 'string' || c[k] === '') fail(`${k} must be a non-empty string`);
   }
+  if (c.testDataPath !== undefined && (typeof c.testDataPath !== 'string' || c.testDataPath === '')) fail('testDataPath must be a non-empty string');
   if (!Number.isInteger(c.listenPort) || c.listenPort! < 0 || c.listenPort! > 65535) fail('listenPort must be a port number');
   const h = c.hyperparameters;
   if (typeof h !== 'object' || h === null) return fail('hyperparameters missing');

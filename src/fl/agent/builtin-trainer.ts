@@ -16,14 +16,15 @@ export interface TrainerTask {
   modelId: string;
 }
 
-export async function runBuiltinTrainer(task: TrainerTask, shard: Dataset, hyper: AgentHyperparameters, client: CoordinatorClient): Promise<void> {
+/** `testShard`: the client's own held-out rows, evaluated in test rounds instead of the training shard. */
+export async function runBuiltinTrainer(task: TrainerTask, shard: Dataset, hyper: AgentHyperparameters, client: CoordinatorClient, testShard?: Dataset): Promise<void> {
   const model = decodeModelFile(await client.downloadModel(task.modelId));
-  const local = standardize(shard, model.standardizer);
   if (task.mode === 'test') {
-    const ev = evaluate(model.spec, model.params, local);
+    const ev = evaluate(model.spec, model.params, standardize(testShard ?? shard, model.standardizer));
     await client.postMetrics(task.modelId, task.round, { accuracy: ev.accuracy, loss: ev.loss, samples: ev.count });
     return;
   }
+  const local = standardize(shard, model.standardizer);
   // Seed differs per client and round so clients do not shuffle in lockstep.
   const seed = (hyper.seed * 1_000_003 + task.round * 7919 + hashOwner(client.owner)) | 0;
   const result = trainLocal(model.spec, model.params, local, { ...hyper, seed });

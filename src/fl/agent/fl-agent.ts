@@ -29,6 +29,8 @@ export class FlAgent {
     private readonly config: AgentConfig,
     private readonly shard: Dataset,
     private readonly log: AgentLog = () => {},
+    /** The client's own held-out rows (config `testDataPath`). */
+    private readonly testShard?: Dataset,
   ) {
     this.client = new CoordinatorClient(config.coordinatorUrl, config.token, config.owner);
     this.tokenDigest = createHash('sha256').update(config.token).digest();
@@ -119,7 +121,7 @@ export class FlAgent {
 
   private runTrainer(task: TrainerTask): Promise<void> {
     const t = this.config.trainer;
-    if (!t) return runBuiltinTrainer(task, this.shard, this.config.hyperparameters, this.client);
+    if (!t) return runBuiltinTrainer(task, this.shard, this.config.hyperparameters, this.client, this.testShard);
     return new Promise((resolve, reject) => {
       const args = [t.script, task.mode, '--training-id', task.trainingId, '--round', String(task.round), '--model-id', task.modelId];
       const child = spawn(t.executor, args, {
@@ -130,6 +132,7 @@ export class FlAgent {
           ANWEDDOL_FL_TOKEN: this.config.token,
           ANWEDDOL_FL_OWNER: this.config.owner,
           ANWEDDOL_FL_DATA: this.config.dataPath,
+          ...(this.config.testDataPath ? { ANWEDDOL_FL_TEST_DATA: this.config.testDataPath } : {}),
           ANWEDDOL_FL_HYPERPARAMETERS: JSON.stringify(this.config.hyperparameters),
         },
       });

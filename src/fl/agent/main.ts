@@ -30,14 +30,17 @@ async function main(args: string[]): Promise<void> {
     };
     const hyper = JSON.parse(env('ANWEDDOL_FL_HYPERPARAMETERS')) as AgentHyperparameters;
     const shard = parseCsvDataset(readFileSync(env('ANWEDDOL_FL_DATA'), 'utf8'));
+    const testPath = process.env.ANWEDDOL_FL_TEST_DATA;
+    const testShard = testPath ? parseCsvDataset(readFileSync(testPath, 'utf8')) : undefined;
     const task = { mode, trainingId: option(args, '--training-id'), round: Number(option(args, '--round')), modelId: option(args, '--model-id') } as const;
-    await runBuiltinTrainer(task, shard, hyper, new CoordinatorClient(env('ANWEDDOL_FL_COORDINATOR_URL'), env('ANWEDDOL_FL_TOKEN'), env('ANWEDDOL_FL_OWNER')));
+    await runBuiltinTrainer(task, shard, hyper, new CoordinatorClient(env('ANWEDDOL_FL_COORDINATOR_URL'), env('ANWEDDOL_FL_TOKEN'), env('ANWEDDOL_FL_OWNER')), testShard);
     return;
   }
   const configPath = option(args, '--config');
   const config = validateAgentConfig(JSON.parse(readFileSync(configPath, 'utf8')));
   const shard = parseCsvDataset(readFileSync(config.dataPath, 'utf8'));
-  const agent = new FlAgent(config, shard, log);
+  const testShard = config.testDataPath ? parseCsvDataset(readFileSync(config.testDataPath, 'utf8')) : undefined;
+  const agent = new FlAgent(config, shard, log, testShard);
   const port = await agent.start();
   log('info', `agent for training ${config.trainingUuid} (${config.owner}) listening on ${config.listenHost}:${port}, ${shard.count} samples`);
   const stop = () => void agent.stop().then(() => process.exit(0));

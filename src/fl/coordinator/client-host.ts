@@ -7,6 +7,8 @@ export interface AgentLaunch {
   clientId: string;
   token: string;
   shard: Dataset;
+  /** The client's own held-out rows, when test rounds evaluate client-side (per-client data without a shared test set). */
+  testShard?: Dataset;
   hyperparameters: AgentHyperparameters;
   trainer?: TrainerCommand;
   /** Base URL of the coordinator API as the agent must reach it. */

@@ -5,13 +5,11 @@ import type { FastifyInstance } from 'fastify';
 import type { FlStore, TrainingStatus } from '../../database/fl-store.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import type { Notification } from '../agent/notification.js';
-import { classCount } from '../data/dataset.js';
-import { loadDataset } from '../data/load-dataset.js';
-import { splitShards, splitTrainTest } from '../data/split-dataset.js';
 import { combineFeatureStatistics, standardize, type FeatureStatistics } from '../data/standardizer.js';
 import { evaluate, initParameters, parameterCount } from '../model/classifier.js';
 import { Prng } from '../model/prng.js';
 import { initialOptimizerState, type OptimizerState } from '../strategy/fed-opt.js';
+import { aggregateEvaluate } from '../strategy/aggregate-evaluate.js';
 import { aggregateFit, configureFit, type ClientUpdate } from '../strategy/strategy.js';
 import { AgentApi, newClientToken } from './agent-api.js';
 import type { ClientHost } from './client-host.js';
@@ -21,6 +19,7 @@ import { Notifier } from './notifier.js';
 import { RoundCollector } from './round-collector.js';
 import { checkStopConditions } from './stop-conditions.js';
 import { describeTrainingRequest, normalizeTrainingRequest, type TrainingRequestInput } from './training-request.js';
+import { loadTrainingData } from './training-data.js';
 import { loadCheckpoint, type TrainingCheckpoint } from './training-checkpoint.js';
 import { storedTrainingSummary, TrainingRun, type ClientState, type TrainingSummary } from './training-run.js';
 
@@ -144,7 +143,7 @@ export class FlCoordinator {
     const request = normalizeTrainingRequest(input);
     const run = new TrainingRun(randomUUID(), request);
     // Stored first: a failed write leaves no half-registered run for stop() to trip over. Data in memory cannot be replayed.
-    const replayable = typeof input.dataset === 'string' ? { ...input } : null;
+    const replayable = typeof input.dataset === 'object' ? null : { ...input };
     this.options.store?.createTraining(run.uuid, describeTrainingRequest(request), Date.now(), replayable as Record<string, unknown> | null);
     this.runs.set(run.uuid, run);
     run.done = this.execute(run);
@@ -300,7 +299,7 @@ export class FlCoordinator {
     } else {
       params = initParameters(run.spec, new Prng(r.seed ^ 0x5eed));
       modelUuid = this.publishModel(run, 0, params, 0);
-      const ev0 = evaluate(run.spec, params, run.test);
+      const ev0 = await this.evaluateRound(run, 0, params, modelUuid);
       run.initialAccuracy = ev0.accuracy;
       this.models.finishRound(run.uuid, 0, ev0.accuracy, ev0.loss, null);
       optimizer = initialOptimizerState();
@@ -313,8 +312,8 @@ export class FlCoordinator {
       params = outcome.params;
       optimizer = outcome.state;
       modelUuid = this.publishModel(run, round, params, updates.length);
-      const ev = evaluate(run.spec, params, run.test);
-      const clientMetrics = await this.testRound(run, round, modelUuid);
+      const ev = await this.evaluateRound(run, round, params, modelUuid);
+      const clientMetrics = ev.clientMetrics;
       this.models.finishRound(run.uuid, round, ev.accuracy, ev.loss, optimizer);
       const summary = { round, accuracy: ev.accuracy, loss: ev.loss, clients: updates.length, duration_ms: performance.now() - started };
       run.rounds.push(summary);
@@ -331,19 +330,16 @@ export class FlCoordinator {
     this.setStatus(run, 'finished', `${r.rounds} rounds completed`);
   }
 
-  /** Loads and splits the data: the held-out test part stays here, each client gets one shard. */
+  /** Loads the data: a held-out test set stays here (or each client keeps its own), each client gets its training rows. */
   private async prepare(run: TrainingRun): Promise<void> {
     const r = run.request;
-    const data = typeof r.dataset === 'string' ? await loadDataset(r.dataset) : r.dataset;
-    const classes = classCount(data);
-    if (classes < 2) throw new Error('the data set needs at least two classes');
-    run.spec = { kind: r.model, inputs: data.dimensions, classes, hidden: r.model === 'mlp' ? r.hidden : 0 };
+    const data = await loadTrainingData(r);
+    if (data.classes < 2) throw new Error('the data set needs at least two classes');
+    run.spec = { kind: r.model, inputs: data.inputs, classes: data.classes, hidden: r.model === 'mlp' ? r.hidden : 0 };
     run.maxModelBytes = (parameterCount(run.spec) + 2 * run.spec.inputs) * 4 + 64 * 1024;
-    const { train, test } = splitTrainTest(data, r.testFraction, r.seed);
-    run.test = test;
-    const shards = splitShards(train, r.clients, r.split, r.seed + 1, Math.min(10, Math.floor(train.count / r.clients)));
-    shards.forEach((shard, i) => {
-      const c: ClientState = { id: `client-${i + 1}`, ...newClientToken(), shard, status: 'launching', dropReason: null };
+    run.test = data.test;
+    data.clients.forEach(({ train, test }, i) => {
+      const c: ClientState = { id: `client-${i + 1}`, ...newClientToken(), shard: train, ...(test ? { testShard: test } : {}), status: 'launching', dropReason: null };
       run.clients.set(c.id, c);
       this.agents.register(run, c);
       this.saveClient(run, c);
@@ -364,6 +360,7 @@ export class FlCoordinator {
           clientId: c.id,
           token: c.token,
           shard: c.shard,
+          ...(c.testShard ? { testShard: c.testShard } : {}),
           coordinatorUrl,
           hyperparameters: { epochs: r.localEpochs, learningRate: r.learningRate, batchSize: r.batchSize, mu: r.mu, seed: r.seed },
           ...(trainer ? { trainer } : {}),
@@ -414,7 +411,7 @@ export class FlCoordinator {
     if (ready.length < r.minClients) throw new Error(`only ${ready.length} of ${r.clients} clients became ready, min_clients is ${r.minClients}`);
     if (startedEarly) this.emit('fl_start_condition_met', { training_uuid: run.uuid, ready_clients: ready.length, start_when: r.startWhen });
     run.standardizer = combineFeatureStatistics(ready.map((c) => c.stats!));
-    run.test = standardize(run.test, run.standardizer);
+    if (run.test) run.test = standardize(run.test, run.standardizer);
   }
 
   private publishModel(run: TrainingRun, round: number, params: Float32Array, clients: number): string {
@@ -428,9 +425,19 @@ export class FlCoordinator {
     return { updates: [...received.values()], failures };
   }
 
-  private async testRound(run: TrainingRun, round: number, modelUuid: string): Promise<Record<string, Record<string, number>>> {
+  /**
+   * The test phase and the round's held-out accuracy and loss: from the coordinator's test set, or (per-client data without one)
+   * the clients' answers on their own held-out rows, weighted by their sizes. Round 0 has a test phase only in the latter case.
+   */
+  private async evaluateRound(run: TrainingRun, round: number, params: Float32Array, modelUuid: string): Promise<{ accuracy: number; loss: number; clientMetrics: Record<string, Record<string, number>> }> {
     const selected = run.activeClients().map((c) => c.id);
-    return Object.fromEntries(await this.collectPhase<Record<string, number>>(run, selected, 'test', round, modelUuid));
+    const central = run.test;
+    const answers = central && round === 0 ? new Map<string, Record<string, number>>() : await this.collectPhase<Record<string, number>>(run, selected, 'test', round, modelUuid);
+    const clientMetrics = Object.fromEntries(answers);
+    if (central) return { ...evaluate(run.spec, params, central), clientMetrics };
+    const outcome = aggregateEvaluate([...answers].map(([clientId, metrics]) => ({ clientId, metrics, testSize: run.clients.get(clientId)!.testShard?.count ?? 0 })));
+    if (!outcome.ok) throw new Error(`round ${round}: ${outcome.reason}`);
+    return { accuracy: outcome.accuracy, loss: outcome.loss, clientMetrics };
   }
 
   /** One phase of a round: notify the selected clients, collect until all answered or the deadline, drop the silent ones. */

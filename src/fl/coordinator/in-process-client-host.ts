@@ -31,6 +31,8 @@ export class InProcessClientHost implements ClientHost {
     const dir = launch.trainer ? mkdtempSync(join(tmpdir(), 'fl-client-')) : undefined;
     const dataPath = dir ? join(dir, 'shard.csv') : '(in memory)';
     if (dir) writeFileSync(dataPath, formatCsvDataset(launch.shard));
+    const testDataPath = dir && launch.testShard ? join(dir, 'test.csv') : undefined;
+    if (testDataPath) writeFileSync(testDataPath, formatCsvDataset(launch.testShard!));
     const removeDir = () => dir && rmSync(dir, { recursive: true, force: true });
     const agent = new FlAgent(
       {
@@ -41,10 +43,13 @@ export class InProcessClientHost implements ClientHost {
         listenHost: '127.0.0.1',
         listenPort: 0,
         dataPath,
+        ...(testDataPath ? { testDataPath } : {}),
         hyperparameters: launch.hyperparameters,
         ...(launch.trainer ? { trainer: launch.trainer } : {}),
       },
       launch.shard,
+      undefined,
+      launch.testShard,
     );
     let port: number;
     try {

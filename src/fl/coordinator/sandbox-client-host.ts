@@ -84,12 +84,14 @@ export class SandboxClientHost implements ClientHost {
         listenHost: '0.0.0.0',
         listenPort: this.agentPort,
         dataPath: `${this.workDir}/shard.csv`,
+        ...(launch.testShard ? { testDataPath: `${this.workDir}/test.csv` } : {}),
         hyperparameters: launch.hyperparameters,
         ...(launch.trainer ? { trainer: launch.trainer } : {}),
       };
       await virt.putFiles(sandbox.id, this.workDir, [
         { name: 'config.json', content: Buffer.from(JSON.stringify(config)), mode: 0o600 },
         { name: 'shard.csv', content: Buffer.from(formatCsvDataset(launch.shard)), mode: 0o644 },
+        ...(launch.testShard ? [{ name: 'test.csv', content: Buffer.from(formatCsvDataset(launch.testShard)), mode: 0o644 }] : []),
       ]);
       signal.throwIfAborted();
       // Started in the background by a short attached exec (a detached docker exec leaves its HTTP stream open).

@@ -6,13 +6,18 @@ import type { ModelKind } from '../model/classifier.js';
 import { STRATEGY_DEFAULTS, STRATEGY_NAMES, type ServerOptimizerOption, type ServerOptimizerOptions, type StrategyConfig, type StrategyName } from '../strategy/strategy.js';
 
 export interface TrainingRequestInput {
-  clients: number;
+  /** Default with `clientData`: one client per file. */
+  clients?: number;
   rounds: number;
   model?: ModelKind;
   /** Hidden units of the MLP. */
   hidden?: number;
-  /** Path to a CSV (optionally .gz) file, or the data itself. */
-  dataset: string | Dataset;
+  /** Path to a CSV (optionally .gz) file, or the data itself; the coordinator splits it. Not with `clientData`. */
+  dataset?: string | Dataset;
+  /** One CSV per client (its own data, `clients` of them) instead of `dataset`/`split`. */
+  clientData?: string[];
+  /** With `clientData`: the held-out set the coordinator evaluates; without it each client holds out `testFraction` of its file. */
+  testData?: string;
   /** `iid` or `dirichlet:<alpha>`. */
   split?: string;
   localEpochs?: number;
@@ -47,8 +52,14 @@ export interface TrainingRequestInput {
 }
 
 type StrategyInput = 'strategy' | ServerOptimizerOption | 'targetAccuracy' | 'patience' | 'startWhen';
+type DataInput = 'dataset' | 'clientData' | 'testData';
 
-export interface TrainingRequest extends Required<Omit<TrainingRequestInput, 'trainer' | 'clientTrainers' | 'split' | StrategyInput>> {
+export interface TrainingRequest extends Required<Omit<TrainingRequestInput, 'trainer' | 'clientTrainers' | 'split' | StrategyInput | DataInput>> {
+  clients: number;
+  /** Empty with `clientData`. */
+  dataset: string | Dataset;
+  clientData: string[];
+  testData: string | null;
   strategy: StrategyConfig;
   targetAccuracy: number | null;
   patience: number | null;
@@ -70,12 +81,16 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
     if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) bad(`${name} must be a number > 0, got ${String(v)}`);
   };
   const { strategy, targetAccuracy, patience } = normalizeStrategy(input, bad);
+  const clientData = input.clientData ?? [];
+  const clients = input.clients ?? clientData.length;
   const r: TrainingRequest = {
-    clients: input.clients,
+    clients,
     rounds: input.rounds,
     model: input.model ?? 'logreg',
     hidden: input.hidden ?? 64,
-    dataset: input.dataset,
+    dataset: input.dataset ?? '',
+    clientData,
+    testData: input.testData ?? null,
     split: { kind: 'iid' },
     splitText: input.split ?? 'iid',
     localEpochs: input.localEpochs ?? 5,
@@ -85,9 +100,9 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
     strategy,
     targetAccuracy,
     patience,
-    minClients: input.minClients ?? input.clients,
+    minClients: input.minClients ?? clients,
     startWhen: input.startWhen ?? null,
-    minFitClients: input.minFitClients ?? input.minClients ?? input.clients,
+    minFitClients: input.minFitClients ?? input.minClients ?? clients,
     roundTimeoutSeconds: input.roundTimeoutSeconds ?? 60,
     readyTimeoutSeconds: input.readyTimeoutSeconds ?? 60,
     seed: input.seed ?? 0,
@@ -112,7 +127,7 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
   pos(r.readyTimeoutSeconds, 'ready timeout');
   int(r.seed, 'seed', -(2 ** 31), 2 ** 31 - 1);
   if (!(r.testFraction > 0 && r.testFraction < 1)) bad(`test fraction must be in (0, 1), got ${r.testFraction}`);
-  if (typeof r.dataset !== 'string' && (typeof r.dataset !== 'object' || r.dataset === null)) bad('dataset must be a path');
+  checkData(input, r, bad);
   return r;
 }
 
@@ -123,8 +138,9 @@ export function describeTrainingRequest(r: TrainingRequest): Record<string, unkn
     rounds: r.rounds,
     model: r.model,
     ...(r.model === 'mlp' ? { hidden: r.hidden } : {}),
-    dataset: typeof r.dataset === 'string' ? r.dataset : '(in memory)',
-    split: r.splitText,
+    ...(r.clientData.length > 0
+      ? { client_data: r.clientData, test_data: r.testData ?? `${r.testFraction} of each client's file` }
+      : { dataset: typeof r.dataset === 'string' ? r.dataset : '(in memory)', split: r.splitText }),
     local_epochs: r.localEpochs,
     learning_rate: r.learningRate,
     batch_size: r.batchSize,
@@ -140,6 +156,21 @@ export function describeTrainingRequest(r: TrainingRequest): Record<string, unkn
     seed: r.seed,
     keep_sandboxes: r.keepSandboxes,
   };
+}
+
+/** Either one data set the coordinator splits, or one file per client (and maybe a test file), never both. */
+function checkData(input: TrainingRequestInput, r: TrainingRequest, bad: (m: string) => never): void {
+  if (r.clientData.length === 0) {
+    if (input.clientData !== undefined) bad('client data needs at least one file');
+    if (r.testData !== null) bad('test data goes with client data (with a dataset the coordinator holds out the test fraction)');
+    if (r.dataset === '' || (typeof r.dataset !== 'string' && (typeof r.dataset !== 'object' || r.dataset === null))) bad('dataset must be a path');
+    return;
+  }
+  if (input.dataset !== undefined) bad('give either a dataset or client data, not both');
+  if (input.split !== undefined && input.split !== 'iid') bad('split applies to a dataset; with client data each client keeps its own file');
+  if (!r.clientData.every((p) => typeof p === 'string' && p !== '')) bad('client data must be file paths');
+  if (r.testData !== null && (typeof r.testData !== 'string' || r.testData === '')) bad('test data must be a file path');
+  if (r.clients !== r.clientData.length) bad(`clients is ${r.clients} but ${r.clientData.length} client data file(s) were given`);
 }
 
 /** Request field → CLI flag / stored key. */

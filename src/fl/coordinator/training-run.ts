@@ -35,6 +35,8 @@ export interface ClientState {
   token: string;
   tokenHash: string;
   shard: Dataset;
+  /** The client's own held-out rows (per-client data without a test file). */
+  testShard?: Dataset;
   status: ClientStatus;
   dropReason: string | null;
   launched?: LaunchedClient;
@@ -77,7 +79,8 @@ export class TrainingRun {
   private reason = '';
   initialAccuracy: number | null = null;
   spec!: ModelSpec;
-  test!: Dataset;
+  /** The held-out set the coordinator evaluates; null when the clients evaluate their own held-out rows. */
+  test: Dataset | null = null;
   standardizer!: Standardizer;
   maxModelBytes = 0;
   done!: Promise<TrainingSummary>;

@@ -2,10 +2,14 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import type { Dataset } from './dataset.js';
-import { parseCsvDataset } from './parse-csv-dataset.js';
+import { parseCsvTable, type CsvTable } from './parse-csv-dataset.js';
 
 export async function loadDataset(path: string): Promise<Dataset> {
+  return (await loadCsvTable(path)).dataset;
+}
+
+export async function loadCsvTable(path: string): Promise<CsvTable> {
   const raw = await readFile(path);
   const text = raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
-  return parseCsvDataset(text);
+  return parseCsvTable(text);
 }

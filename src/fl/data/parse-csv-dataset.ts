@@ -9,6 +9,16 @@ export class DatasetFormatError extends Error {
 }
 
 export function parseCsvDataset(text: string): Dataset {
+  return parseCsvTable(text).dataset;
+}
+
+/** A parsed CSV and the line (1-based) that set its column count: a header, else the first data row. */
+export interface CsvTable {
+  dataset: Dataset;
+  columnsLine: number;
+}
+
+export function parseCsvTable(text: string): CsvTable {
   const lines = text.split(/\r?\n/);
   let dims = -1;
   let first = true;
@@ -50,7 +60,7 @@ export function parseCsvDataset(text: string): Dataset {
     labels.push(label);
   }
   if (labels.length === 0) throw new DatasetFormatError('the data set has no rows');
-  return { features: Float32Array.from(feats), labels: Int32Array.from(labels), count: labels.length, dimensions: dims };
+  return { dataset: { features: Float32Array.from(feats), labels: Int32Array.from(labels), count: labels.length, dimensions: dims }, columnsLine: countFrom!.line };
 }
 
 /** When the first data row already disagrees with a header, it is the header that is wrong (or the data), not one ragged line. */

@@ -51,3 +51,27 @@ describe('training request: start_when', () => {
     assert.throws(() => normalizeTrainingRequest({ ...BASE, clients: 4, startWhen: 5 }), /start when must be an integer in 4\.\.4, got 5/);
   });
 });
+
+describe('training request: per-client data', () => {
+  const CLIENT_DATA: TrainingRequestInput = { rounds: 3, clientData: ['a.csv', 'b.csv', 'c.csv'] };
+
+  it('takes one client per file when the client count is not given', () => {
+    const r = normalizeTrainingRequest(CLIENT_DATA);
+    assert.equal(r.clients, 3);
+    assert.equal(r.testData, null);
+    assert.deepEqual(describeTrainingRequest(r).client_data, ['a.csv', 'b.csv', 'c.csv']);
+  });
+
+  const refusals: Array<[string, TrainingRequestInput, RegExp]> = [
+    ['both a dataset and client data', { ...CLIENT_DATA, dataset: 'data.csv' }, /^give either a dataset or client data, not both$/],
+    ['a client count other than the number of files', { ...CLIENT_DATA, clients: 2 }, /^clients is 2 but 3 client data file\(s\) were given$/],
+    ['a split with client data', { ...CLIENT_DATA, split: 'dirichlet:0.5' }, /^split applies to a dataset/],
+    ['test data without client data', { ...BASE, testData: 't.csv' }, /^test data goes with client data/],
+    ['an empty client data list', { ...BASE, clientData: [] }, /^client data needs at least one file$/],
+  ];
+  for (const [what, input, message] of refusals) {
+    it(`refuses ${what} with a message naming it`, () => {
+      assert.throws(() => normalizeTrainingRequest(input), (e: Error) => e instanceof RangeError && message.test(e.message));
+    });
+  }
+});

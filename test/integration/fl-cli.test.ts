@@ -1,11 +1,12 @@
 // `anweddol-server fl train|status|export` against a real daemon, real dockerd and the real sandbox image.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeModelFile } from '../../src/fl/model/model-file.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
+import { cutDigits } from '../helpers/digits-files.js';
 
 const dockerHost = process.env.DOCKER_HOST;
 const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.url));
@@ -76,6 +77,27 @@ describe('fl commands against the daemon', { skip: dockerHost?.startsWith('unix:
     assert.match(run.stderr, /target accuracy reached at round \d+/);
     const status = await cli('fl', 'status', (out.data as { training_uuid: string }).training_uuid);
     assert.match(status.stdout, /: finished \(target reached\)/);
+  });
+
+  it('fl train --client-data with three files trains one sandbox per file, each evaluating its own held-out rows', async () => {
+    const { files } = await cutDigits(install.dir);
+    const run = await cli('fl', 'train', '--rounds', '2', '--client-data', ...files, '--local-epochs', '2', '--json');
+    assert.equal(run.code, 0, run.stderr.slice(-2000) + run.stdout);
+    const data = jsonOf(run).data as { training_uuid: string; final_accuracy: number; rounds: Array<{ round: number; clients: number }> };
+    assert.deepEqual(data.rounds.map((r) => [r.round, r.clients]), [[1, 3], [2, 3]]);
+    assert.ok(data.final_accuracy > 0.85, String(data.final_accuracy));
+    const status = jsonOf(await cli('fl', 'status', data.training_uuid, '--json'));
+    assert.equal((status.data.clients as unknown[]).length, 3);
+  });
+
+  it('fl train --client-data fails before round 1 when a file has other columns, naming the file and line', async () => {
+    const { files } = await cutDigits(install.dir);
+    const bad = join(install.dir, 'site-x.csv');
+    writeFileSync(bad, '1,2,3\n4,5,1\n');
+    const run = await cli('fl', 'train', '--rounds', '2', '--client-data', files[0]!, bad, '--json');
+    assert.equal(run.code, 1);
+    assert.match(jsonOf(run).message, new RegExp(`training failed: ${bad} line 1: 3 columns, but ${files[0]} has 65$`));
+    assert.deepEqual((jsonOf(run).data as { rounds: unknown[] }).rounds, []);
   });
 
   it('fl train refuses a server option the strategy does not take, in one line naming it, before any sandbox', async () => {

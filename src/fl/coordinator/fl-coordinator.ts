@@ -19,11 +19,14 @@ import { Notifier } from './notifier.js';
 import { RoundCollector } from './round-collector.js';
 import { checkStopConditions } from './stop-conditions.js';
 import { describeTrainingRequest, normalizeTrainingRequest, type TrainingRequestInput } from './training-request.js';
+import { abortableSleep } from './abortable-sleep.js';
 import { loadTrainingData } from './training-data.js';
+import { cancelInterruptedTraining, CoordinatorStopping, recoverTrainings, reviveTraining, TrainingControlError } from './training-recovery.js';
 import { loadCheckpoint, type TrainingCheckpoint } from './training-checkpoint.js';
 import { storedTrainingSummary, TrainingRun, type ClientState, type TrainingSummary } from './training-run.js';
 
 export type { RoundSummary, TrainingSummary } from './training-run.js';
+export { TrainingControlError } from './training-recovery.js';
 
 export type FlEventName =
   | 'fl_training_started'
@@ -51,17 +54,6 @@ export interface FlCoordinatorOptions {
   resumeOnStart?: boolean;
 }
 
-/** The daemon stopping: running trainings become interrupted (resumable), not cancelled. */
-class CoordinatorStopping extends Error {
-  constructor() {
-    super('the daemon stopped during the training');
-  }
-}
-
-/** An admin request about a training that does not exist or is in the wrong state for it. */
-export class TrainingControlError extends Error {
-  override name = 'TrainingControlError';
-}
 
 export class FlCoordinator {
   private readonly runs = new Map<string, TrainingRun>();
@@ -99,21 +91,8 @@ export class FlCoordinator {
     this.recoverTrainings();
   }
 
-  /** Trainings a dead daemon left running become interrupted; with resumeOnStart every interrupted one resumes. */
   private recoverTrainings(): void {
-    const store = this.options.store;
-    if (!store) return;
-    for (const uuid of store.unfinishedTrainings()) store.setTrainingStatus(uuid, 'interrupted', new CoordinatorStopping().message);
-    if (this.options.resumeOnStart === false) return;
-    for (const uuid of store.interruptedTrainings()) {
-      try {
-        this.resumeTraining(uuid);
-      } catch (e) {
-        // Not resumable (data given in memory, an unreadable model): it ends here with the reason.
-        store.setTrainingStatus(uuid, 'failed', `cannot resume: ${(e as Error).message}`);
-        this.log.error(`FL training ${uuid} cannot resume: ${(e as Error).message}`);
-      }
-    }
+    if (this.options.store) recoverTrainings(this.options.store, this.options.resumeOnStart !== false, (uuid) => this.resumeTraining(uuid), this.log);
   }
 
   get listenPort(): number {
@@ -155,14 +134,7 @@ export class FlCoordinator {
     const store = this.options.store;
     if (this.apis.length === 0 || !store) throw new Error('FL coordinator is not started');
     if (this.runs.has(uuid)) throw new TrainingControlError(`training ${uuid} is running`);
-    const t = store.getTraining(uuid);
-    if (!t) throw new TrainingControlError(`no training ${uuid}`);
-    if (t.status !== 'interrupted') throw new TrainingControlError(`training ${uuid} is ${t.status}: only an interrupted training can resume`);
-    const input = store.resumableRequest(uuid);
-    if (!input) throw new TrainingControlError(`training ${uuid} was given its data in memory and cannot resume`);
-    const request = normalizeTrainingRequest(input as unknown as TrainingRequestInput);
-    if (!store.markResumed(uuid)) throw new TrainingControlError(`training ${uuid} is no longer interrupted`);
-    const run = new TrainingRun(uuid, request, t.resumed + 1);
+    const run = reviveTraining(store, uuid);
     this.runs.set(uuid, run);
     this.log.info(`FL training ${uuid} resumes (${run.resumed} time(s))`);
     run.done = this.execute(run);
@@ -176,10 +148,8 @@ export class FlCoordinator {
       this.cancelTraining(uuid);
       return run.done;
     }
-    const t = this.options.store?.getTraining(uuid);
-    if (!t) throw new TrainingControlError(`no training ${uuid}`);
-    if (t.status !== 'interrupted') throw new TrainingControlError(`training ${uuid} is already ${t.status}`);
-    this.options.store!.setTrainingStatus(uuid, 'cancelled', 'cancelled while interrupted');
+    if (!this.options.store) throw new TrainingControlError(`no training ${uuid}`);
+    cancelInterruptedTraining(this.options.store, uuid);
     return this.summary(uuid)!;
   }
 
@@ -390,7 +360,7 @@ export class FlCoordinator {
     await Promise.all(launched.map(async (c) => {
       while (Date.now() < deadline && !run.abort.signal.aborted && c.status === 'launching' && collector.isPending(c.id)) {
         if (await this.notify(run, c, { type: 'TRAINING_START', trainingUuid: run.uuid }, false)) return;
-        await sleep(200, run.abort.signal).catch(() => undefined);
+        await abortableSleep(200, run.abort.signal).catch(() => undefined);
       }
     }));
     const result = await collector.done;
@@ -464,18 +434,4 @@ export class FlCoordinator {
     if (dropOnFailure && !run.abort.signal.aborted) this.dropClient(run, c, outcome.reason);
     return false;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

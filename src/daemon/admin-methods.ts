@@ -72,11 +72,11 @@ function describe(sandbox: DestroyedSandbox): Record<string, unknown> {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CLIENT_ID = /^[0-9A-Za-z_-]{1,128}$/;
 
-/** Exactly one of `uuid`, `client_id`, `expired: true`, `all: true`. */
+/** Exactly one of `uuid`, `session_id` (as `stat` lists it; the dashboard's button), `client_id`, `expired: true`, `all: true`. */
 export function destroySelector(params: Record<string, unknown>): DestroySelector {
-  const given = ['uuid', 'client_id', 'expired', 'all'].filter((key) => params[key] !== undefined && params[key] !== false);
-  if (given.length !== 1) throw new AdminError('destroy needs exactly one of uuid, client_id, expired, all');
-  const { uuid, client_id: clientId, expired, all } = params;
+  const given = ['uuid', 'session_id', 'client_id', 'expired', 'all'].filter((key) => params[key] !== undefined && params[key] !== false);
+  if (given.length !== 1) throw new AdminError('destroy needs exactly one of uuid, session_id, client_id, expired, all');
+  const { uuid, session_id: sessionId, client_id: clientId, expired, all } = params;
   if (expired !== undefined || all !== undefined) {
     if (expired !== true && all !== true) throw new AdminError('expired and all take true');
     return expired === true ? { expired: true } : { all: true };
@@ -84,6 +84,10 @@ export function destroySelector(params: Record<string, unknown>): DestroySelecto
   if (uuid !== undefined) {
     if (typeof uuid !== 'string' || !UUID.test(uuid)) throw new AdminError('uuid must be a lowercase UUID (the container_uuid the client got)');
     return { uuid };
+  }
+  if (sessionId !== undefined) {
+    if (typeof sessionId !== 'number' || !Number.isSafeInteger(sessionId) || sessionId < 1) throw new AdminError('session_id must be a session id (a positive integer, as stat lists it)');
+    return { sessionId };
   }
   if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) throw new AdminError('client_id must be a client id as logs and stat show it');
   return { clientId };
@@ -96,6 +100,7 @@ export function registerDestroyMethod(admin: AdminRouter, server: AnweddolServer
     const nothing = outcome.destroyed.length === 0 && outcome.failed.length === 0;
     // A named target that does not exist is an error; "whatever is expired" or "all" may well be nothing.
     if (nothing && 'uuid' in selector) throw new AdminError('no sandbox with this uuid');
+    if (nothing && 'sessionId' in selector) throw new AdminError(`no running session ${selector.sessionId}`);
     if (nothing && 'clientId' in selector) throw new AdminError(`no sandbox of client ${selector.clientId}`);
     return { destroyed: outcome.destroyed.map(describe), failed: outcome.failed.map((f) => ({ session_id: f.sessionId, container_id: f.containerId, error: f.error })) };
   });

@@ -26,7 +26,7 @@ export interface CreatedSandbox {
 }
 
 /** Which sandboxes an administrator destroys: one (by the uuid its client got), a client's, the overdue ones, or all. */
-export type DestroySelector = { uuid: string } | { clientId: string } | { expired: true } | { all: true };
+export type DestroySelector = { uuid: string } | { sessionId: number } | { clientId: string } | { expired: true } | { all: true };
 
 /** A destroyed sandbox as the admin sees it: no credential, not even hashed. */
 export interface DestroyedSandbox {
@@ -258,7 +258,9 @@ export class SandboxManager {
     const selected =
       'uuid' in selector
         ? [sessions.findByUuidHash(sha256Hex(selector.uuid))].filter((s) => s !== undefined)
-        : sessions.list().filter((s) => 'all' in selector || s.clientId === selector.clientId);
+        : 'sessionId' in selector
+          ? [sessions.findById(selector.sessionId)].filter((s) => s !== undefined)
+          : sessions.list().filter((s) => 'all' in selector || s.clientId === selector.clientId);
     await Promise.all(
       selected.map(async (session) => {
         try {

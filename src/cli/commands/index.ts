@@ -4,6 +4,7 @@ import { registerAccessTk } from './access-tk.js';
 import { registerBuildImage } from './build-image.js';
 import { registerDestroy } from './destroy.js';
 import { registerCall } from './call.js';
+import { registerDashboardUrl } from './dashboard-url.js';
 import { registerFl } from './fl.js';
 import { registerRegenRsa, registerRegenTls } from './regen-keys.js';
 import { registerServerLifecycle } from './server-lifecycle.js';
@@ -20,5 +21,6 @@ export const commands: CommandRegistrar[] = [
   registerRegenTls,
   registerBuildImage,
   registerFl,
+  registerDashboardUrl,
   registerVersion,
 ];

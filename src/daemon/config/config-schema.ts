@@ -109,6 +109,10 @@ export interface AnweddolConfig {
     /** Unauthenticated: loopback by default (a warning at start otherwise). */
     bind_address: string;
     listen_port: number;
+    /** The inspector under /dashboard/ on the metrics listener (login only through `dashboard-url`). */
+    dashboard_enabled: boolean;
+    /** Seconds a dashboard login lasts. */
+    dashboard_session_ttl: number;
   };
   plugins: PluginConfigItem[];
 }
@@ -298,6 +302,8 @@ export const configSchema = {
       enabled: bool(true),
       bind_address: address('127.0.0.1'),
       listen_port: port(9150),
+      dashboard_enabled: bool(true),
+      dashboard_session_ttl: int(3600, 60, 'a number of seconds (60–86400)', 86_400),
     }),
     // An item is a module path, or {path, config}; the plugin's own configSchema checks `config` at load.
     plugins: {

@@ -1,4 +1,4 @@
-// The metrics listener: `GET /metrics` in the Prometheus text format on its own address, nothing else.
+// The metrics listener: `GET /metrics` in the Prometheus text format on its own address, plus the routes an extension adds (the dashboard).
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isIP, type AddressInfo } from 'node:net';
 
@@ -11,6 +11,10 @@ export interface MetricsListenerOptions {
   bindAddress: string;
   /** 0 = ephemeral (tests). */
   port: number;
+  /** More routes on the same listener (the dashboard under /dashboard/). */
+  routes?: (app: FastifyInstance) => void;
+  /** Largest request body (the dashboard's JSON forms); GET /metrics needs none. */
+  bodyLimit?: number;
 }
 
 export class MetricsListener {
@@ -19,11 +23,12 @@ export class MetricsListener {
 
   constructor(private readonly options: MetricsListenerOptions) {
     // No request has a body; a scrape is small and quick, a slow sender is cut off.
-    this.app = Fastify({ logger: false, bodyLimit: 1024, requestTimeout: 10_000 });
+    this.app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 1024, requestTimeout: 10_000 });
     this.app.get('/metrics', async (_req, reply) => {
       const { contentType, body } = await options.source.scrape();
       return reply.header('content-type', contentType).header('cache-control', 'no-store').send(body);
     });
+    options.routes?.(this.app);
     this.app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain').send('Not found: the metrics are at /metrics\n'));
   }
 
@@ -52,8 +57,8 @@ export class MetricsListener {
     return { address: info.address, port: info.port };
   }
 
-  url(): string {
+  url(path = '/metrics'): string {
     const { address, port } = this.address();
-    return `http://${isIP(address) === 6 ? `[${address}]` : address}:${port}/metrics`;
+    return `http://${isIP(address) === 6 ? `[${address}]` : address}:${port}${path}`;
   }
 }

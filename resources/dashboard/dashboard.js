@@ -108,7 +108,7 @@ function wireActions() {
     event.preventDefault();
     const out = document.getElementById('train-result');
     try {
-      const { training_uuid: uuid } = await post('trainings', trainingRequest(event.target));
+      const { training_uuid: uuid } = await post('trainings/start', trainingRequest(event.target));
       out.replaceChildren('Started ', h('a', { href: `/dashboard/trainings/${uuid}`, id: 'started-training' }, uuid));
     } catch (e) {
       out.replaceChildren(h('span', { class: 'error' }, e.message));

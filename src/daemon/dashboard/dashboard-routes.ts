@@ -161,7 +161,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       return reply.code(404).send({ error: error.message });
     }
   });
-  post('/dashboard/api/trainings', (req, reply) =>
+  post('/dashboard/api/trainings/start', (req, reply) =>
     answer(reply, async () => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const params = Object.fromEntries(TRAINING_KEYS.filter((k) => body[k] !== undefined && body[k] !== '').map((k) => [k, body[k]]));

@@ -69,7 +69,7 @@ const renderers = {
     const metrics = t.last_client_metrics?.metrics ?? {};
     fill(document.querySelector('#clients tbody'), t.clients.map((c) => {
       const m = metrics[c.client_id];
-      const text = m ? Object.entries(m).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(4) : v}`).join(', ') : '—';
+      const text = m ? Object.entries(m).map(([k, v]) => `${k} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`).join(', ') : '—';
       return h('tr', { class: c.status === 'dropped' ? 'dropped' : '' }, h('td', {}, h('code', {}, c.client_id)), h('td', {}, c.status), h('td', {}, c.drop_reason ?? ''), h('td', {}, text));
     }));
     drawChart(t.rounds);
@@ -83,7 +83,7 @@ function drawChart(rounds) {
   el.dataset.points = String(rounds.length);
   if (chart) return chart.setData(data);
   chart = new uPlot({
-    width: Math.min(900, el.clientWidth || 900), height: 300, title: 'Held-out accuracy and loss per round',
+    width: Math.max(300, el.clientWidth - 20), height: 300, title: 'Held-out accuracy and loss per round',
     scales: { x: { time: false }, acc: { range: [0, 1] } },
     axes: [{ label: 'round', incrs: [1] }, { scale: 'acc', label: 'accuracy', values: (_u, v) => v.map((x) => `${Math.round(x * 100)} %`) }, { scale: 'loss', side: 1, label: 'loss', grid: { show: false } }],
     series: [{ label: 'round' }, { label: 'accuracy', scale: 'acc', stroke: '#2563eb', width: 2, points: { size: 7 }, value: (_u, v) => pct(v) }, { label: 'loss', scale: 'loss', stroke: '#dc2626', width: 2, points: { size: 7 }, value: (_u, v) => (v === null ? '—' : v.toFixed(4)) }],

@@ -2,7 +2,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { createInterface } from 'node:readline';
 import { CliError } from '../cli-output.js';
+import { buildStep, BUILD_STEPS, ProgressBar, wantsProgressBar } from '../progress.js';
 import { describeCommand, readConfig, runCommand, type CommandRegistrar, type CommonOptions } from '../command-kit.js';
 import { packageRoot } from '../../shared/package-info.js';
 
@@ -13,6 +15,7 @@ export const registerBuildImage: CommandRegistrar = (program: Command, ctx) => {
       'Runs iso/build.sh with DOCKER_HOST set to docker.host: a Debian rootfs (debootstrap, cached),',
       '`docker import`, then the sandbox layer (sshd, endpoint setup, FL agent). Needs root.',
       'The build output is streamed (to stderr with --json); the image ID is reported at the end.',
+      'On a terminal, a bar shows the build steps instead (the output is shown if the build fails).',
     ].join('\n'),
     examples: ['anweddol-server build-image', 'anweddol-server build-image --json'],
   });
@@ -20,21 +23,40 @@ export const registerBuildImage: CommandRegistrar = (program: Command, ctx) => {
     const { config } = readConfig(options, ctx);
     const script = join(packageRoot(), 'iso', 'build.sh');
     const json = options.json === true;
+    const bar = wantsProgressBar(json) ? new ProgressBar('build-image |{bar}| step {value}/{total} · {step}', BUILD_STEPS, { step: 'starting' }) : undefined;
     const child = spawn('bash', [script], {
       env: { ...process.env, DOCKER_HOST: config.docker.host },
-      stdio: ['ignore', 'pipe', json ? 'pipe' : 'inherit'],
+      // With a bar the script's stderr (its steps and docker's output) is read here, else it goes straight through.
+      stdio: ['ignore', 'pipe', json || bar ? 'pipe' : 'inherit'],
     });
     let lastLine = '';
     child.stdout!.on('data', (chunk: Buffer) => {
-      (json ? process.stderr : process.stdout).write(chunk);
+      if (!bar) (json ? process.stderr : process.stdout).write(chunk);
       const lines = chunk.toString('utf8').trim().split('\n');
       lastLine = lines[lines.length - 1] || lastLine;
     });
-    child.stderr?.pipe(process.stderr);
-    const code = await new Promise<number>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (status) => resolve(status ?? 1));
-    });
+    /** docker's output behind the bar, shown if the build fails. */
+    const hidden: string[] = [];
+    if (bar) {
+      let steps = 0;
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        const step = buildStep(line);
+        if (step === undefined) return void (hidden.push(line) > 200 && hidden.shift());
+        steps = Math.min(steps + 1, BUILD_STEPS);
+        bar.update(steps, { step });
+      });
+    } else child.stderr?.pipe(process.stderr);
+    let code: number;
+    try {
+      code = await new Promise<number>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('close', (status) => resolve(status ?? 1));
+      });
+      if (code === 0) bar?.update(BUILD_STEPS, { step: 'done' });
+    } finally {
+      bar?.stop();
+    }
+    if (code !== 0 && hidden.length > 0) process.stderr.write(`${hidden.join('\n')}\n`);
     if (code !== 0) throw new CliError(`iso/build.sh failed with exit code ${code}`, { exit_code: code });
     return { message: 'Sandbox image built', data: { image: config.container.image, image_id: lastLine.trim() }, lines: [`Sandbox image built: ${lastLine.trim()}`] };
   });

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../cli-output.js';
+import { ProgressBar, wantsProgressBar } from '../progress.js';
 import { callDaemon, describeCommand, runCommand, type CommandContext, type CommandRegistrar, type CommonOptions } from '../command-kit.js';
 import type { TrainingSummary } from '../../fl/coordinator/fl-coordinator.js';
 
@@ -60,6 +61,33 @@ function call(options: CommonOptions, ctx: CommandContext, method: string, param
 }
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(x * 100).toFixed(2)} %`);
+
+interface TrainingEvent {
+  name?: string;
+  round?: number;
+  accuracy?: number;
+  loss?: number;
+  clients?: number | string[];
+  training_uuid?: string;
+  client_id?: string;
+  reason?: string;
+  ready_clients?: number;
+  patience?: number;
+}
+
+/** The line a progress event of fl.train prints (undefined: none). */
+export function describeTrainingEvent(e: TrainingEvent, clients: number): string | undefined {
+  switch (e.name) {
+    case 'fl_training_accepted': return `training ${e.training_uuid} accepted, provisioning ${clients} sandboxes`;
+    case 'fl_training_started': return `training started with ${Array.isArray(e.clients) ? e.clients.length : '?'} clients`;
+    case 'fl_round_completed': return `round ${e.round}: accuracy ${pct(e.accuracy)} loss ${e.loss?.toFixed(4)} (${String(e.clients)} clients)`;
+    case 'fl_client_dropped': return `client ${e.client_id} dropped: ${e.reason}`;
+    case 'fl_start_condition_met': return `${String(e.ready_clients)} clients ready: starting (--start-when)`;
+    case 'fl_target_reached': return `target accuracy reached at round ${e.round}`;
+    case 'fl_patience_exhausted': return `no improvement for ${String(e.patience)} rounds: stopping after round ${e.round}`;
+    default: return undefined;
+  }
+}
 
 function roundsData(s: TrainingSummary) {
   return s.rounds.map((r) => ({ round: r.round, accuracy: r.accuracy, loss: r.loss, clients: r.clients }));
@@ -134,16 +162,21 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
       seed: num(options.seed, '--seed'),
       keepSandboxes: options.keep === true,
     };
-    const summary = (await call(options, ctx, 'fl.train', params, (event) => {
-      const e = event as { name?: string; round?: number; accuracy?: number; loss?: number; clients?: number | string[]; training_uuid?: string; client_id?: string; reason?: string };
-      if (e.name === 'fl_training_accepted') output.progress(`training ${e.training_uuid} accepted, provisioning ${clients} sandboxes`);
-      if (e.name === 'fl_training_started') output.progress(`training started with ${Array.isArray(e.clients) ? e.clients.length : '?'} clients`);
-      if (e.name === 'fl_round_completed') output.progress(`round ${e.round}: accuracy ${pct(e.accuracy)} loss ${e.loss?.toFixed(4)} (${String(e.clients)} clients)`);
-      if (e.name === 'fl_client_dropped') output.progress(`client ${e.client_id} dropped: ${e.reason}`);
-      if (e.name === 'fl_start_condition_met') output.progress(`${String((e as { ready_clients?: number }).ready_clients)} clients ready: starting (--start-when)`);
-      if (e.name === 'fl_target_reached') output.progress(`target accuracy reached at round ${e.round}`);
-      if (e.name === 'fl_patience_exhausted') output.progress(`no improvement for ${String((e as { patience?: number }).patience)} rounds: stopping after round ${e.round}`);
-    })) as TrainingSummary;
+    // On a terminal: a bar (rounds, accuracy, ETA) with the other events above it; elsewhere one line per event.
+    const bar = wantsProgressBar(options.json === true) ? new ProgressBar('rounds |{bar}| {value}/{total} · accuracy {accuracy} · ETA {eta_formatted}', Number(params.rounds), { accuracy: '—' }) : undefined;
+    let summary: TrainingSummary;
+    try {
+      summary = (await call(options, ctx, 'fl.train', params, (event) => {
+        const e = event as TrainingEvent;
+        if (bar && e.name === 'fl_round_completed') bar.update(e.round ?? 0, { accuracy: pct(e.accuracy) });
+        const line = describeTrainingEvent(e, clients);
+        if (line === undefined) return;
+        if (bar) bar.log(line);
+        else output.progress(line);
+      })) as TrainingSummary;
+    } finally {
+      bar?.stop();
+    }
     const data = { training_uuid: summary.training_uuid, final_accuracy: summary.final_accuracy, rounds: roundsData(summary) };
     if (summary.status !== 'finished') throw new CliError(`training ${summary.status}: ${summary.message}`, data);
     const why = summary.message.endsWith('rounds completed') ? '' : ` (${summary.message})`;

@@ -11,6 +11,8 @@ command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # scripts/dockerd.sh's btrfs mode (tests, start.sh): a data root that enforces container.disk_limit.
 command -v mkfs.btrfs >/dev/null 2>&1 || need+=(btrfs-progs)
+# The dashboard's browser test (playwright-core drives Debian's chromium; no browser download).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing ${need[*]}; run as root or install them" >&2

@@ -1,5 +1,6 @@
 // The dashboard in a real browser (Debian's chromium driven by playwright-core): login by dashboard-url, a sandbox row that follows CREATE and DESTROY, a training started from the form whose chart gains one point per round.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { createTestInstall, jsonOf, REPO_ROOT, runCli, type TestInstall } from '
 import { testClientKeyPair } from '../helpers/test-keys.js';
 
 const dockerHost = process.env.DOCKER_HOST;
+/** A sandbox network of its own: another test's egress rules on a shared bridge would cut the FL agents off. */
+const NETWORK = `anw-dashboard-${process.pid}`;
 const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 /** Headless and quiet: without the background-networking flags chromium calls Google's services. */
@@ -29,7 +32,7 @@ describe('dashboard in a browser', { skip: dockerHost?.startsWith('unix://') ? f
   before(async () => {
     install = await createTestInstall({
       docker: { host: dockerHost! },
-      container: { published_address: '127.0.0.1', max_allowed_running_container_domains: 3, container_memory: 512 },
+      container: { network_name: NETWORK, published_address: '127.0.0.1', max_allowed_running_container_domains: 3, container_memory: 512 },
       fl: { enabled: true },
     });
     daemon = await startDaemon(loadConfig(install.configPath, {}));
@@ -46,6 +49,7 @@ describe('dashboard in a browser', { skip: dockerHost?.startsWith('unix://') ? f
     await daemon?.stop();
     if (profile) rmSync(profile, { recursive: true, force: true });
     install?.remove();
+    execFileSync('docker', ['network', 'rm', NETWORK], { stdio: 'ignore' });
   });
 
   it('logs in through the URL from dashboard-url', async () => {
@@ -92,7 +96,8 @@ describe('dashboard in a browser', { skip: dockerHost?.startsWith('unix://') ? f
         if (seen[seen.length - 1] !== n) seen.push(n);
       }).observe(chart, { attributes: true, attributeFilter: ['data-points'] });
     }`);
-    await page.locator('#training-status .status.finished').waitFor({ timeout: 240_000 });
+    await page.locator('#training-status .status:is(.finished, .failed, .cancelled)').waitFor({ timeout: 240_000 });
+    assert.match(await page.locator('#training-status').innerText(), /^finished/, 'the training ended without finishing');
     const counts = (await page.evaluate('window.pointCounts')) as number[];
     assert.deepEqual(counts.slice(counts.indexOf(1)), [1, 2, 3]);
     assert.ok(counts[0]! <= 1, `the chart started with ${counts[0]} points`);

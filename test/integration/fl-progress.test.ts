@@ -1,12 +1,14 @@
 // `fl train` output: plain lines on a pipe, a progress bar (rounds, accuracy, ETA) on a terminal (run under script(1)'s pty).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { createTestInstall, REPO_ROOT, runCli, type TestInstall } from '../helpers/cli-runner.js';
 
 const dockerHost = process.env.DOCKER_HOST;
+/** A sandbox network of its own: another test's egress rules on a shared bridge would cut the FL agents off. */
+const NETWORK = `anw-fl-progress-${process.pid}`;
 const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.url));
 // eslint-disable-next-line no-control-regex
 const TERMINAL_CONTROL = /\r|\x1b\[/;
@@ -35,7 +37,7 @@ describe('fl train progress', { skip: dockerHost?.startsWith('unix://') ? false 
   before(async () => {
     install = await createTestInstall({
       docker: { host: dockerHost! },
-      container: { published_address: '127.0.0.1', max_allowed_running_container_domains: 2, container_memory: 512 },
+      container: { network_name: NETWORK, published_address: '127.0.0.1', max_allowed_running_container_domains: 2, container_memory: 512 },
       fl: { enabled: true },
     });
     const start = await runCli(['start', '--config', install.configPath]);
@@ -45,6 +47,7 @@ describe('fl train progress', { skip: dockerHost?.startsWith('unix://') ? false 
   after(async () => {
     await runCli(['stop', '--config', install.configPath]);
     install.remove();
+    execFileSync('docker', ['network', 'rm', NETWORK], { stdio: 'ignore' });
   });
 
   it('prints plain lines, one per round, when stdout is not a terminal', { timeout: 300_000 }, async () => {

@@ -21,6 +21,15 @@ const CHROMIUM = '/usr/bin/chromium';
 /** Headless and quiet: without the background-networking flags chromium calls Google's services. */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+/** The daemon made the network; gone already (or never made) is fine. */
+function removeNetwork(): void {
+  try {
+    execFileSync('docker', ['network', 'rm', NETWORK], { stdio: 'ignore' });
+  } catch {
+    // not there
+  }
+}
+
 describe('dashboard in a browser', { skip: dockerHost?.startsWith('unix://') ? false : 'DOCKER_HOST (unix socket of the private dockerd) is not set' }, () => {
   let install: TestInstall;
   let daemon: RunningDaemon;
@@ -49,7 +58,7 @@ describe('dashboard in a browser', { skip: dockerHost?.startsWith('unix://') ? f
     await daemon?.stop();
     if (profile) rmSync(profile, { recursive: true, force: true });
     install?.remove();
-    execFileSync('docker', ['network', 'rm', NETWORK], { stdio: 'ignore' });
+    removeNetwork();
   });
 
   it('logs in through the URL from dashboard-url', async () => {

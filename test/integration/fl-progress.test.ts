@@ -30,6 +30,15 @@ function runUnderPty(args: string[]): Promise<{ code: number | null; output: str
   });
 }
 
+/** The daemon made the network; gone already (or never made) is fine. */
+function removeNetwork(): void {
+  try {
+    execFileSync('docker', ['network', 'rm', NETWORK], { stdio: 'ignore' });
+  } catch {
+    // not there
+  }
+}
+
 describe('fl train progress', { skip: dockerHost?.startsWith('unix://') ? false : 'DOCKER_HOST (unix socket of the private dockerd) is not set' }, () => {
   let install: TestInstall;
   const train = ['fl', 'train', '--clients', '2', '--rounds', '2', '--dataset', DIGITS, '--local-epochs', '1', '--round-timeout', '60'];
@@ -47,7 +56,7 @@ describe('fl train progress', { skip: dockerHost?.startsWith('unix://') ? false 
   after(async () => {
     await runCli(['stop', '--config', install.configPath]);
     install.remove();
-    execFileSync('docker', ['network', 'rm', NETWORK], { stdio: 'ignore' });
+    removeNetwork();
   });
 
   it('prints plain lines, one per round, when stdout is not a terminal', { timeout: 300_000 }, async () => {

@@ -217,11 +217,13 @@ describe('DockerVirtualization with the real dockerd', () => {
   });
 
   it('leaves nothing behind when the image does not exist', async () => {
-    const broken = new DockerVirtualization({ dockerHost: dockerHost(), image: 'anweddol/no-such-image:none', serverId, publishedAddress: '127.0.0.1', portRange: [12000, 12999] });
+    // A server id of its own: closing it removes its own network, never the one the suite's backend uses.
+    const brokenId = `${serverId}-broken`;
+    const broken = new DockerVirtualization({ dockerHost: dockerHost(), image: 'anweddol/no-such-image:none', serverId: brokenId, publishedAddress: '127.0.0.1', portRange: [12000, 12999] });
     await broken.start();
     try {
       await assert.rejects(broken.create(spec(12)));
-      assert.deepEqual(containersOf(serverId), []);
+      assert.deepEqual(containersOf(brokenId), []);
       assert.equal(broken.portsInUse(), 0);
     } finally {
       await broken.close();
@@ -229,9 +231,10 @@ describe('DockerVirtualization with the real dockerd', () => {
   });
 
   it('leaves nothing behind when sshd never answers in time', async () => {
+    const slowId = `${serverId}-slow`;
     const slow = new DockerVirtualization({
       dockerHost: dockerHost(),
-      serverId,
+      serverId: slowId,
       publishedAddress: '127.0.0.1',
       portRange: [12000, 12999],
       waitStrategy: { waitUntilReady: () => Promise.reject(new Error('sshd did not answer within 1 ms')) },
@@ -239,7 +242,7 @@ describe('DockerVirtualization with the real dockerd', () => {
     await slow.start();
     try {
       await assert.rejects(slow.create(spec(13)), /did not answer/);
-      assert.deepEqual(containersOf(serverId), []);
+      assert.deepEqual(containersOf(slowId), []);
       assert.equal(slow.portsInUse(), 0);
     } finally {
       await slow.close();
@@ -332,7 +335,7 @@ describe('DockerVirtualization with the real dockerd', () => {
   });
 
   it('gives the client passwordless sudo with client_sudo', async () => {
-    const sudo = new DockerVirtualization({ dockerHost: dockerHost(), serverId, publishedAddress: '127.0.0.1', portRange: [12000, 12999], clientSudo: true });
+    const sudo = new DockerVirtualization({ dockerHost: dockerHost(), serverId: `${serverId}-sudo`, publishedAddress: '127.0.0.1', portRange: [12000, 12999], clientSudo: true });
     await sudo.start();
     const s = spec(17);
     const sandbox = await sudo.create(s);

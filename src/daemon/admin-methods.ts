@@ -28,6 +28,7 @@ export function registerAdminMethods(admin: AdminRouter, ctx: AdminMethodsContex
       listeners: ctx.listeners(),
       sandboxes: stats.sessions,
       available: stats.availableContainers,
+      pool: stats.warmPool,
       backend: { name: ctx.virtualization.name, available: ctx.virtualization.isAvailable() },
       rsa_fingerprint: ctx.rsaKeyPair.fingerprint,
     };
@@ -59,6 +60,7 @@ export function registerAdminMethods(admin: AdminRouter, ctx: AdminMethodsContex
       connections_served: stats.connectionsServed,
       active_connections: stats.activeConnections,
       available: stats.availableContainers,
+      pool: stats.warmPool,
       refused_by_client_limit: stats.clientLimitRefusals,
     };
   });

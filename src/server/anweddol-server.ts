@@ -32,6 +32,7 @@ import { ObserverSet, type ServerObserver } from './server-observer.js';
 import { TcpListener } from './tcp-listener.js';
 import type { AnweddolResponse, ClientInfo, Transport as ClientTransport } from './types.js';
 import { builtInVerbs } from './verbs/built-in-verbs.js';
+import { WarmPool, type WarmPoolStatistics } from './warm-pool/warm-pool.js';
 
 export interface AnweddolServerOptions extends ClientLimitServerOptions, LifetimeServerOptions {
   bindAddress?: string;
@@ -50,6 +51,12 @@ export interface AnweddolServerOptions extends ClientLimitServerOptions, Lifetim
   destroyOnStop?: boolean;
   /** Bound on one CREATE's sandbox creation, in ms (default 120 000): a hung backend answers `Unavailable`. */
   createTimeoutMs?: number;
+  /** Ready sandboxes CREATE claims (docs: README "Warm pool"); default 0 (off); at most maxSandboxes. */
+  warmPoolSize?: number;
+  /** Pool fills running at once; default 2. */
+  warmPoolRefillConcurrency?: number;
+  /** Seconds after which an unclaimed pool sandbox is recycled; default null (never). */
+  warmPoolMaxAgeSeconds?: number | null;
   logger?: Logger;
   /** false → TCP: close before key exchange; other transports: Refused request. */
   ipFilter?: (address: string) => boolean;
@@ -84,6 +91,7 @@ export interface RuntimeStatistics {
   sessions: number;
   /** Requests and connections refused by each per-client limit since start. */
   clientLimitRefusals: ClientLimitRefusals;
+  warmPool: WarmPoolStatistics;
 }
 
 export type { RequestHandler, RequestContext } from './request-dispatcher.js';
@@ -100,6 +108,7 @@ export class AnweddolServer {
   private readonly capacity: SandboxCapacity;
   private readonly clientLimits: ClientLimits;
   private readonly sandboxes: SandboxManager;
+  private readonly pool: WarmPool | undefined;
   private readonly transports: Transport[] = [];
   private tcp: TcpListener | undefined;
   private decryptor: OaepDecryptor | undefined;
@@ -122,6 +131,9 @@ export class AnweddolServer {
       maxSandboxes: 6,
       destroyOnStop: true,
       createTimeoutMs: 120_000,
+      warmPoolSize: 0,
+      warmPoolRefillConcurrency: 2,
+      warmPoolMaxAgeSeconds: null,
       ...LIFETIME_DEFAULTS,
       logger: silentLogger,
       version: packageVersion(),
@@ -142,6 +154,7 @@ export class AnweddolServer {
     if (!Number.isInteger(o.maxFrameSize) || o.maxFrameSize < 64) throw new RangeError('maxFrameSize must be an integer ≥ 64');
     if (!Number.isInteger(o.maxKeyLength) || o.maxKeyLength < 256 || o.maxKeyLength > 99_999_999) throw new RangeError('maxKeyLength out of range');
     if (o.maxSandboxes !== null && (!Number.isInteger(o.maxSandboxes) || o.maxSandboxes < 0)) throw new RangeError('maxSandboxes must be an integer ≥ 0 or null');
+    if (o.maxSandboxes !== null && o.warmPoolSize > o.maxSandboxes) throw new RangeError('warmPoolSize must not exceed maxSandboxes (pool sandboxes count against it)');
     if (o.clientIdKey.length < MIN_CLIENT_ID_KEY_BYTES) throw new RangeError(`clientIdKey must be at least ${MIN_CLIENT_ID_KEY_BYTES} bytes`);
     this.logger = o.logger;
     this.observers = new ObserverSet(this.logger);
@@ -150,6 +163,19 @@ export class AnweddolServer {
     // A failing runtime_error handler is counted but not re-announced (no loop).
     this.events = new ServerEvents((event, error) => this.runtimeError(`event handler ${event}`, error, event !== 'runtime_error'), () => this.observers.refused('vetoed'));
     this.capacity = new SandboxCapacity(o.maxSandboxes, o.sessions);
+    this.pool =
+      o.virtualization === undefined
+        ? undefined
+        : new WarmPool({
+            size: o.warmPoolSize,
+            refillConcurrency: o.warmPoolRefillConcurrency,
+            maxAgeMs: o.warmPoolMaxAgeSeconds === null ? null : o.warmPoolMaxAgeSeconds * 1000,
+            virtualization: o.virtualization,
+            capacity: this.capacity,
+            createTimeoutMs: o.createTimeoutMs,
+            logger: this.logger,
+            onRuntimeError: (source, error) => this.runtimeError(source, error),
+          });
     this.sandboxes = new SandboxManager({
       virtualization: o.virtualization,
       sessions: o.sessions,
@@ -161,6 +187,7 @@ export class AnweddolServer {
       lifetime: lifetimePolicyOf(o),
       onRuntimeError: (source, error) => this.runtimeError(source, error),
       observer: this.observers,
+      pool: this.pool,
     });
     this.dispatcher = new RequestDispatcher({
       events: this.events,
@@ -169,7 +196,7 @@ export class AnweddolServer {
       onRuntimeError: (source, error) => this.runtimeError(source, error),
       observer: this.observers,
     });
-    const verbs = builtInVerbs({ version: o.version, uptime: () => this.uptimeSeconds(), capacity: this.capacity, sandboxes: this.sandboxes });
+    const verbs = builtInVerbs({ version: o.version, uptime: () => this.uptimeSeconds(), sandboxes: this.sandboxes });
     for (const [verb, handler] of Object.entries(verbs)) this.dispatcher.setHandler(verb, handler);
   }
 
@@ -308,11 +335,12 @@ export class AnweddolServer {
       isRunning: this.state === 'running',
       runtimeErrors: this.runtimeErrors,
       uptime: this.uptimeSeconds(),
-      availableContainers: this.capacity.available(),
+      availableContainers: this.sandboxes.available(),
       connectionsServed: this.connectionsServed,
       activeConnections: this.tcp?.activeConnections ?? 0,
       sessions: this.options.sessions.count(),
       clientLimitRefusals: this.clientLimits.refusals(),
+      warmPool: this.pool?.statistics() ?? { size: 0, ready: 0, filling: 0, recycled: 0, replaced: 0 },
     };
   }
 

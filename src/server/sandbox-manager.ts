@@ -9,10 +9,11 @@ import { ClientCounter } from './client-limits/client-counter.js';
 import type { ClientLimits } from './client-limits/client-limits.js';
 import { initialExpiry, renewedExpiry, toUnixSeconds, type LifetimePolicy } from './lifetimes/lifetime-policy.js';
 import { SandboxLifetimes } from './lifetimes/sandbox-lifetimes.js';
-import type { SandboxCapacity } from './sandbox-capacity.js';
+import type { CapacitySlot, SandboxCapacity } from './sandbox-capacity.js';
 import type { CreatedSandboxPayload, DestroyedSandboxPayload, DestroyReason, FlSandboxMark, Refusal, ServerEvents } from './server-events.js';
 import type { ServerObserver } from './server-observer.js';
 import type { ClientInfo } from './types.js';
+import type { PooledSandbox, WarmPool } from './warm-pool/warm-pool.js';
 
 export interface CreatedSandbox {
   container_uuid: string;
@@ -55,6 +56,13 @@ export interface SandboxManagerOptions {
   onRuntimeError(source: string, error: unknown): void;
   /** Told of capacity refusals and creation times (metrics). */
   observer?: Pick<ServerObserver, 'refused' | 'sandboxCreated'>;
+  /** Ready sandboxes CREATE claims before creating one cold. */
+  pool?: WarmPool;
+}
+
+/** A sandbox about to become a client's: from the pool or made cold, with the slot it holds until its session row exists. */
+interface ObtainedSandbox extends PooledSandbox {
+  source: 'cold' | 'pool';
 }
 
 // A well-formed hash that matches no session, so a miss costs the same comparison as a hit.
@@ -109,6 +117,13 @@ export class SandboxManager {
   async enforceLifetimes(): Promise<void> {
     if (this.options.virtualization === undefined) return;
     await this.lifetimes.start();
+    this.options.pool?.start();
+  }
+
+  /** STAT's `available`: CREATEs that would succeed now = free slots + ready pool sandboxes (which hold slots of their own). */
+  available(): number | 'nolimit' {
+    const free = this.options.capacity.available();
+    return free === 'nolimit' ? free : free + (this.options.pool?.statistics().ready ?? 0);
   }
 
   async reconcile(): Promise<{ destroyed: number; forgotten: number }> {
@@ -166,30 +181,19 @@ export class SandboxManager {
   }
 
   private async createSandbox(virtualization: VirtualizationInterface, client: ClientInfo, clientKeyDigest: string): Promise<CreatedSandbox> {
-    const { sessions, capacity } = this.options;
-    const containerUuid = generateUuid();
-    const slot = capacity.tryReserve(containerUuid);
-    if (slot === undefined) {
-      this.options.observer?.refused?.('capacity');
-      throw unavailable('Maximum number of sandboxes reached');
-    }
-    let sandbox: Sandbox | undefined;
+    const { sessions } = this.options;
+    const obtainStart = performance.now();
+    const { sandbox, username, password, slot, source } = await this.obtain(virtualization);
+    this.options.observer?.sandboxCreated?.((performance.now() - obtainStart) / 1000, source);
     let session: SessionRecord | undefined;
     let announced = false;
     try {
       const clientToken = generateClientToken();
-      const username = generateUsername();
-      const password = generateSshPassword();
-      const timeout = AbortSignal.timeout(this.options.createTimeoutMs);
-      const createStart = performance.now();
-      sandbox = await virtualization.create({ uuid: containerUuid, username, password }, timeout).catch((error: unknown) => {
-        throw timeout.aborted ? unavailable('sandbox creation timed out') : error;
-      });
-      this.options.observer?.sandboxCreated?.((performance.now() - createStart) / 1000, 'cold');
+      // Lifetimes and idle time start here, at claim, for a pooled sandbox as for a cold one.
       const createdAt = Date.now();
       session = sessions.insert({
         createdAt,
-        containerUuidSha256: sha256Hex(containerUuid),
+        containerUuidSha256: sha256Hex(sandbox.uuid),
         clientTokenSha256: sha256Hex(clientToken),
         containerId: sandbox.id,
         port: sandbox.port,
@@ -203,10 +207,11 @@ export class SandboxManager {
       slot.release();
       announced = true;
       const refusal = await this.announceCreated(createdPayload(sandbox, client, null));
+      // A vetoed pool sandbox is destroyed, not returned: the vetoing hook saw its credentials.
       if (refusal !== undefined) throw refusedRequest(refusal.reason);
       this.lifetimes.track(session);
       return {
-        container_uuid: containerUuid,
+        container_uuid: sandbox.uuid,
         client_token: clientToken,
         container_iso_sha256: sandbox.imageSha256,
         container_username: username,
@@ -218,12 +223,36 @@ export class SandboxManager {
       // A sandbox that ended while the hooks ran was announced as ended already (its session is gone).
       const endedMeanwhile = session !== undefined && sessions.findByContainerId(session.containerId) === undefined;
       // Nothing half-made survives a failed or vetoed CREATE.
-      if (sandbox !== undefined) await this.discard(sandbox.id, session);
+      await this.discard(sandbox.id, session);
       // Only a veto can fail a CREATE once announced: listeners hear the end of what they saw start.
-      if (announced && !endedMeanwhile) await this.announceDestroyed({ client, container_id: sandbox!.id, container_uuid: containerUuid, reason: 'vetoed', fl: null });
+      if (announced && !endedMeanwhile) await this.announceDestroyed({ client, container_id: sandbox.id, container_uuid: sandbox.uuid, reason: 'vetoed', fl: null });
       throw error;
     } finally {
       slot.release();
+    }
+  }
+
+  /** A ready pool sandbox when there is one (or one is about to be), else a cold one; never fails only because the pool is empty. */
+  private async obtain(virtualization: VirtualizationInterface): Promise<ObtainedSandbox> {
+    const pooled = await this.options.pool?.claimOrWait();
+    if (pooled !== undefined) return { ...pooled, source: 'pool' };
+    const containerUuid = generateUuid();
+    const slot: CapacitySlot | undefined = this.options.capacity.tryReserve(containerUuid);
+    if (slot === undefined) {
+      this.options.observer?.refused?.('capacity');
+      throw unavailable('Maximum number of sandboxes reached');
+    }
+    try {
+      const username = generateUsername();
+      const password = generateSshPassword();
+      const timeout = AbortSignal.timeout(this.options.createTimeoutMs);
+      const sandbox = await virtualization.create({ uuid: containerUuid, username, password }, timeout).catch((error: unknown) => {
+        throw timeout.aborted ? unavailable('sandbox creation timed out') : error;
+      });
+      return { sandbox, username, password, slot, source: 'cold' };
+    } catch (error) {
+      slot.release();
+      throw error;
     }
   }
 
@@ -340,11 +369,14 @@ export class SandboxManager {
   }
 
   async announceDestroyed(payload: DestroyedSandboxPayload): Promise<void> {
+    // A slot came free: the pool may take it back.
+    this.options.pool?.refill();
     await this.options.events.emit('destroyed_container', payload);
   }
 
   async close(): Promise<void> {
     await this.lifetimes.stop();
+    await this.options.pool?.close();
     const virtualization = this.options.virtualization;
     if (virtualization === undefined) return;
     virtualization.off('sandbox_ended', this.endedListener);
@@ -353,7 +385,8 @@ export class SandboxManager {
   }
 
   private async onSandboxEnded(containerId: string, containerUuid: string | null, reason: SandboxEndReason): Promise<void> {
-    const { sessions, logger } = this.options;
+    const { sessions, logger, pool } = this.options;
+    if (pool?.forgetEnded(containerId) === true) return;
     const session = sessions.findByContainerId(containerId);
     // A sandbox we are destroying ourselves is accounted for by DESTROY.
     if (session === undefined || session.state === 'destroying') return;

@@ -8,6 +8,7 @@ import { adminRequest, AdminRequestError } from '../../daemon/admin-channel.js';
 import type { ListenerInfo } from '../../daemon/daemon.js';
 import { daemonize } from '../../daemon/daemonize.js';
 import { inspectPidFile, isProcessAlive, runningPid } from '../../daemon/pid-file.js';
+import { describePool } from './stat.js';
 
 interface StartOptions extends CommonOptions, PromptAnswers {
   foreground?: boolean;
@@ -266,6 +267,7 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
         `Server is running (pid ${pid}, version ${String(info.version)})`,
         `  uptime:    ${String(info.uptime)} s`,
         `  sandboxes: ${String(info.sandboxes)} running, ${String(info.available)} available`,
+        `  pool:      ${describePool(info.pool as Parameters<typeof describePool>[0])}`,
         `  backend:   ${backend.name} ${backend.available ? 'reachable' : 'UNREACHABLE'}`,
         '  listeners:',
         ...describeListeners(listeners).map((l) => `  ${l}`),

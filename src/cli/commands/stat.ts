@@ -10,6 +10,21 @@ interface StatOptions extends CommonOptions {
   port: string;
 }
 
+/** The admin methods' `pool` object (WarmPoolStatistics). */
+interface WarmPoolLine {
+  size: number;
+  ready: number;
+  filling: number;
+  recycled: number;
+  replaced: number;
+}
+
+/** One line on the warm pool, shared by `stat` and `status`. */
+export function describePool(pool: WarmPoolLine): string {
+  if (pool.size === 0) return 'warm pool off';
+  return `warm pool ${pool.ready}/${pool.size} ready, ${pool.filling} filling, ${pool.recycled} recycled, ${pool.replaced} replaced`;
+}
+
 interface AdminStat {
   uptime: number;
   sessions: Array<{ id: number; age_seconds: number; port: number; state: string; container_id: string; client_id: string; expires_at: number | null }>;
@@ -19,6 +34,7 @@ interface AdminStat {
   connections_served: number;
   active_connections: number;
   available: number | 'nolimit';
+  pool: WarmPoolLine;
   refused_by_client_limit: Record<string, number>;
 }
 
@@ -64,6 +80,7 @@ export const registerStat: CommandRegistrar = (program: Command, ctx) => {
       lines: [
         `uptime ${stat.uptime} s, ${stat.connections_served} connections served, ${stat.active_connections} active, ${stat.runtime_errors} runtime errors`,
         `backend ${stat.backend_available ? 'reachable' : 'UNREACHABLE'}, ${String(stat.available)} sandbox slots available`,
+        describePool(stat.pool),
         `refused by per-client limits: ${Object.entries(stat.refused_by_client_limit).map(([limit, n]) => `${limit} ${n}`).join(', ')}`,
         `sessions (${stat.sessions.length}):`,
         ...stat.sessions.map((s) => `  #${s.id}  port ${s.port}  age ${s.age_seconds} s  ${s.state}  container ${s.container_id}  client ${s.client_id || '-'}  ${expiry(s.expires_at)}`),

@@ -134,6 +134,10 @@ function checkRelations(config: AnweddolConfig): string[] {
   if (lifetime !== null && renewed !== null && renewed < lifetime) {
     problems.push(`container.max_renewed_lifetime: must be ≥ container.max_lifetime (${lifetime}) or null, got ${renewed}`);
   }
+  const { warm_pool_size: pool, max_allowed_running_container_domains: max } = config.container;
+  if (max !== null && pool > max) {
+    problems.push(`container.warm_pool_size: must be ≤ container.max_allowed_running_container_domains (${max}), pool sandboxes count against it; got ${pool}`);
+  }
   return problems;
 }
 

@@ -68,6 +68,9 @@ export interface AnweddolConfig {
     max_lifetime: number | null;
     max_renewed_lifetime: number | null;
     idle_timeout: number | null;
+    warm_pool_size: number;
+    warm_pool_refill_concurrency: number;
+    warm_pool_max_age: number | null;
   } & AnweddolVmKeys;
   port_forwarding: {
     port_range: [number, number];
@@ -248,6 +251,9 @@ export const configSchema = {
       max_lifetime: seconds(3600, 'an integer ≥ 1 (seconds) or null (no limit)'),
       max_renewed_lifetime: seconds(86_400, 'an integer ≥ 1 (seconds) or null (renewals without limit)'),
       idle_timeout: seconds(null, 'an integer ≥ 1 (seconds) or null (never)'),
+      warm_pool_size: int(2, 0, 'an integer ≥ 0 (sandboxes; 0 disables the pool)', 1000),
+      warm_pool_refill_concurrency: int(2, 1, 'an integer ≥ 1 (fills at once)', 64),
+      warm_pool_max_age: seconds(3600, 'an integer ≥ 1 (seconds) or null (never recycled)'),
       // Anweddol 4.x libvirt keys (see AnweddolVmKeys).
       container_iso_file_path: path(null),
       nat_interface_name: str(null),

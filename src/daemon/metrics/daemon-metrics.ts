@@ -48,7 +48,7 @@ export class DaemonMetrics {
       registers,
       collect() {
         this.set({ state: 'running' }, server.getRuntimeStatistics().sessions + flSandboxes.size);
-        this.set({ state: 'pool' }, 0);
+        this.set({ state: 'pool' }, server.getRuntimeStatistics().warmPool.ready);
       },
     });
     new Gauge({

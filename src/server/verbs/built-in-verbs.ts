@@ -1,13 +1,11 @@
 // The built-in verbs STAT, CREATE, DESTROY and RENEW as request handlers over the sandbox manager.
 import type { RequestHandler } from '../request-dispatcher.js';
-import type { SandboxCapacity } from '../sandbox-capacity.js';
 import type { SandboxManager } from '../sandbox-manager.js';
 
 export interface BuiltInVerbDeps {
   version: string;
   /** Seconds since the server started. */
   uptime(): number;
-  capacity: SandboxCapacity;
   sandboxes: SandboxManager;
 }
 
@@ -16,7 +14,7 @@ export function builtInVerbs(deps: BuiltInVerbDeps): Record<'STAT' | 'CREATE' | 
     STAT: () => ({
       success: true,
       message: 'OK',
-      data: { version: deps.version, uptime: deps.uptime(), available: deps.capacity.available() },
+      data: { version: deps.version, uptime: deps.uptime(), available: deps.sandboxes.available() },
     }),
     CREATE: async (_request, ctx) => ({
       success: true,

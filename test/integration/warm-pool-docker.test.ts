@@ -1,0 +1,134 @@
+// The warm pool on the real dockerd: claimed sandboxes take SSH logins, are never shared, die and restarts leave nothing unclaimed.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { after, describe, it } from 'node:test';
+import type { AnweddolServerOptions } from '../../src/server/anweddol-server.js';
+import { POOL_LABEL } from '../../src/server/warm-pool/warm-pool.js';
+import { containersOf, docker, dockerHost, REPO, SANDBOX_IMAGE, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
+import { startSandboxServer, type CreatedData, type SandboxServer } from '../helpers/sandbox-server.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'anweddol-pool-'));
+const running: SandboxServer[] = [];
+const serverIds: string[] = [];
+
+async function start(name: string, maxSandboxes: number, serverOptions: Partial<AnweddolServerOptions>, serverId = uniqueServerId(name)): Promise<SandboxServer & { serverId: string }> {
+  serverIds.push(serverId);
+  const s = await startSandboxServer({ databaseFile: join(dir, `${name}.db`), maxSandboxes, backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId }, serverOptions });
+  running.push(s);
+  return { ...s, serverId };
+}
+
+async function stop(s: SandboxServer): Promise<void> {
+  running.splice(running.indexOf(s), 1);
+  await s.stop();
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const poolReady = (s: SandboxServer, n: number) => until(() => s.server.getRuntimeStatistics().warmPool.ready === n, 60_000);
+const poolContainers = (serverId: string) => docker(['ps', '-aq', '--no-trunc', '--filter', `label=anweddol.server=${serverId}`, '--filter', `label=${POOL_LABEL}=1`]).split('\n').filter(Boolean);
+
+after(async () => {
+  for (const s of [...running]) await stop(s);
+  for (const serverId of serverIds) for (const id of containersOf(serverId)) docker(['rm', '-f', id]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the warm pool on the real dockerd', () => {
+  it('hands out a pooled sandbox whose credentials log in over SSH, and a wrong token cannot destroy it', async () => {
+    const s = await start('login', 3, { warmPoolSize: 2 });
+    try {
+      await poolReady(s, 2);
+      const created = await s.client.create();
+      assert.equal(created.message, 'OK');
+      const data = created.data as unknown as CreatedData;
+      const result = await sshRun(data.container_listen_port, data.container_username, data.container_password, 'id -un');
+      assert.equal(result.stdout, `${data.container_username}\n`);
+      const wrong = await s.client.destroy(data.container_uuid, 'f'.repeat(data.client_token.length));
+      assert.equal(wrong.success, false);
+      assert.equal((await sshRun(data.container_listen_port, data.container_username, data.container_password, 'true')).code, 0);
+      assert.equal((await s.client.destroy(data.container_uuid, data.client_token)).message, 'OK');
+    } finally {
+      await stop(s);
+    }
+  });
+
+  it('counts ready pool sandboxes in STAT available: free slots plus ready ones', async () => {
+    const s = await start('available', 4, { warmPoolSize: 2 });
+    try {
+      await poolReady(s, 2);
+      assert.equal((await s.client.stat()).data.available, 4);
+      assert.equal((await s.client.create()).message, 'OK');
+      await poolReady(s, 2);
+      assert.equal((await s.client.stat()).data.available, 3);
+    } finally {
+      await stop(s);
+    }
+  });
+
+  it('never hands one sandbox to two clients under 50 concurrent CREATEs', async () => {
+    const s = await start('burst', 6, { warmPoolSize: 4, warmPoolRefillConcurrency: 2 });
+    try {
+      await poolReady(s, 4);
+      const answers = await Promise.all(Array.from({ length: 50 }, () => s.client.create()));
+      const granted = answers.filter((a) => a.message === 'OK').map((a) => a.data as unknown as CreatedData);
+      assert.equal(granted.length, 6, `answers: ${answers.map((a) => a.message).join(', ')}`);
+      assert.equal(new Set(granted.map((g) => g.container_listen_port)).size, 6);
+      assert.equal(new Set(granted.map((g) => g.container_uuid)).size, 6);
+      assert.equal(s.sessions.count(), 6);
+      assert.equal(new Set(s.sessions.list().map((row) => row.containerId)).size, 6);
+      for (const g of granted) assert.equal((await sshRun(g.container_listen_port, g.container_username, g.container_password, 'id -un')).stdout, `${g.container_username}\n`);
+    } finally {
+      await stop(s);
+    }
+  });
+
+  it('replaces a pool sandbox that is killed', async () => {
+    const s = await start('killed', 3, { warmPoolSize: 2 });
+    try {
+      await poolReady(s, 2);
+      const [victim] = poolContainers(s.serverId);
+      docker(['kill', victim!]);
+      await until(() => s.server.getRuntimeStatistics().warmPool.replaced === 1, 30_000);
+      await poolReady(s, 2);
+      const live = poolContainers(s.serverId);
+      assert.equal(live.includes(victim!), false);
+      assert.equal(live.length, 2);
+    } finally {
+      await stop(s);
+    }
+  });
+
+  it('destroys the unclaimed pool sandboxes of a killed daemon at restart, keeps the claimed one, and refills', async () => {
+    const serverId = uniqueServerId('restart');
+    serverIds.push(serverId);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/warm-pool-child.ts'), join(dir, 'restart.db'), serverId, dockerHost()], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = (await once(child.stdout, 'data')) as [Buffer];
+    const claimed = JSON.parse(line.toString()) as CreatedData;
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    const before = poolContainers(serverId);
+    assert.equal(before.length, 3); // the claimed sandbox was born in the pool too
+    const s = await start('restart', 4, { warmPoolSize: 2 }, serverId);
+    try {
+      await poolReady(s, 2);
+      const after = poolContainers(serverId);
+      assert.equal(after.length, 3);
+      assert.equal(after.filter((id) => before.includes(id)).length, 1);
+      assert.equal(s.sessions.count(), 1);
+      assert.equal((await sshRun(claimed.container_listen_port, claimed.container_username, claimed.container_password, 'true')).code, 0);
+    } finally {
+      await stop(s);
+    }
+  });
+});

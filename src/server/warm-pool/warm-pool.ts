@@ -115,7 +115,7 @@ export class WarmPool {
     const [dead] = this.ready.splice(index, 1);
     this.replaced++;
     this.options.logger.info(`warm pool: sandbox ${containerId.slice(0, 12)} ended; replacing it`);
-    void this.discard(dead!);
+    void this.discard(dead!).finally(() => this.refill());
     return true;
   }
 

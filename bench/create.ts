@@ -1,6 +1,7 @@
 // Benchmark: CREATE→credentials latency through the real daemon (sequential, concurrent), DESTROY, against a bare
 // `docker run -d` + SSH banner baseline of the same image; then 50 sandboxes alive at once and the daemon's RSS.
 // Run: node --import tsx bench/create.ts [--sequential N] [--concurrent N] [--alive N] [--vcpus X]
+//  or: node --import tsx bench/create.ts --pool [--sequential N]: the warm pool table of README "Warm pool" (runPoolCases).
 // The daemon is the real CLI (`dist/src/cli/main.js start --foreground`, rebuilt first) on 127.0.0.1, talking to the
 // project's private dockerd; every sandbox it creates is destroyed at the end, on every exit path.
 import { execFile, execFileSync } from 'node:child_process';
@@ -11,7 +12,7 @@ import { promisify } from 'node:util';
 import { AnweddolTcpClient } from '../src/client/tcp-client.js';
 import { SshWaitStrategy } from '../src/virtualization/docker/ssh-wait-strategy.js';
 import { dockerHost, SANDBOX_IMAGE } from '../test/helpers/docker-sandbox.js';
-import { buildDist, fmt, percentile, rssMiB, startDaemon, stopDaemon } from './daemon-harness.js';
+import { buildDist, fmt, freePort, percentile, rssMiB, startDaemon, stopDaemon } from './daemon-harness.js';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -77,6 +78,8 @@ async function main(): Promise<void> {
     server: { rsa_key_size: 2048, timeout: 60 },
     container: {
       max_allowed_running_container_domains: Math.max(ALIVE, CONCURRENT) + 5,
+      // Cold creations measured here: no warm pool (the --pool cases measure it).
+      warm_pool_size: 0,
       // Every CREATE here comes from one address: the per-client limits would cap the benchmark itself.
       max_per_client: null,
       create_rate: null,
@@ -157,4 +160,131 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** Pool and cold creations so far, from the daemon's own histogram (anweddol_sandbox_create_seconds_count{source}). */
+async function createCounts(metricsPort: number): Promise<{ cold: number; pool: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const count = (source: string) => Number(new RegExp(`^anweddol_sandbox_create_seconds_count\\{source="${source}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return { cold: count('cold'), pool: count('pool') };
+}
+
+/** Until the pool is full: no fill running, i.e. STAT available = limit − sessions (README "Warm pool"). */
+async function poolFull(client: AnweddolTcpClient, maxSandboxes: number, sessions: number): Promise<void> {
+  for (;;) {
+    checkDeadline();
+    if ((await client.stat()).data.available === maxSandboxes - sessions) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const POOL_BENCH_LIMIT = 25;
+
+/** A daemon with this warm pool (limit 25, no per-client limits, its own metrics port) for the time of `body`. */
+async function withPoolDaemon<T>(host: string, warmPoolSize: number, body: (client: AnweddolTcpClient, metricsPort: number) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'anweddol-bench-'));
+  const metricsPort = await freePort();
+  const daemon = await startDaemon(dir, host, {
+    server: { rsa_key_size: 2048, timeout: 60 },
+    container: {
+      max_allowed_running_container_domains: POOL_BENCH_LIMIT,
+      // Above limit × pids_limit (256), as the start check demands (RLIMIT_NPROC is per UID across sandboxes).
+      nproc_limit: POOL_BENCH_LIMIT * 256 + 1,
+      max_per_client: null,
+      create_rate: null,
+      container_memory: MEMORY_MIB,
+      container_vcpus: VCPUS,
+      warm_pool_size: warmPoolSize,
+      warm_pool_max_age: null,
+    },
+    port_forwarding: { port_range: [14000, 14999] },
+    metrics: { listen_port: metricsPort },
+  }).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
+  try {
+    return await body(new AnweddolTcpClient({ host: '127.0.0.1', port: daemon.port, rsaKeyBits: 2048, timeoutMs: 120_000 }), metricsPort);
+  } finally {
+    await stopDaemon(daemon.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const p50p99 = (values: number[]) => `p50 ${fmt(percentile(values, 50))}, p99 ${fmt(percentile(values, 99))}`;
+
+/** The table of issue 10: STAT reference, warm CREATE alone and in a burst of 20, cold CREATE vs bare docker run, 1 CREATE/s with pool 4. */
+async function runPoolCases(): Promise<void> {
+  const host = dockerHost();
+  const env = { ...process.env, DOCKER_HOST: host, DOCKER_API_VERSION: '1.41' };
+  buildDist();
+  const lines: string[] = [`sandbox limits: ${VCPUS} vCPU, ${MEMORY_MIB} MiB; load before: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`];
+  const { stat, cold, bare } = await withPoolDaemon(host, 0, async (client) => {
+    await timedDestroy(client, (await timedCreate(client)).data); // warm-up: page cache, client key
+    const stat: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const started = performance.now();
+      await client.stat();
+      stat.push(performance.now() - started);
+    }
+    const cold: number[] = [];
+    const bare: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      checkDeadline();
+      const created = await timedCreate(client);
+      cold.push(created.ms);
+      await timedDestroy(client, created.data);
+      const b = await baselineRun(env, 15900 + (i % 50));
+      bare.push(b.ms);
+      await run('docker', ['rm', '-f', b.id], { env });
+    }
+    return { stat, cold, bare };
+  });
+  const { warm, burst } = await withPoolDaemon(host, 20, async (client) => {
+    await poolFull(client, POOL_BENCH_LIMIT, 0);
+    const warm: number[] = [];
+    const made: Created[] = [];
+    for (let i = 0; i < 10; i++) {
+      const created = await timedCreate(client);
+      warm.push(created.ms);
+      made.push(created.data);
+    }
+    for (const d of made.splice(0)) await timedDestroy(client, d);
+    await poolFull(client, POOL_BENCH_LIMIT, 0);
+    const results = await Promise.all(Array.from({ length: 20 }, () => timedCreate(client)));
+    for (const r of results) await timedDestroy(client, r.data);
+    return { warm, burst: results.map((r) => r.ms) };
+  });
+  const sustained = await withPoolDaemon(host, 4, async (client, metricsPort) => {
+    await poolFull(client, POOL_BENCH_LIMIT, 0);
+    const before = await createCounts(metricsPort);
+    const times: number[] = [];
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < 30; i++) {
+      const tick = performance.now();
+      // Each sandbox lives 5 s, so about 5 are alive at once, as with short jobs.
+      pending.push(
+        timedCreate(client).then(async (c) => {
+          times.push(c.ms);
+          await new Promise((r) => setTimeout(r, 5000));
+          await timedDestroy(client, c.data);
+        }),
+      );
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - tick))));
+    }
+    await Promise.all(pending);
+    const after = await createCounts(metricsPort);
+    return { times, cold: after.cold - before.cold, pool: after.pool - before.pool };
+  });
+  const statP50 = percentile(stat, 50);
+  lines.push(
+    `STAT, c=1 (100): ${p50p99(stat)}  (reference)`,
+    `warm CREATE, c=1 (10, pool 20): ${p50p99(warm)}  = ${(percentile(warm, 50) / statP50).toFixed(1)}× STAT p50 (target ≤ 3×)`,
+    `warm CREATE, 20 concurrent from a pool of 20: ${p50p99(burst)}  (target p99 ≤ 250 ms)`,
+    `cold CREATE, pool off (${SEQUENTIAL}): p50 ${fmt(percentile(cold, 50))}`,
+    `bare docker run -d + SSH banner (${SEQUENTIAL}, interleaved): p50 ${fmt(percentile(bare, 50))}  cold/bare = ${(percentile(cold, 50) / percentile(bare, 50)).toFixed(2)} (target ≤ 1.15)`,
+    `1 CREATE/s for 30 s, pool 4, sandboxes living 5 s: ${sustained.cold}/${sustained.cold + sustained.pool} fell back to cold, ${p50p99(sustained.times)}`,
+  );
+  console.log(lines.join('\n'));
+}
+
+if (args.includes('--pool')) await runPoolCases();
+else await main();

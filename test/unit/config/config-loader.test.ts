@@ -172,6 +172,17 @@ describe('config loader', () => {
     ]);
   });
 
+  it('rejects a warm pool larger than the sandbox limit', () => {
+    assert.deepEqual(problemsOf('container:\n  max_allowed_running_container_domains: 3\n  warm_pool_size: 4\n'), [
+      'container.warm_pool_size: must be ≤ container.max_allowed_running_container_domains (3), pool sandboxes count against it; got 4',
+    ]);
+  });
+
+  it('accepts a warm pool of any size without a sandbox limit', () => {
+    const { container } = parseConfig('container:\n  max_allowed_running_container_domains: null\n  warm_pool_size: 50\n', {}, '/');
+    assert.equal(container.warm_pool_size, 50);
+  });
+
   it('rejects a lifetime of zero seconds', () => {
     assert.deepEqual(problemsOf('container:\n  idle_timeout: 0\n'), ['container.idle_timeout: must be an integer ≥ 1 (seconds) or null (never), got 0']);
   });

@@ -1,6 +1,6 @@
 // Owns the sandbox lifecycle for CREATE/DESTROY/RENEW: capacity, credentials, sessions (hashes only), lifetimes, events, reconciliation.
 import { constantTimeHexEqual, sha256Hex } from '../crypto/hash.js';
-import { generateClientToken, generateSshPassword, generateUsername, generateUuid } from '../crypto/tokens.js';
+import { generateClientToken } from '../crypto/tokens.js';
 import type { SessionRecord, SessionStore } from '../database/session-store.js';
 import type { Sandbox, SandboxEndReason, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { badAuthentication, refusedRequest, unavailable } from './errors.js';
@@ -9,11 +9,12 @@ import { ClientCounter } from './client-limits/client-counter.js';
 import type { ClientLimits } from './client-limits/client-limits.js';
 import { initialExpiry, renewedExpiry, toUnixSeconds, type LifetimePolicy } from './lifetimes/lifetime-policy.js';
 import { SandboxLifetimes } from './lifetimes/sandbox-lifetimes.js';
-import type { CapacitySlot, SandboxCapacity } from './sandbox-capacity.js';
+import type { SandboxCapacity } from './sandbox-capacity.js';
 import type { CreatedSandboxPayload, DestroyedSandboxPayload, DestroyReason, FlSandboxMark, Refusal, ServerEvents } from './server-events.js';
 import type { ServerObserver } from './server-observer.js';
 import type { ClientInfo } from './types.js';
-import type { PooledSandbox, WarmPool } from './warm-pool/warm-pool.js';
+import { obtainSandbox } from './warm-pool/obtain-sandbox.js';
+import type { WarmPool } from './warm-pool/warm-pool.js';
 
 export interface CreatedSandbox {
   container_uuid: string;
@@ -58,11 +59,6 @@ export interface SandboxManagerOptions {
   observer?: Pick<ServerObserver, 'refused' | 'sandboxCreated'>;
   /** Ready sandboxes CREATE claims before creating one cold. */
   pool?: WarmPool;
-}
-
-/** A sandbox about to become a client's: from the pool or made cold, with the slot it holds until its session row exists. */
-interface ObtainedSandbox extends PooledSandbox {
-  source: 'cold' | 'pool';
 }
 
 // A well-formed hash that matches no session, so a miss costs the same comparison as a hit.
@@ -183,7 +179,7 @@ export class SandboxManager {
   private async createSandbox(virtualization: VirtualizationInterface, client: ClientInfo, clientKeyDigest: string): Promise<CreatedSandbox> {
     const { sessions } = this.options;
     const obtainStart = performance.now();
-    const { sandbox, username, password, slot, source } = await this.obtain(virtualization);
+    const { sandbox, username, password, slot, source } = await obtainSandbox({ ...this.options, virtualization });
     this.options.observer?.sandboxCreated?.((performance.now() - obtainStart) / 1000, source);
     let session: SessionRecord | undefined;
     let announced = false;
@@ -229,30 +225,6 @@ export class SandboxManager {
       throw error;
     } finally {
       slot.release();
-    }
-  }
-
-  /** A ready pool sandbox when there is one (or one is about to be), else a cold one; never fails only because the pool is empty. */
-  private async obtain(virtualization: VirtualizationInterface): Promise<ObtainedSandbox> {
-    const pooled = await this.options.pool?.claimOrWait();
-    if (pooled !== undefined) return { ...pooled, source: 'pool' };
-    const containerUuid = generateUuid();
-    const slot: CapacitySlot | undefined = this.options.capacity.tryReserve(containerUuid);
-    if (slot === undefined) {
-      this.options.observer?.refused?.('capacity');
-      throw unavailable('Maximum number of sandboxes reached');
-    }
-    try {
-      const username = generateUsername();
-      const password = generateSshPassword();
-      const timeout = AbortSignal.timeout(this.options.createTimeoutMs);
-      const sandbox = await virtualization.create({ uuid: containerUuid, username, password }, timeout).catch((error: unknown) => {
-        throw timeout.aborted ? unavailable('sandbox creation timed out') : error;
-      });
-      return { sandbox, username, password, slot, source: 'cold' };
-    } catch (error) {
-      slot.release();
-      throw error;
     }
   }
 

@@ -71,7 +71,8 @@ export async function startDaemon(dir: string, host: string, sections: ConfigSec
       admin_socket_path: adminSocket,
     },
     docker: { host },
-    container: { image: SANDBOX_IMAGE, published_address: '127.0.0.1', destroy_on_stop: true },
+    // No warm pool unless a benchmark sets one: it would add sandboxes (and dockerd load) to every run.
+    container: { image: SANDBOX_IMAGE, published_address: '127.0.0.1', destroy_on_stop: true, warm_pool_size: 0 },
     database: { file_path: databaseFile },
     fl: { enabled: false, data_dir: join(dir, 'fl') },
   };

@@ -128,6 +128,7 @@ export class SandboxManager {
     const listedAt = Date.now();
     const owned = await virtualization.list();
     const liveIds = new Set(owned.map((s) => s.id));
+    this.options.pool?.forgetMissing(liveIds);
     let destroyed = 0;
     let forgotten = 0;
     for (const sandbox of owned) {

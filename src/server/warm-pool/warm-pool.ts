@@ -119,6 +119,11 @@ export class WarmPool {
     return true;
   }
 
+  /** After a backend outage: ready sandboxes the backend no longer lists died unseen, and are replaced. */
+  forgetMissing(liveIds: ReadonlySet<string>): void {
+    for (const gone of this.ready.filter((r) => !liveIds.has(r.sandbox.id))) this.forgetEnded(gone.sandbox.id);
+  }
+
   /** Starts fills until the pool is (being) full, within the concurrency bound and the free capacity. */
   refill(): void {
     const { size, refillConcurrency, virtualization, capacity } = this.options;

@@ -92,6 +92,17 @@ describe('warm pool', () => {
     assert.equal(s.sessions.count(), 0);
   });
 
+  it('replaces a pool sandbox that vanished during a backend outage', async () => {
+    const s = await poolServer({ maxSandboxes: 2, warmPoolSize: 1 });
+    await until(() => pool(s).ready === 1);
+    const [first] = s.virtualization.sandboxes.keys();
+    s.virtualization.setAvailable(false);
+    s.virtualization.sandboxes.delete(first!);
+    s.virtualization.setAvailable(true);
+    await until(() => pool(s).replaced === 1 && pool(s).ready === 1);
+    assert.equal(s.virtualization.sandboxes.has(first!), false);
+  });
+
   it('starts the lifetime at claim, not at fill', async () => {
     const s = await poolServer({ maxSandboxes: 2, warmPoolSize: 1, maxLifetimeSeconds: 60 });
     await until(() => pool(s).ready === 1);

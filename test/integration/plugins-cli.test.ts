@@ -124,6 +124,9 @@ describe('plugins in the CLI daemon, with real sandboxes', { skip: dockerHost?.s
       assert.deepEqual(containersOf(serverId, dockerHost!), []);
       assert.equal(await available(), 2);
       assert.deepEqual(jsonOf(await cli('stat', '--json')).data.sessions, []);
+      // Appended through a write stream: wait (bounded) for the vetoed sandbox's destroyed line.
+      const vetoDeadline = Date.now() + 10_000;
+      while (auditLines().at(-1)?.reason !== 'vetoed' && Date.now() < vetoDeadline) await new Promise((r) => setTimeout(r, 50));
       const [made, ended] = auditLines().slice(-2);
       assert.deepEqual([made!.event, ended!.event, ended!.reason], ['created', 'destroyed', 'vetoed']);
       assert.equal(made!.container_id, ended!.container_id);
@@ -139,8 +142,12 @@ describe('plugins in the CLI daemon, with real sandboxes', { skip: dockerHost?.s
     const [containerId] = containersOf(serverId, dockerHost!);
     assert.equal((await rest().destroy(container_uuid, client_token)).message, 'OK');
 
+    // The plugin appends through a write stream: the destroyed line may land just after DESTROY's answer.
+    const mineOf = (all: ReturnType<typeof auditLines>) => all.filter((l) => l.container_id === containerId!.slice(0, 12));
+    const auditDeadline = Date.now() + 10_000;
+    while (mineOf(auditLines()).length < 2 && Date.now() < auditDeadline) await new Promise((r) => setTimeout(r, 50));
     const lines = auditLines();
-    const mine = lines.filter((l) => l.container_id === containerId!.slice(0, 12));
+    const mine = mineOf(lines);
     assert.deepEqual(mine.map((l) => [l.event, l.reason]), [['created', undefined], ['destroyed', 'destroy_request']]);
     assert.equal((mine[0]!.client as { transport: string }).transport, 'tcp');
     assert.equal(JSON.stringify(lines).includes(container_uuid), false, 'a credential reached the audit file');

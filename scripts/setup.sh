@@ -13,6 +13,11 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v mkfs.btrfs >/dev/null 2>&1 || need+=(btrfs-progs)
 # The dashboard's browser test (playwright-core drives Debian's chromium; no browser download).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The RabbitMQ interface's tests run a private broker; python3-pika is their independent client.
+command -v rabbitmq-server >/dev/null 2>&1 || need+=(rabbitmq-server)
+python3 -c 'import pika' >/dev/null 2>&1 || need+=(python3-pika)
+# The swarm backend's image distribution: a registry on the manager.
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing ${need[*]}; run as root or install them" >&2

@@ -18,6 +18,8 @@ export type DestroyReason =
   | 'died'
   | 'oom'
   | 'removed'
+  /** The swarm node that ran it went down or was drained. */
+  | 'node_lost'
   /** Reconciliation found it orphaned, or found its session's container gone. */
   | 'reconciled'
   /** The server stopped (`destroyOnStop`). */

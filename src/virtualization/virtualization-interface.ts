@@ -14,8 +14,13 @@ export interface Sandbox {
   /** Backend id (Docker container id). */
   id: string;
   uuid: string;
-  /** Host port forwarding to the sandbox's sshd. */
+  /** Port of the sandbox's sshd, published on `host` (the engine backend: this host, `container.published_address`). */
   port: number;
+  /**
+   * Address `port` is published on when that is not the daemon's own host: a swarm node's address (its sandboxes are
+   * reached at host:port, e.g. by the daemon's port forwarders). Absent for the engine backend.
+   */
+  host?: string;
   /** 64 lowercase hex: identity of the image the sandbox runs (`container_iso_sha256`). */
   imageSha256: string;
   labels: Record<string, string>;
@@ -54,7 +59,8 @@ export interface SandboxNetworkInfo {
   ipv6: boolean;
 }
 
-export type SandboxEndReason = 'stopped' | 'died' | 'removed' | 'oom';
+/** `node_lost`: the swarm node running it went down or was drained. */
+export type SandboxEndReason = 'stopped' | 'died' | 'removed' | 'oom' | 'node_lost';
 
 export interface VirtualizationEvents {
   /** A sandbox ended without us asking (killed, crashed, removed behind our back). */
@@ -74,6 +80,8 @@ export interface VirtualizationInterface {
   /** Sandboxes owned by this server (by label). */
   list(): Promise<Sandbox[]>;
   isAvailable(): boolean;
+  /** Sandboxes the backend itself can still place (a swarm's `max_per_node` over its ready nodes); undefined or absent: no limit of its own. */
+  freeSlots?(): number | undefined;
   /** Run a command inside a sandbox (as root unless `user` is given); `detach` returns at once with exitCode 0. */
   exec(id: string, cmd: string[], options?: { user?: string; env?: Record<string, string>; detach?: boolean; timeoutMs?: number }): Promise<ExecResult>;
   /** Authenticated SSH sessions open in a sandbox right now (idle detection). */

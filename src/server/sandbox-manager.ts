@@ -13,6 +13,7 @@ import type { SandboxCapacity } from './sandbox-capacity.js';
 import type { CreatedSandboxPayload, DestroyedSandboxPayload, DestroyReason, FlSandboxMark, Refusal, ServerEvents } from './server-events.js';
 import type { ServerObserver } from './server-observer.js';
 import type { ClientInfo } from './types.js';
+import type { SandboxForwarders } from './port-forwarding/sandbox-forwarders.js';
 import { obtainSandbox } from './warm-pool/obtain-sandbox.js';
 import type { WarmPool } from './warm-pool/warm-pool.js';
 
@@ -59,6 +60,8 @@ export interface SandboxManagerOptions {
   observer?: Pick<ServerObserver, 'refused' | 'sandboxCreated'>;
   /** Ready sandboxes CREATE claims before creating one cold. */
   pool?: WarmPool;
+  /** The port forwarders of sandboxes clients cannot reach on their own port (README "Port forwarding"). */
+  forwarders: SandboxForwarders;
 }
 
 // A well-formed hash that matches no session, so a miss costs the same comparison as a hit.
@@ -104,6 +107,17 @@ export class SandboxManager {
     virtualization.on('sandbox_ended', this.endedListener);
     virtualization.on('availability_changed', this.availabilityListener);
     await this.reconcile();
+    await this.restoreForwarders(virtualization);
+  }
+
+  /** Sandboxes kept across a restart get their forwarders back; one a handler refuses is destroyed. */
+  private async restoreForwarders(virtualization: VirtualizationInterface): Promise<void> {
+    if (!virtualization.isAvailable()) return;
+    const { sessions, forwarders } = this.options;
+    for (const id of await forwarders.restore(await virtualization.list(), (containerId) => sessions.findByContainerId(containerId)?.port)) {
+      const session = sessions.findByContainerId(id);
+      if (session !== undefined) await this.destroySession(session.id, 'vetoed');
+    }
   }
 
   /**
@@ -143,13 +157,14 @@ export class SandboxManager {
       if (session.createdAt >= listedAt) continue;
       // A DESTROY cut short by a crash left its row in 'destroying': nobody can finish it but us.
       if (session.state === 'destroying' && liveIds.has(session.containerId) && !this.destroying.has(session.id)) {
-        await this.discard(session.containerId, session);
+        await this.discard(session.containerId, session, 'reconciled');
         await this.announceDestroyed({ client: null, container_id: session.containerId, container_uuid: null, reason: 'reconciled', fl: null });
         forgotten++;
         continue;
       }
       if (liveIds.has(session.containerId)) continue;
       this.forgetSession(session.id);
+      await this.options.forwarders.stop(session.containerId, 'reconciled');
       // Its sandbox ended while nobody watched (e.g. during a backend outage): listeners still hear of it.
       await this.announceDestroyed({ client: null, container_id: session.containerId, container_uuid: null, reason: 'reconciled', fl: null });
       forgotten++;
@@ -180,11 +195,15 @@ export class SandboxManager {
   private async createSandbox(virtualization: VirtualizationInterface, client: ClientInfo, clientKeyDigest: string): Promise<CreatedSandbox> {
     const { sessions } = this.options;
     const obtainStart = performance.now();
-    const { sandbox, username, password, slot, source } = await obtainSandbox({ ...this.options, virtualization });
+    const { sandbox: obtained, username, password, slot, source } = await obtainSandbox({ ...this.options, virtualization });
     this.options.observer?.sandboxCreated?.((performance.now() - obtainStart) / 1000, source);
     let session: SessionRecord | undefined;
     let announced = false;
     try {
+      // The port the client is told: the sandbox's own, or its forwarder's (made before any container event, which carries it).
+      const exposure = await this.options.forwarders.expose(obtained, client);
+      if (exposure.refusal !== undefined) throw refusedRequest(exposure.refusal.reason);
+      const sandbox: Sandbox = { ...obtained, port: exposure.port };
       const clientToken = generateClientToken();
       // Lifetimes and idle time start here, at claim, for a pooled sandbox as for a cold one.
       const createdAt = Date.now();
@@ -220,9 +239,9 @@ export class SandboxManager {
       // A sandbox that ended while the hooks ran was announced as ended already (its session is gone).
       const endedMeanwhile = session !== undefined && sessions.findByContainerId(session.containerId) === undefined;
       // Nothing half-made survives a failed or vetoed CREATE.
-      await this.discard(sandbox.id, session);
+      await this.discard(obtained.id, session, 'vetoed');
       // Only a veto can fail a CREATE once announced: listeners hear the end of what they saw start.
-      if (announced && !endedMeanwhile) await this.announceDestroyed({ client, container_id: sandbox.id, container_uuid: sandbox.uuid, reason: 'vetoed', fl: null });
+      if (announced && !endedMeanwhile) await this.announceDestroyed({ client, container_id: obtained.id, container_uuid: obtained.uuid, reason: 'vetoed', fl: null });
       throw error;
     } finally {
       slot.release();
@@ -312,6 +331,7 @@ export class SandboxManager {
       this.destroying.delete(session.id);
     }
     sessions.deleteById(session.id);
+    await this.options.forwarders.stop(session.containerId, reason);
     await this.announceDestroyed({ client, container_id: session.containerId, container_uuid: containerUuid, reason, fl: null });
     return session;
   }
@@ -326,7 +346,7 @@ export class SandboxManager {
       sessions.list().map(async (session) => {
         sessions.setState(session.id, 'destroying');
         this.destroying.add(session.id);
-        await this.discard(session.containerId, session).finally(() => this.destroying.delete(session.id));
+        await this.discard(session.containerId, session, 'server_stopped').finally(() => this.destroying.delete(session.id));
         await this.announceDestroyed({ client: null, container_id: session.containerId, container_uuid: null, reason: 'server_stopped', fl: null });
       }),
     );
@@ -349,6 +369,8 @@ export class SandboxManager {
 
   async close(): Promise<void> {
     await this.lifetimes.stop();
+    // Sandboxes kept across a restart (destroy_on_stop: false) get their forwarders back at the next start.
+    await this.options.forwarders.stopAll('server_stopped');
     await this.options.pool?.close();
     const virtualization = this.options.virtualization;
     if (virtualization === undefined) return;
@@ -364,17 +386,19 @@ export class SandboxManager {
     // A sandbox we are destroying ourselves is accounted for by DESTROY.
     if (session === undefined || session.state === 'destroying') return;
     this.forgetSession(session.id);
+    await this.options.forwarders.stop(containerId, reason);
     logger.info(`sandbox ${containerId.slice(0, 12)} ended (${reason}); session removed`);
     await this.announceDestroyed({ client: null, container_id: containerId, container_uuid: containerUuid, reason, fl: null });
   }
 
-  private async discard(containerId: string, session: SessionRecord | undefined): Promise<void> {
+  private async discard(containerId: string, session: SessionRecord | undefined, reason: DestroyReason): Promise<void> {
     try {
       await this.options.virtualization?.destroy(containerId);
     } catch (error) {
       this.options.onRuntimeError(`destroy ${containerId.slice(0, 12)}`, error);
     } finally {
       if (session !== undefined) this.forgetSession(session.id);
+      await this.options.forwarders.stop(containerId, reason);
     }
   }
 

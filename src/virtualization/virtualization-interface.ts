@@ -10,6 +10,12 @@ export interface SandboxSpec {
   labels?: Record<string, string>;
 }
 
+/** An address and port the daemon reaches a sandbox's sshd at. */
+export interface SshEndpoint {
+  host: string;
+  port: number;
+}
+
 export interface Sandbox {
   /** Backend id (Docker container id). */
   id: string;
@@ -26,6 +32,10 @@ export interface Sandbox {
   labels: Record<string, string>;
   /** The sandbox's address on the backend's private network (reachable from the daemon only). */
   ipAddress?: string;
+  /** Where the daemon reaches the sandbox's sshd without any port publication in between (engine: bridge address:22; swarm: node:published port); what a forwarder pipes to. */
+  sshEndpoint?: SshEndpoint;
+  /** False when `port` is open only on another host (swarm host-mode publishing): clients reach the sandbox only through a forwarder of the daemon. Absent means true. */
+  portOnThisHost?: boolean;
 }
 
 export interface ExecResult {

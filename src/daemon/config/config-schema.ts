@@ -74,6 +74,10 @@ export interface AnweddolConfig {
   } & AnweddolVmKeys;
   port_forwarding: {
     port_range: [number, number];
+    /** `auto`: the daemon forwards only ports the backend publishes on another host (swarm); `forwarder`: every sandbox's. */
+    mode: 'auto' | 'forwarder';
+    /** Connections one forwarder pipes at once. */
+    max_connections: number;
   };
   database: {
     file_path: string;
@@ -272,6 +276,8 @@ export const configSchema = {
         default: [10000, 15000],
         'x-expect': 'a pair [first, last] of port numbers, first ≤ last',
       },
+      mode: { type: 'string', enum: ['auto', 'forwarder'], default: 'auto', 'x-expect': 'auto or forwarder' },
+      max_connections: int(32, 1, 'an integer ≥ 1 (connections per forwarder)', 4096),
     }),
     database: section({
       file_path: path('/var/lib/anweddol/anweddol.db'),

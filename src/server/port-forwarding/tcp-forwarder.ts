@@ -1,5 +1,5 @@
 // One sandbox's TCP forwarder: listens on a port of the server's own address and pipes each connection to the sandbox's sshd.
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type NetConnectOpts, type Server, type Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 
 export interface ForwarderTarget {
@@ -19,6 +19,12 @@ export interface TcpForwarderOptions {
   onConnectionError?: (error: Error) => void;
 }
 
+/**
+ * Per socket and direction. Node's default (16 KiB) is below one socket read (64 KiB), so every read would pause the
+ * pipe until the write drained: reads and writes would take turns instead of overlapping.
+ */
+const STREAM_BUFFER_BYTES = 256 * 1024;
+
 /** A listener lifecycle written out: a stopped forwarder never listens again (the owner makes a new one). */
 type ForwarderState = 'idle' | 'listening' | 'stopped';
 
@@ -33,7 +39,7 @@ export class TcpForwarder {
   constructor(private readonly options: TcpForwarderOptions) {
     if (!Number.isInteger(options.maxConnections) || options.maxConnections < 1) throw new RangeError('maxConnections must be an integer ≥ 1');
     // Half-open on both sides: a client that shuts down its sending side still gets the rest of the answer (scp, `ssh host cmd < file`).
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: STREAM_BUFFER_BYTES }, (socket) => this.accept(socket));
   }
 
   /** Connections piped right now. */
@@ -91,7 +97,15 @@ export class TcpForwarder {
       return;
     }
     this.pairs++;
-    const upstream = connect({ host: this.options.target.host, port: this.options.target.port, allowHalfOpen: true, noDelay: true });
+    // Node passes highWaterMark on to the socket's streams; its connect() typings do not list it.
+    const upstreamOptions: NetConnectOpts & { highWaterMark: number } = {
+      host: this.options.target.host,
+      port: this.options.target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      highWaterMark: STREAM_BUFFER_BYTES,
+    };
+    const upstream = connect(upstreamOptions);
     this.sockets.add(client);
     this.sockets.add(upstream);
     const connectTimer = setTimeout(() => upstream.destroy(new Error(`no answer from ${this.options.target.host}:${this.options.target.port}`)), this.options.connectTimeoutMs ?? 10_000);

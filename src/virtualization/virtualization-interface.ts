@@ -32,10 +32,8 @@ export interface Sandbox {
   labels: Record<string, string>;
   /** The sandbox's address on the backend's private network (reachable from the daemon only). */
   ipAddress?: string;
-  /** Where the daemon reaches the sandbox's sshd without any port publication in between (engine: bridge address:22; swarm: node:published port); what a forwarder pipes to. */
+  /** Where the daemon reaches the sandbox's sshd with no published port in between (engine: bridge address:22), for `port_forwarding.mode: forwarder`. */
   sshEndpoint?: SshEndpoint;
-  /** False when `port` is open only on another host (swarm host-mode publishing): clients reach the sandbox only through a forwarder of the daemon. Absent means true. */
-  portOnThisHost?: boolean;
 }
 
 export interface ExecResult {

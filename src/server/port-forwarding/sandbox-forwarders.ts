@@ -1,7 +1,7 @@
 // The forwarders of client sandboxes, one per sandbox: opened at CREATE (a cold sandbox or a claimed pool one), stopped on every way it ends.
 import { BackendUnavailableError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import type { Sandbox } from '../../virtualization/virtualization-interface.js';
+import type { Sandbox, SshEndpoint } from '../../virtualization/virtualization-interface.js';
 import type { DestroyReason, ForwarderPayload, Refusal, ServerEvents } from '../server-events.js';
 import type { ClientInfo } from '../types.js';
 import { TcpForwarder } from './tcp-forwarder.js';
@@ -46,9 +46,9 @@ export class SandboxForwarders {
     if (!Number.isInteger(options.maxConnections) || options.maxConnections < 1) throw new RangeError('maxConnections must be an integer ≥ 1');
   }
 
-  /** Whether clients reach this sandbox through a forwarder of ours. */
+  /** Whether clients reach this sandbox through a forwarder of ours: its port is on another host (a swarm node), or the mode says so. */
   needsForwarder(sandbox: Sandbox): boolean {
-    return this.options.mode === 'forwarder' || sandbox.portOnThisHost === false;
+    return this.options.mode === 'forwarder' || sandbox.host !== undefined;
   }
 
   /** Forwarders listening now. */
@@ -70,7 +70,7 @@ export class SandboxForwarders {
     if (!this.needsForwarder(sandbox)) return { port: sandbox.port };
     const { ports, events } = this.options;
     if (ports === undefined) throw new BackendUnavailableError('this sandbox needs a port forwarder and port forwarding is not configured');
-    const target = sandbox.sshEndpoint;
+    const target = targetOf(sandbox);
     if (target === undefined) throw new BackendUnavailableError('the backend gave no SSH endpoint to forward to');
     if (this.active.has(sandbox.id)) throw new Error(`sandbox ${sandbox.id.slice(0, 12)} already has a forwarder`);
     const forwarder = await this.listen(sandbox, port);
@@ -144,7 +144,7 @@ export class SandboxForwarders {
       const forwarder = new TcpForwarder({
         listenAddress: this.options.listenAddress,
         listenPort: port,
-        target: sandbox.sshEndpoint!,
+        target: targetOf(sandbox)!,
         maxConnections: this.options.maxConnections,
         onConnectionError: (error) => this.options.logger.debug(`sandbox ${sandbox.id.slice(0, 12)}: forwarded connection failed: ${error.message}`),
       });
@@ -160,4 +160,9 @@ export class SandboxForwarders {
       }
     }
   }
+}
+
+/** What a forwarder pipes to: the port on the sandbox's node; on this host, its sshd straight (no docker-proxy in between). */
+function targetOf(sandbox: Sandbox): SshEndpoint | undefined {
+  return sandbox.host !== undefined ? { host: sandbox.host, port: sandbox.port } : sandbox.sshEndpoint;
 }

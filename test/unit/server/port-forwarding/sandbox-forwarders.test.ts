@@ -16,16 +16,14 @@ import { testServerKeyPair } from '../../../helpers/test-keys.js';
 const CLIENT = clientInfo('127.0.0.1', 40000, 'http', Buffer.alloc(32));
 const PORT_RANGE: [number, number] = [14600, 14649];
 
-/** Sandboxes whose sshd is "on another node": the endpoint is a local echo server, and their own port is not on this host. */
+/** Sandboxes published "on another node" as a swarm backend reports them (`host`): the node's port is a local echo server. */
 class RemoteNodeVirtualization extends FakeVirtualization {
-  constructor(private readonly endpointPort: number) {
-    super({ firstPort: 30000 });
+  constructor(private readonly nodePort: number) {
+    super();
   }
 
   override async create(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
-    const sandbox = await super.create(spec, signal);
-    Object.assign(sandbox, { portOnThisHost: false, sshEndpoint: { host: '127.0.0.1', port: this.endpointPort } });
-    return sandbox;
+    return Object.assign(await super.create(spec, signal), { host: '127.0.0.1', port: this.nodePort });
   }
 }
 

@@ -3,7 +3,7 @@
 // Run: node --import tsx bench/forward.ts [--mib N] [--rounds N]
 // The daemon is the real CLI (rebuilt first) on 127.0.0.1 over the project's private dockerd; the ssh2 client runs here,
 // in another process, so the forwarder pays its own event loop as in production. The sandbox is destroyed on every exit path.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ssh2';
@@ -60,6 +60,12 @@ function sshThroughput(host: string, port: number, username: string, password: s
   });
 }
 
+/** CPU time (user + system) a process has used, in ms (/proc/PID/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 async function main(): Promise<void> {
   const host = dockerHost();
   buildDist();
@@ -84,21 +90,29 @@ async function main(): Promise<void> {
       { name: 'forwarder (port told to the client)', host: '127.0.0.1', port: created.container_listen_port },
     ];
     const results = new Map<string, number[]>(paths.map((p) => [p.name, []]));
+    // Throughput swings with the machine's load; the daemon's CPU per MiB forwarded does not: it is the forwarder's own cost.
+    const daemonCpu = new Map<string, number[]>(paths.map((p) => [p.name, []]));
+    const pid = daemon.child.pid!;
     console.log(`SSH throughput, ${MIB} MiB of \`head -c\` over one ssh2 exec channel, ${ROUNDS} rounds (order rotated each round)`);
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < paths.length; i++) {
         const path = paths[(i + round) % paths.length]!;
+        const cpuBefore = cpuMs(pid);
         const mibPerSecond = await sshThroughput(path.host, path.port, created.container_username, created.container_password);
+        const cpu = cpuMs(pid) - cpuBefore;
         results.get(path.name)!.push(mibPerSecond);
-        console.log(`  round ${round + 1}: ${path.name.padEnd(38)} ${mibPerSecond.toFixed(1)} MiB/s`);
+        daemonCpu.get(path.name)!.push(cpu);
+        console.log(`  round ${round + 1}: ${path.name.padEnd(38)} ${mibPerSecond.toFixed(1)} MiB/s, daemon CPU ${cpu} ms`);
       }
     }
     const median = (name: string) => percentile(results.get(name)!, 50);
-    console.log('median MiB/s:');
-    for (const path of paths) console.log(`  ${path.name.padEnd(38)} ${median(path.name).toFixed(1)}`);
+    console.log('median MiB/s, daemon CPU ms per run:');
+    for (const path of paths) console.log(`  ${path.name.padEnd(38)} ${median(path.name).toFixed(1).padStart(6)}  ${percentile(daemonCpu.get(path.name)!, 50)}`);
     const forwarder = median(paths[2]!.name);
     console.log(`forwarder / direct:        ${(forwarder / median(paths[0]!.name)).toFixed(3)}`);
     console.log(`forwarder / docker-proxy:  ${(forwarder / median(paths[1]!.name)).toFixed(3)}`);
+    const forwardedCpu = percentile(daemonCpu.get(paths[2]!.name)!, 50) - percentile(daemonCpu.get(paths[0]!.name)!, 50);
+    console.log(`forwarder CPU: ${((forwardedCpu / MIB) * 1024).toFixed(0)} ms per GiB forwarded (one core at 100 % would forward ${((MIB / forwardedCpu) * 1000).toFixed(0)} MiB/s)`);
   } finally {
     if (created !== undefined) await client.destroy(created.container_uuid, created.client_token).catch((error: unknown) => console.error(`destroy: ${String(error)}`));
     await stopDaemon(daemon.child);

@@ -48,6 +48,10 @@ export interface AnweddolConfig {
     /** Resolved by the loader: $DOCKER_HOST, else unix:///var/run/docker.sock, when left null. */
     host: string;
   };
+  swarm: {
+    /** `host:port` of the registry on the manager that serves the sandbox image to every node (`build-image` pushes there); null: none. */
+    registry: string | null;
+  };
   container: {
     image: string;
     max_allowed_running_container_domains: number | null;
@@ -230,6 +234,9 @@ export const configSchema = {
     }),
     docker: section({
       host: str(null, 'a Docker endpoint (unix:///path or tcp://host:port) or null ($DOCKER_HOST)'),
+    }),
+    swarm: section({
+      registry: { ...str(null, 'host:port of a registry (e.g. 10.240.0.1:5000) or null'), pattern: '^([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:]+\\])(:[0-9]{1,5})?$' },
     }),
     container: section({
       image: str('anweddol/sandbox:latest', 'an image reference (non-empty string)'),

@@ -3,7 +3,7 @@
 // Run: node --import tsx bench/forward.ts [--mib N] [--rounds N]
 // The daemon is the real CLI (rebuilt first) on 127.0.0.1 over the project's private dockerd; the ssh2 client runs here,
 // in another process, so the forwarder pays its own event loop as in production. The sandbox is destroyed on every exit path.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ssh2';
@@ -66,6 +66,20 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/** The docker-proxy process serving a published port (dockerd's userland proxy), if any. */
+function dockerProxyPid(port: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith('docker-proxy') && argv[argv.indexOf('-host-port') + 1] === String(port)) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
 async function main(): Promise<void> {
   const host = dockerHost();
   buildDist();
@@ -90,29 +104,32 @@ async function main(): Promise<void> {
       { name: 'forwarder (port told to the client)', host: '127.0.0.1', port: created.container_listen_port },
     ];
     const results = new Map<string, number[]>(paths.map((p) => [p.name, []]));
-    // Throughput swings with the machine's load; the daemon's CPU per MiB forwarded does not: it is the forwarder's own cost.
+    // Throughput swings with the machine's load; the relay's CPU per MiB does not: it is the forwarder's own cost.
     const daemonCpu = new Map<string, number[]>(paths.map((p) => [p.name, []]));
-    const pid = daemon.child.pid!;
+    // The process that relays each path: none for direct, docker-proxy for the published port, the daemon for the forwarder.
+    const proxy = dockerProxyPid(published);
+    const relayOf = (name: string) => (name === paths[1]!.name ? proxy : name === paths[2]!.name ? daemon.child.pid : undefined);
     console.log(`SSH throughput, ${MIB} MiB of \`head -c\` over one ssh2 exec channel, ${ROUNDS} rounds (order rotated each round)`);
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < paths.length; i++) {
         const path = paths[(i + round) % paths.length]!;
-        const cpuBefore = cpuMs(pid);
+        const relay = relayOf(path.name);
+        const cpuBefore = relay === undefined ? 0 : cpuMs(relay);
         const mibPerSecond = await sshThroughput(path.host, path.port, created.container_username, created.container_password);
-        const cpu = cpuMs(pid) - cpuBefore;
+        const cpu = relay === undefined ? 0 : cpuMs(relay) - cpuBefore;
         results.get(path.name)!.push(mibPerSecond);
         daemonCpu.get(path.name)!.push(cpu);
-        console.log(`  round ${round + 1}: ${path.name.padEnd(38)} ${mibPerSecond.toFixed(1)} MiB/s, daemon CPU ${cpu} ms`);
+        console.log(`  round ${round + 1}: ${path.name.padEnd(38)} ${mibPerSecond.toFixed(1)} MiB/s, relay CPU ${cpu} ms`);
       }
     }
     const median = (name: string) => percentile(results.get(name)!, 50);
-    console.log('median MiB/s, daemon CPU ms per run:');
+    console.log(`median MiB/s, relay CPU ms per run (docker-proxy ${proxy === undefined ? 'not found: dockerd runs without userland proxy' : `pid ${proxy}`}):`);
     for (const path of paths) console.log(`  ${path.name.padEnd(38)} ${median(path.name).toFixed(1).padStart(6)}  ${percentile(daemonCpu.get(path.name)!, 50)}`);
     const forwarder = median(paths[2]!.name);
     console.log(`forwarder / direct:        ${(forwarder / median(paths[0]!.name)).toFixed(3)}`);
     console.log(`forwarder / docker-proxy:  ${(forwarder / median(paths[1]!.name)).toFixed(3)}`);
-    const forwardedCpu = percentile(daemonCpu.get(paths[2]!.name)!, 50) - percentile(daemonCpu.get(paths[0]!.name)!, 50);
-    console.log(`forwarder CPU: ${((forwardedCpu / MIB) * 1024).toFixed(0)} ms per GiB forwarded (one core at 100 % would forward ${((MIB / forwardedCpu) * 1000).toFixed(0)} MiB/s)`);
+    const perGiB = (name: string) => (percentile(daemonCpu.get(name)!, 50) / MIB) * 1024;
+    console.log(`relay CPU per GiB: forwarder ${perGiB(paths[2]!.name).toFixed(0)} ms, docker-proxy ${perGiB(paths[1]!.name).toFixed(0)} ms`);
   } finally {
     if (created !== undefined) await client.destroy(created.container_uuid, created.client_token).catch((error: unknown) => console.error(`destroy: ${String(error)}`));
     await stopDaemon(daemon.child);

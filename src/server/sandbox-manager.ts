@@ -3,6 +3,7 @@ import { constantTimeHexEqual, sha256Hex } from '../crypto/hash.js';
 import { generateClientToken } from '../crypto/tokens.js';
 import type { SessionRecord, SessionStore } from '../database/session-store.js';
 import type { Sandbox, SandboxEndReason, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
+import { adminDestroy, type AdminDestroyOutcome, type DestroySelector } from './admin-destroy.js';
 import { badAuthentication, refusedRequest, unavailable } from './errors.js';
 import type { Logger } from '../shared/logger.js';
 import { ClientCounter } from './client-limits/client-counter.js';
@@ -28,22 +29,7 @@ export interface CreatedSandbox {
   expires_at: number | null;
 }
 
-/** Which sandboxes an administrator destroys: one (by the uuid its client got), a client's, the overdue ones, or all. */
-export type DestroySelector = { uuid: string } | { sessionId: number } | { clientId: string } | { expired: true } | { all: true };
-
-/** A destroyed sandbox as the admin sees it: no credential, not even hashed. */
-export interface DestroyedSandbox {
-  sessionId: number;
-  containerId: string;
-  port: number;
-  clientId: string;
-  reason: DestroyReason;
-}
-
-export interface AdminDestroyOutcome {
-  destroyed: DestroyedSandbox[];
-  failed: Array<{ sessionId: number; containerId: string; error: string }>;
-}
+export type { AdminDestroyOutcome, DestroyedSandbox, DestroySelector } from './admin-destroy.js';
 
 export interface SandboxManagerOptions {
   virtualization: VirtualizationInterface | undefined;
@@ -269,31 +255,12 @@ export class SandboxManager {
   }
 
   /** The admin's `destroy`: sessions only (FL sandboxes have their own deadlines and are never selected). */
-  async adminDestroy(selector: DestroySelector): Promise<AdminDestroyOutcome> {
-    const outcome: AdminDestroyOutcome = { destroyed: [], failed: [] };
-    if ('expired' in selector) {
-      for (const { session, reason } of await this.lifetimes.expireOverdue()) outcome.destroyed.push(describeDestroyed(session, reason));
-      return outcome;
-    }
-    const { sessions } = this.options;
-    const selected =
-      'uuid' in selector
-        ? [sessions.findByUuidHash(sha256Hex(selector.uuid))].filter((s) => s !== undefined)
-        : 'sessionId' in selector
-          ? [sessions.findById(selector.sessionId)].filter((s) => s !== undefined)
-          : sessions.list().filter((s) => 'all' in selector || s.clientId === selector.clientId);
-    await Promise.all(
-      selected.map(async (session) => {
-        try {
-          const destroyed = await this.destroySession(session.id, 'admin', null, 'uuid' in selector ? selector.uuid : null);
-          if (destroyed !== undefined) outcome.destroyed.push(describeDestroyed(destroyed, 'admin'));
-        } catch (error) {
-          outcome.failed.push({ sessionId: session.id, containerId: session.containerId.slice(0, 12), error: error instanceof Error ? error.message : String(error) });
-        }
-      }),
-    );
-    outcome.destroyed.sort((a, b) => a.sessionId - b.sessionId);
-    return outcome;
+  adminDestroy(selector: DestroySelector): Promise<AdminDestroyOutcome> {
+    return adminDestroy(selector, {
+      sessions: this.options.sessions,
+      expireOverdue: () => this.lifetimes.expireOverdue(),
+      destroySession: (sessionId, uuid) => this.destroySession(sessionId, 'admin', null, uuid),
+    });
   }
 
   /** The running session these credentials open; Bad authentication otherwise (same cost whether the uuid exists or not). */
@@ -406,10 +373,6 @@ export class SandboxManager {
     this.options.sessions.deleteById(sessionId);
     this.lifetimes.untrack(sessionId);
   }
-}
-
-function describeDestroyed(session: SessionRecord, reason: DestroyReason): DestroyedSandbox {
-  return { sessionId: session.id, containerId: session.containerId.slice(0, 12), port: session.port, clientId: session.clientId, reason };
 }
 
 /** The payload of `container_started` / `created_container` for a sandbox (a client's, or an FL training's with `fl`). */

@@ -117,6 +117,15 @@ describe('port forwarders', () => {
     assert.equal(typeof payload.container_id, 'string');
   });
 
+  it("accepts Anweddol 5's on_forwarder_* names for the forwarder events", async () => {
+    const { server, call } = await startServer();
+    const seen: string[] = [];
+    for (const name of ['on_forwarder_created', 'on_forwarder_started', 'on_forwarder_stopped']) server.on(name, (ctx) => void seen.push(String(ctx.event)));
+    const created = await call('CREATE');
+    await call('DESTROY', { container_uuid: created.data.container_uuid, client_token: created.data.client_token });
+    assert.deepEqual(seen, ['forwarder_created', 'forwarder_started', 'forwarder_stopped']);
+  });
+
   it('stops the forwarder on DESTROY: forwarder_stopped with the reason, and the port refuses connections', async () => {
     const { server, call, events } = await startServer();
     const created = await call('CREATE');

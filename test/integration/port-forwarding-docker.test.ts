@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import type { AnweddolServerOptions } from '../../src/server/anweddol-server.js';
 import type { DestroyReason } from '../../src/server/server-events.js';
 import { bindProbe, PortPool } from '../../src/virtualization/docker/port-pool.js';
@@ -14,6 +15,7 @@ import { startSandboxServer, type CreatedData, type SandboxServer } from '../hel
 const serverId = uniqueServerId('forward');
 const dir = mkdtempSync(join(tmpdir(), 'anweddol-forward-'));
 const PORT_RANGE: [number, number] = [13700, 13759];
+const SLOW_CREATE_MS = 180_000;
 const running = new Set<SandboxServer>();
 let databases = 0;
 
@@ -38,6 +40,8 @@ async function start(server: Partial<AnweddolServerOptions> = {}): Promise<Forwa
     destroyOnStop: true,
     backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId, portRange: PORT_RANGE },
     serverOptions: {
+      // dockerd is shared by every developer's tests: a `docker run` can take a minute under that load.
+      timeoutSeconds: SLOW_CREATE_MS / 1000,
       portForwarding: { mode: 'forwarder', listenAddress: '127.0.0.1', ports: new PortPool(...PORT_RANGE, bindProbe('127.0.0.1')), maxConnections: 4 },
       ...server,
     },
@@ -52,8 +56,13 @@ async function stop(s: SandboxServer): Promise<void> {
   await s.stop();
 }
 
+/** A client that waits as long as the server may take to create a sandbox on the loaded shared dockerd. */
+function slowClient(s: SandboxServer): AnweddolTcpClient {
+  return new AnweddolTcpClient({ host: '127.0.0.1', port: s.server.tcpAddress()!.port, rsaKeyBits: 2048, timeoutMs: SLOW_CREATE_MS });
+}
+
 async function create(s: SandboxServer): Promise<CreatedData & { containerId: string; publishedPort: number }> {
-  const response = await s.client.create();
+  const response = await slowClient(s).create();
   assert.equal(response.message, 'OK', `CREATE answered ${response.message}`);
   const data = response.data as unknown as CreatedData;
   const session = s.sessions.list().find((row) => row.port === data.container_listen_port)!;
@@ -102,7 +111,7 @@ describe('port forwarders on the real Docker backend', () => {
     const s = await start();
     const sandbox = await create(s);
     const login = await sshOpen(sandbox.container_listen_port, sandbox.container_username, sandbox.container_password);
-    assert.equal((await s.client.destroy(sandbox.container_uuid, sandbox.client_token)).message, 'OK');
+    assert.equal((await slowClient(s).destroy(sandbox.container_uuid, sandbox.client_token)).message, 'OK');
     await assertForwarderGone(s, sandbox.container_listen_port, 'destroy_request');
     await login.close();
     await stop(s);

@@ -91,7 +91,7 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
 
 /** The sandbox's forwarder stopped with `reason`, and nothing listens on its port any more. */
 async function assertForwarderGone(s: ForwardingServer, port: number, reason: DestroyReason): Promise<void> {
-  await until(() => s.stopped.some((e) => e.port === port), 20_000);
+  await until(() => s.stopped.some((e) => e.port === port), SLOW_CREATE_MS);
   assert.deepEqual(s.stopped.find((e) => e.port === port), { port, reason });
   assert.equal(s.server.forwarderCount(), 0);
   assert.ok(await isRefused(port), `port ${port} still accepts connections`);

@@ -1,5 +1,5 @@
 // Where FL agents run: in sandboxes (production) or as in-process HTTP servers (tests, benchmark baseline).
-import type { TrainerCommand, AgentHyperparameters } from '../agent/agent-config.js';
+import type { AgentBrokerConfig, TrainerCommand, AgentHyperparameters } from '../agent/agent-config.js';
 import type { Dataset } from '../data/dataset.js';
 
 export interface AgentLaunch {
@@ -13,6 +13,8 @@ export interface AgentLaunch {
   trainer?: TrainerCommand;
   /** Base URL of the coordinator API as the agent must reach it. */
   coordinatorUrl: string;
+  /** The broker channel (`fl.transport: rabbitmq`): the agent then listens on no port. */
+  broker?: AgentBrokerConfig;
 }
 
 export interface LaunchedClient {

@@ -12,10 +12,11 @@ import { initialOptimizerState, type OptimizerState } from '../strategy/fed-opt.
 import { aggregateEvaluate } from '../strategy/aggregate-evaluate.js';
 import { aggregateFit, configureFit, type ClientUpdate } from '../strategy/strategy.js';
 import { AgentApi, newClientToken } from './agent-api.js';
+import { HttpAgentTransport, type AgentTransport } from './agent-transport.js';
+import type { AgentBrokerConfig } from '../agent/agent-config.js';
 import type { ClientHost } from './client-host.js';
 import { buildCoordinatorApi } from './coordinator-api.js';
 import { ModelStore } from './model-store.js';
-import { Notifier } from './notifier.js';
 import { RoundCollector } from './round-collector.js';
 import { checkStopConditions } from './stop-conditions.js';
 import { describeTrainingRequest, normalizeTrainingRequest, type TrainingRequestInput } from './training-request.js';
@@ -52,6 +53,8 @@ export interface FlCoordinatorOptions {
   maxUploadBytes?: number;
   /** Resume interrupted trainings when the API starts (`fl.resume_on_start`, default true); else they wait for `resumeTraining`. */
   resumeOnStart?: boolean;
+  /** How agents get notifications and send uploads (`fl.transport`); default: HTTP both ways. Handed the agent API to check uploads. */
+  transport?: (agents: AgentApi) => AgentTransport;
 }
 
 
@@ -59,7 +62,7 @@ export class FlCoordinator {
   private readonly runs = new Map<string, TrainingRun>();
   private readonly models: ModelStore;
   private readonly agents: AgentApi;
-  private readonly notifier: Notifier;
+  private readonly transport: AgentTransport;
   private apis: FastifyInstance[] = [];
   private port = 0;
   private readonly log: Logger;
@@ -68,7 +71,7 @@ export class FlCoordinator {
     this.log = options.logger ?? silentLogger;
     this.models = new ModelStore(options.dataDir, options.store);
     this.agents = new AgentApi(this.models, options.store);
-    this.notifier = new Notifier(options.notifyTimeoutMs);
+    this.transport = options.transport?.(this.agents) ?? new HttpAgentTransport(options.notifyTimeoutMs);
   }
 
   /** Starts the agent API on every address the host needs (same port on each). */
@@ -82,8 +85,10 @@ export class FlCoordinator {
         await app.listen({ host, port });
         port = (app.server.address() as { port: number }).port;
       }
+      await this.transport.start();
     } catch (e) {
       await this.closeApis();
+      await this.transport.stop();
       throw e;
     }
     this.port = port;
@@ -108,6 +113,7 @@ export class FlCoordinator {
     });
     await Promise.all(pending);
     await this.closeApis();
+    await this.transport.stop();
   }
 
   private async closeApis(): Promise<void> {
@@ -120,6 +126,10 @@ export class FlCoordinator {
   startTraining(input: TrainingRequestInput): string {
     if (this.apis.length === 0) throw new Error('FL coordinator is not started');
     const request = normalizeTrainingRequest(input);
+    // A trainer command runs as its own process, with the HTTP client only.
+    if (this.transport.kind === 'rabbitmq' && (request.trainer || Object.keys(request.clientTrainers).length > 0)) {
+      throw new Error('trainer commands need fl.transport http (over the broker, agents run the built-in trainer)');
+    }
     const run = new TrainingRun(randomUUID(), request);
     // Stored first: a failed write leaves no half-registered run for stop() to trip over. Data in memory cannot be replayed.
     const replayable = typeof input.dataset === 'object' ? null : { ...input };
@@ -217,9 +227,10 @@ export class FlCoordinator {
   private async execute(run: TrainingRun): Promise<TrainingSummary> {
     try {
       await this.prepare(run);
+      const channels = await this.transport.openTraining(run);
       // The data, shards and statistics are rebuilt from the same seeds, so the stored models fit them; checked before any sandbox.
       const checkpoint = run.resumed > 0 && this.options.store ? loadCheckpoint(this.options.store, this.models, run.uuid, run.spec) : undefined;
-      await this.provision(run);
+      await this.provision(run, channels);
       await this.collectStatistics(run);
       this.setStatus(run, 'running');
       this.emit('fl_training_started', {
@@ -245,6 +256,7 @@ export class FlCoordinator {
       if (!run.request.keepSandboxes) {
         await Promise.all([...run.clients.values()].map((c) => c.launched?.destroy().catch((e: Error) => this.log.error(`FL: destroying client ${c.id} failed: ${e.message}`))));
       }
+      await this.transport.closeTraining(run);
     }
     const summary = run.summary();
     this.emit('fl_training_finished', { training_uuid: run.uuid, status: run.status, message: run.message, final_accuracy: summary.final_accuracy });
@@ -316,7 +328,7 @@ export class FlCoordinator {
     });
   }
 
-  private async provision(run: TrainingRun): Promise<void> {
+  private async provision(run: TrainingRun, channels: Map<string, AgentBrokerConfig>): Promise<void> {
     const r = run.request;
     const host = this.options.host;
     const coordinatorUrl = host.coordinatorUrl(this.port);
@@ -332,6 +344,7 @@ export class FlCoordinator {
           shard: c.shard,
           ...(c.testShard ? { testShard: c.testShard } : {}),
           coordinatorUrl,
+          ...(channels.has(c.id) ? { broker: channels.get(c.id)! } : {}),
           hyperparameters: { epochs: r.localEpochs, learningRate: r.learningRate, batchSize: r.batchSize, mu: r.mu, seed: r.seed },
           ...(trainer ? { trainer } : {}),
         }, run.abort.signal);
@@ -429,7 +442,7 @@ export class FlCoordinator {
   /** Sends a notification; a client that cannot be reached is dropped (unless `dropOnFailure` is false). */
   private async notify(run: TrainingRun, c: ClientState, n: Notification, dropOnFailure = true): Promise<boolean> {
     if (!c.launched) return false;
-    const outcome = await this.notifier.send(c.launched.agentUrl, c.token, n, run.abort.signal);
+    const outcome = await this.transport.notify(run, c, n, run.abort.signal);
     if (outcome.delivered) return true;
     if (dropOnFailure && !run.abort.signal.aborted) this.dropClient(run, c, outcome.reason);
     return false;

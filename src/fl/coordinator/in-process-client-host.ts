@@ -46,6 +46,7 @@ export class InProcessClientHost implements ClientHost {
         ...(testDataPath ? { testDataPath } : {}),
         hyperparameters: launch.hyperparameters,
         ...(launch.trainer ? { trainer: launch.trainer } : {}),
+        ...(launch.broker ? { broker: launch.broker } : {}),
       },
       launch.shard,
       undefined,

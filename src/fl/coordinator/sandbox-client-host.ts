@@ -87,6 +87,7 @@ export class SandboxClientHost implements ClientHost {
         ...(launch.testShard ? { testDataPath: `${this.workDir}/test.csv` } : {}),
         hyperparameters: launch.hyperparameters,
         ...(launch.trainer ? { trainer: launch.trainer } : {}),
+        ...(launch.broker ? { broker: launch.broker } : {}),
       };
       await virt.putFiles(sandbox.id, this.workDir, [
         { name: 'config.json', content: Buffer.from(JSON.stringify(config)), mode: 0o600 },

@@ -41,7 +41,7 @@ export class BrokerLink implements CoordinatorChannel {
         return new BrokerLink(connection, channel, config, token, owner);
       } catch (e) {
         await connection?.close().catch(() => undefined);
-        if (Date.now() >= deadline) throw new Error(`cannot reach the broker: ${(e as Error).message}`);
+        if (Date.now() >= deadline) throw new Error(`cannot reach the broker: ${(e as Error).message}`, { cause: e });
         await new Promise((r) => setTimeout(r, 500));
       }
     }

@@ -59,7 +59,7 @@ export class BrokerAgentTransport implements AgentTransport {
   private async ensureChannel(): Promise<ConfirmChannel> {
     if (this.channel) return this.channel;
     const connection = await connect(this.options.url, { timeout: 10_000 }).catch((e: Error) => {
-      throw new Error(`cannot connect to the broker (fl.rabbitmq.url): ${e.message}`);
+      throw new Error(`cannot connect to the broker (fl.rabbitmq.url): ${e.message}`, { cause: e });
     });
     connection.on('error', (e: Error) => this.log.warn(`FL broker connection error: ${e.message}`));
     // Trainings whose route died with the connection lose their uploads: their rounds end at the deadline.

@@ -114,6 +114,18 @@ export interface AnweddolConfig {
     listen_port: number;
     data_dir: string;
     resume_on_start: boolean;
+    /** How agents reach the coordinator: its HTTP API, or a RabbitMQ broker (`fl.rabbitmq`). */
+    transport: 'http' | 'rabbitmq';
+    rabbitmq: {
+      /** The daemon's own broker connection (declares each training's exchanges and queues). */
+      url: string | null;
+      /** What agents dial; null = `url` on the sandbox network's gateway, without its credentials. */
+      agent_url: string | null;
+      /** rabbitmqctl and its leading arguments: per-client broker users; null = agents use agent_url's credentials. */
+      rabbitmqctl: string[] | null;
+      /** Ceiling on any agent message in bytes, before the training's own model size check. */
+      max_message_bytes: number;
+    };
   };
   metrics: {
     enabled: boolean;
@@ -182,6 +194,7 @@ const ipv4Cidrs = () => ({
   default: [],
   'x-expect': 'a list of IPv4 addresses or CIDR ranges',
 });
+const amqpUrl = () => ({ type: ['string', 'null'], pattern: '^amqps?://[^\\s]+$', default: null, 'x-expect': 'an amqp:// or amqps:// URL, or null' });
 const section = (properties: Record<string, unknown>) => ({
   type: 'object',
   additionalProperties: false,
@@ -316,6 +329,16 @@ export const configSchema = {
       listen_port: port(6160),
       data_dir: path('/var/lib/anweddol/fl'),
       resume_on_start: bool(true),
+      transport: { type: 'string', enum: ['http', 'rabbitmq'], default: 'http', 'x-expect': 'http or rabbitmq' },
+      rabbitmq: section({
+        url: amqpUrl(),
+        agent_url: amqpUrl(),
+        rabbitmqctl: {
+          type: ['array', 'null'], minItems: 1, items: { type: 'string', minLength: 1 }, default: null,
+          'x-expect': 'a command as a list of strings (e.g. [rabbitmqctl, -n, rabbit@host]) or null',
+        },
+        max_message_bytes: int(64 * 1024 * 1024, 1024, 'an integer ≥ 1024 (bytes)', 512 * 1024 * 1024),
+      }),
     }),
     metrics: section({
       enabled: bool(true),

@@ -61,6 +61,12 @@ export function defaultAgentUrl(daemonUrl: string, gateway: string): string {
   return u.toString();
 }
 
+/** The TCP port an amqp(s) URL names (AMQP's defaults otherwise). */
+export function brokerPortOf(url: string): number {
+  const u = new URL(url);
+  return u.port === '' ? (u.protocol === 'amqps:' ? 5671 : 5672) : Number(u.port);
+}
+
 /** The agent URL with a client's own credentials (or as configured when users are shared). */
 export function agentUrlFor(agentUrl: string, user?: BrokerUser): string {
   if (!user) return agentUrl;

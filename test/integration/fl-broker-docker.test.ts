@@ -14,18 +14,12 @@ import { SandboxClientHost } from '../../src/fl/coordinator/sandbox-client-host.
 import { decodeModelFile } from '../../src/fl/model/model-file.js';
 import { DockerVirtualization } from '../../src/virtualization/docker/docker-virtualization.js';
 import { DIGITS } from '../helpers/digits-files.js';
-import { containersOf, dockerHost, REPO, uniqueServerId } from '../helpers/docker-sandbox.js';
-import { brokerTransports, rabbitmqctlFor } from '../helpers/fl-broker.js';
+import { containersOf, dockerHost, uniqueServerId } from '../helpers/docker-sandbox.js';
+import { brokerTransports, imageWithThisAgent, rabbitmqctlFor } from '../helpers/fl-broker.js';
 import { startRabbitmqBroker, type RabbitmqBroker } from '../helpers/rabbitmq-broker.js';
 
 const serverId = uniqueServerId('flbroker');
 const TRAINING = { clients: 3, rounds: 3, dataset: DIGITS, localEpochs: 2, seed: 5, roundTimeoutSeconds: 60, readyTimeoutSeconds: 60 };
-
-/** The sandbox image with this tree's agent bundle (iso/build.sh reuses it when the recipe did not change). */
-function imageWithThisAgent(): string {
-  const out = execFileSync('bash', [join(REPO, 'iso/build.sh')], { env: { ...process.env, DOCKER_HOST: dockerHost() }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 600_000 });
-  return out.trim().split('\n').at(-1)!;
-}
 
 describe('FL agents in sandboxes over a real broker', () => {
   let backend: DockerVirtualization;

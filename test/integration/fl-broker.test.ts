@@ -197,6 +197,13 @@ describe('FL agents over a real broker (in-process agents)', () => {
       await refusedWith('statistics', Buffer.from(JSON.stringify({ owner: 'client-1' })), /owner does not match the token/);
     });
 
+    it('keeps a refusal that quotes what the agent sent on one log line', async () => {
+      await refusedWith('statistics', Buffer.from('{}'), /unknown message type "forged\\nwarn line"/, (m) => {
+        m.properties.type = 'forged\nwarn line';
+      });
+      assert.equal(log.lines.some((l) => l.message.includes('\n')), false);
+    });
+
     it('has a message over the size limit refused before it is read', async () => {
       await refusedWith('update', Buffer.alloc(300 * 1024), /message larger than 262144 bytes/);
     });

@@ -91,7 +91,7 @@ export function encodeUploadMessage(kind: UploadKind, token: string, target: str
 /** Throws BrokerWireError naming the problem; the token is not checked here (the coordinator's registry does that). */
 export function decodeUploadMessage(m: WireMessage): DecodedUpload {
   const kind = m.properties.type;
-  if (kind !== 'update' && kind !== 'metrics' && kind !== 'statistics') throw new BrokerWireError(`unknown message type '${String(kind).slice(0, 40)}'`);
+  if (kind !== 'update' && kind !== 'metrics' && kind !== 'statistics') throw new BrokerWireError(`unknown message type ${JSON.stringify(String(kind).slice(0, 40))}`);
   const headers = m.properties.headers ?? {};
   const token = tokenOf(headers);
   if (token === undefined) throw new BrokerWireError('missing or invalid bearer token');

@@ -145,8 +145,10 @@ export class BrokerAgentTransport implements AgentTransport {
       this.accept(run, route, u, m.properties.userId as string | undefined);
     } catch (e) {
       this.refusedMessages++;
-      if (e instanceof FlApiError || e instanceof BrokerWireError) this.log.warn(`FL training ${run.uuid}: ${kind} over the broker refused: ${e.message}`);
-      else this.log.error(`FL training ${run.uuid}: ${kind} over the broker failed: ${(e as Error).message}`);
+      // Reasons may quote what an agent sent: one line, bounded, whatever it put there.
+      const reason = (e as Error).message.replace(/\p{Cc}/gu, '?').slice(0, 300);
+      if (e instanceof FlApiError || e instanceof BrokerWireError) this.log.warn(`FL training ${run.uuid}: ${kind} over the broker refused: ${reason}`);
+      else this.log.error(`FL training ${run.uuid}: ${kind} over the broker failed: ${reason}`);
     } finally {
       ch.ack(m);
     }

@@ -47,8 +47,8 @@ describe('FL broker messages', () => {
 
   it('refuses an unknown message type', () => {
     const m = encodeUploadMessage('metrics', 'tok', MODEL, Buffer.from('{}'));
-    m.properties.type = 'delete_everything';
-    assert.throws(() => decodeUploadMessage(m), /unknown message type 'delete_everything'/);
+    m.properties.type = 'delete\neverything';
+    assert.throws(() => decodeUploadMessage(m), /unknown message type "delete\\neverything"/);
   });
 
   it('refuses a target that is not a uuid', () => {

@@ -4,12 +4,14 @@
 #   up      install docker.io if needed, start (or reuse) the daemon, print `DOCKER_HOST=unix://…` on stdout
 #   down    stop it (SIGTERM, bounded wait, then leftover shims/containerd/mounts); safe when nothing runs
 #   status  print `DOCKER_HOST=…` and exit 0 when it answers, exit 1 otherwise
+#   mount   btrfs mode: only mount the data root (scripts/swarm.sh does it from the host side for a worker in a netns)
 # Environment: ANWEDDOL_DOCKERD_DIR (state folder, default <repo>/.cache/dockerd),
 #              ANWEDDOL_DOCKERD_POOL (default address pool, default base=10.231.0.0/16,size=24),
 #              ANWEDDOL_DOCKERD_TIMEOUT (seconds to wait for the daemon, default 60),
 #              ANWEDDOL_DOCKERD_STORAGE (overlay2, the default, or btrfs: the data root is a loop-mounted btrfs
 #                image with quotas on, so `--storage-opt size=` (container.disk_limit) is enforced),
-#              ANWEDDOL_DOCKERD_BTRFS_SIZE (size of that sparse image, default 20G).
+#              ANWEDDOL_DOCKERD_BTRFS_SIZE (size of that sparse image, default 20G),
+#              ANWEDDOL_DOCKERD_ARGS (extra dockerd flags, split on spaces; scripts/swarm.sh passes --insecure-registry).
 # Only the line `DOCKER_HOST=…` goes to stdout, so `eval "$(bash scripts/dockerd.sh up)"` works.
 set -euo pipefail
 
@@ -19,6 +21,7 @@ pool=${ANWEDDOL_DOCKERD_POOL:-base=10.231.0.0/16,size=24}
 timeout=${ANWEDDOL_DOCKERD_TIMEOUT:-60}
 storage=${ANWEDDOL_DOCKERD_STORAGE:-overlay2}
 btrfs_size=${ANWEDDOL_DOCKERD_BTRFS_SIZE:-20G}
+read -r -a extra_args <<<"${ANWEDDOL_DOCKERD_ARGS:-}"
 case "$storage" in overlay2 | btrfs) ;; *) echo "dockerd.sh: ANWEDDOL_DOCKERD_STORAGE must be overlay2 or btrfs, got $storage" >&2; exit 2 ;; esac
 
 log() { echo "dockerd.sh: $*" >&2; }
@@ -181,6 +184,7 @@ up() {
       --containerd-plugins-namespace "$ns-plugins" \
       --storage-driver "$storage" \
       --log-level warn \
+      "${extra_args[@]}" \
       >>"$logfile" 2>&1 </dev/null 9>&- &
     started=$!
     disown || true
@@ -256,5 +260,6 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  mount) if [ "$storage" = btrfs ]; then ensure_installed; mount_btrfs; fi ;;
+  *) echo "usage: $0 up|down|status|mount" >&2; exit 2 ;;
 esac

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# A local two-node Docker Swarm for development, tests and benches: manager = a private dockerd, worker = a dockerd in a network namespace, plus a registry.
+# Usage: scripts/swarm.sh up|down|status
+#   up      start (or reuse) both engines, the swarm, and the registry; print the manager's `DOCKER_HOST=unix://…` on stdout
+#   down    leave the swarm and stop everything: registry, worker, namespace, veth pair, manager, mounts
+#   status  print `DOCKER_HOST=…` and exit 0 when the swarm has both nodes ready, exit 1 otherwise
+# Layout (under ANWEDDOL_SWARM_DIR, default <repo>/.cache/swarm):
+#   manager/docker.sock  the manager's engine; it advertises 10.240.0.1 (host side of the veth pair)
+#   worker/docker.sock   the worker's engine (hostname anweddol-swarm-worker, namespace anweddol-swarm, 10.240.0.2)
+#   registry/            Debian's docker-registry, listening on 10.240.0.1:5000 (both engines trust it over plain HTTP)
+# Never touches the shared private dockerd (scripts/dockerd.sh's default folder): the manager has its own state.
+# Traffic stays on this machine: the veth pair, loopback and the engines' own containers.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+state=${ANWEDDOL_SWARM_DIR:-$repo/.cache/swarm}
+timeout=${ANWEDDOL_DOCKERD_TIMEOUT:-60}
+ns=${ANWEDDOL_SWARM_NETNS:-anweddol-swarm}
+veth_host=anwswarm0
+veth_ns=anwswarm1
+manager_ip=10.240.0.1
+worker_ip=10.240.0.2
+registry_addr=$manager_ip:5000
+worker_hostname=anweddol-swarm-worker
+# Pools that clash neither with the shared dockerd (10.231/16), other test engines (10.232, 10.233) nor each other.
+manager_pool=base=10.241.0.0/16,size=24
+worker_pool=base=10.242.0.0/16,size=24
+overlay_pool=10.243.0.0/16
+# Heartbeat 2 s: the manager marks a silent node down after ≈ 3 heartbeats, so the daemon reports node_lost within ≈ 10 s.
+heartbeat=2s
+# Both engines: never pull from a public registry before using the local image (≈ 20 s of DNS timeouts otherwise).
+export DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1
+export DOCKER_API_VERSION=1.41
+
+log() { echo "swarm.sh: $*" >&2; }
+
+mkdir -p "$state"
+state=$(cd "$state" && pwd)
+manager_dir=$state/manager
+worker_dir=$state/worker
+registry_dir=$state/registry
+manager_host=unix://$manager_dir/docker.sock
+worker_host=unix://$worker_dir/docker.sock
+registry_pidfile=$registry_dir/registry.pid
+
+dockerd_sh() {
+  # $1 = node folder, $2 = pool, rest = dockerd.sh arguments
+  local dir=$1 pool=$2
+  shift 2
+  ANWEDDOL_DOCKERD_DIR=$dir ANWEDDOL_DOCKERD_POOL=$pool ANWEDDOL_DOCKERD_STORAGE=btrfs \
+    ANWEDDOL_DOCKERD_ARGS="--insecure-registry $registry_addr" bash "$repo/scripts/dockerd.sh" "$@"
+}
+
+on_manager() { DOCKER_HOST=$manager_host docker "$@"; }
+on_worker() { DOCKER_HOST=$worker_host docker "$@"; }
+
+swarm_state() { "$@" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo unknown; }
+
+ensure_link() {
+  ip netns list | grep -qw "^$ns" || ip netns add "$ns"
+  if ! ip link show "$veth_host" >/dev/null 2>&1; then
+    ip link add "$veth_host" type veth peer name "$veth_ns"
+    ip link set "$veth_ns" netns "$ns"
+  fi
+  ip addr replace "$manager_ip/24" dev "$veth_host"
+  ip link set "$veth_host" up
+  ip netns exec "$ns" ip addr replace "$worker_ip/24" dev "$veth_ns"
+  ip netns exec "$ns" ip link set "$veth_ns" up
+  ip netns exec "$ns" ip link set lo up
+}
+
+ensure_manager() {
+  dockerd_sh "$manager_dir" "$manager_pool" up >/dev/null
+  if [ "$(swarm_state on_manager)" != active ]; then
+    log "initialising the swarm on the manager ($manager_ip)"
+    on_manager swarm init --advertise-addr "$manager_ip" --listen-addr "$manager_ip:2377" \
+      --dispatcher-heartbeat "$heartbeat" --default-addr-pool "$overlay_pool" >/dev/null
+  fi
+}
+
+ensure_worker() {
+  # The btrfs data root is mounted from the host side, so `down` can unmount it and free its loop device.
+  dockerd_sh "$worker_dir" "$worker_pool" mount
+  if ! dockerd_sh "$worker_dir" "$worker_pool" status >/dev/null 2>&1; then
+    log "starting the worker engine in namespace $ns"
+    # `ip netns exec` remounts /sys: remount the cgroup v1 controllers; its own UTS namespace gives the node its own hostname.
+    ip netns exec "$ns" unshare --uts sh -c '
+      set -e
+      hostname "$1"
+      mount -t tmpfs cgroup /sys/fs/cgroup
+      for ctl in cpu cpuacct cpuset memory devices freezer blkio pids; do
+        mkdir -p /sys/fs/cgroup/$ctl
+        mount -t cgroup -o $ctl cgroup /sys/fs/cgroup/$ctl
+      done
+      mkdir -p /sys/fs/cgroup/systemd
+      mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
+      shift
+      exec "$@"' sh "$worker_hostname" env ANWEDDOL_DOCKERD_DIR="$worker_dir" ANWEDDOL_DOCKERD_POOL="$worker_pool" ANWEDDOL_DOCKERD_STORAGE=btrfs \
+      ANWEDDOL_DOCKERD_ARGS="--insecure-registry $registry_addr" bash "$repo/scripts/dockerd.sh" up >/dev/null
+  fi
+  if [ "$(swarm_state on_worker)" != active ]; then
+    log "joining the worker ($worker_ip) to the swarm"
+    local token
+    token=$(on_manager swarm join-token -q worker)
+    on_worker swarm join --token "$token" --advertise-addr "$worker_ip" --listen-addr "$worker_ip:2377" "$manager_ip:2377" >/dev/null
+  fi
+}
+
+registry_pid() {
+  [ -f "$registry_pidfile" ] || return 1
+  local pid
+  pid=$(cat "$registry_pidfile")
+  [[ "$pid" =~ ^[0-9]+$ ]] && [ -d "/proc/$pid" ] && grep -qa docker-registry "/proc/$pid/cmdline" && echo "$pid"
+}
+
+ensure_registry() {
+  registry_pid >/dev/null && return 0
+  command -v docker-registry >/dev/null 2>&1 || { log "docker-registry is missing (apt-get install docker-registry)"; exit 1; }
+  mkdir -p "$registry_dir/data"
+  cat >"$registry_dir/config.yml" <<CONF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $registry_dir/data
+  delete:
+    enabled: true
+http:
+  addr: $registry_addr
+CONF
+  log "starting the registry on $registry_addr"
+  setsid docker-registry serve "$registry_dir/config.yml" >>"$registry_dir/registry.log" 2>&1 </dev/null &
+  echo $! >"$registry_pidfile"
+  disown || true
+  local deadline=$((SECONDS + 15))
+  until curl -fsS --max-time 1 "http://$registry_addr/v2/" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || { log "the registry did not answer; see $registry_dir/registry.log"; exit 1; }
+    sleep 0.2
+  done
+}
+
+wait_for_nodes() {
+  local deadline=$((SECONDS + timeout))
+  until [ "$(on_manager node ls --format '{{.Status}}' 2>/dev/null | grep -c Ready)" -ge 2 ]; do
+    [ "$SECONDS" -lt "$deadline" ] || { log "the worker did not become ready"; exit 1; }
+    sleep 0.2
+  done
+}
+
+up() {
+  exec 9>"$state/.lock"
+  flock -w "$timeout" 9 || { log "timed out waiting for another swarm.sh in $state"; exit 1; }
+  ensure_link
+  ensure_manager
+  ensure_registry
+  ensure_worker
+  wait_for_nodes
+  log "swarm ready: manager $manager_host, worker $worker_host ($worker_hostname), registry $registry_addr"
+  echo "DOCKER_HOST=$manager_host"
+}
+
+down() {
+  exec 9>"$state/.lock"
+  flock -w "$timeout" 9 || { log "timed out waiting for another swarm.sh in $state"; exit 1; }
+  local pid
+  if pid=$(registry_pid); then
+    log "stopping the registry (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+  rm -f "$registry_pidfile"
+  # Each engine leaves the swarm first, so a later `up` starts a fresh one (a stale raft state would wait for the old nodes).
+  [ "$(swarm_state on_worker)" = inactive ] || on_worker swarm leave --force >/dev/null 2>&1 || true
+  dockerd_sh "$worker_dir" "$worker_pool" down
+  [ "$(swarm_state on_manager)" = inactive ] || on_manager swarm leave --force >/dev/null 2>&1 || true
+  dockerd_sh "$manager_dir" "$manager_pool" down
+  ip link del "$veth_host" 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+  log "swarm down"
+}
+
+status() {
+  if [ "$(on_manager node ls --format '{{.Status}}' 2>/dev/null | grep -c Ready)" -ge 2 ] && registry_pid >/dev/null; then
+    echo "DOCKER_HOST=$manager_host"
+    return 0
+  fi
+  log "swarm not running in $state"
+  return 1
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,13 +1,17 @@
 // The sandbox egress policy from the `network` section: a firewall installed before any sandbox exists, or a warning for `open`.
 import type { Logger } from '../shared/logger.js';
 import { brokerPortOf } from '../fl/coordinator/broker-route.js';
-import { EgressFirewall } from '../virtualization/egress/egress-firewall.js';
+import { EgressFirewall, iptablesCommandExec } from '../virtualization/egress/egress-firewall.js';
+import type { NodeFirewall } from '../virtualization/swarm/node-preparation.js';
+import type { SwarmNode } from '../virtualization/swarm/swarm-state.js';
 import type { AnweddolConfig } from './config/config-schema.js';
 import { serverIdFor } from './virtualization-factory.js';
 
 /** The firewall for this config, or undefined (with a warning) when egress is `open`. */
 export function createEgressFirewall(config: AnweddolConfig, logger: Logger): EgressFirewall | undefined {
   const network = config.network;
+  // On a swarm the rules go to each node (createNodeFirewalls), not to this machine.
+  if (config.docker.mode === 'swarm') return undefined;
   if (network.egress === 'open') {
     logger.warn("network.egress is open: sandboxes can reach this host's services, its LAN, the cloud metadata address and other sandboxes' published ports");
     return undefined;
@@ -26,4 +30,34 @@ function flBrokerPort(config: AnweddolConfig): number | undefined {
   const { enabled, transport, rabbitmq } = config.fl;
   const url = rabbitmq.agent_url ?? rabbitmq.url;
   return enabled && transport === 'rabbitmq' && url !== null ? brokerPortOf(url) : undefined;
+}
+
+/**
+ * On a swarm, one firewall per node, run through that node's `swarm.nodes.<node>.iptables` command; null for a node
+ * without one (it then gets no sandboxes); undefined when egress is open.
+ */
+export function createNodeFirewalls(config: AnweddolConfig, logger: Logger): ((node: SwarmNode) => NodeFirewall | null) | undefined {
+  const network = config.network;
+  if (network.egress === 'open') {
+    logger.warn('network.egress is open: sandboxes can reach their nodes\' services, their LAN, the cloud metadata address and other sandboxes\' published ports');
+    return undefined;
+  }
+  const firewalls = new Map<string, EgressFirewall>();
+  return (node) => {
+    const command = (config.swarm.nodes[node.id] ?? config.swarm.nodes[node.hostname])?.iptables;
+    if (command === undefined || command === null) return null;
+    let firewall = firewalls.get(node.id);
+    if (firewall === undefined) {
+      firewall = new EgressFirewall({
+        serverId: serverIdFor(config),
+        policy: { mode: network.egress, allow: network.allow, deny: network.deny },
+        // The node's own address is closed to its sandboxes like this host's are.
+        hostAddresses: () => [node.address],
+        exec: iptablesCommandExec(command),
+        logger,
+      });
+      firewalls.set(node.id, firewall);
+    }
+    return firewall;
+  };
 }

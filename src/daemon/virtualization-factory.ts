@@ -6,7 +6,9 @@ import { DockerVirtualization } from '../virtualization/docker/docker-virtualiza
 import { bindProbe, PortPool } from '../virtualization/docker/port-pool.js';
 import type { DiskLimitUnsupportedError } from '../virtualization/virtualization-errors.js';
 import type { SandboxNetworkInfo, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
+import { SwarmVirtualization } from '../virtualization/swarm/swarm-virtualization.js';
 import type { AnweddolConfig } from './config/config-schema.js';
+import { createNodeFirewalls } from './egress-firewall-factory.js';
 
 /** Containers are labelled per database file: a restarted daemon reclaims its own, two daemons never mix. */
 export function serverIdFor(config: Pick<AnweddolConfig, 'database'>): string {
@@ -18,13 +20,14 @@ export function diskLimitProblem(error: DiskLimitUnsupportedError): string {
   return `container.disk_limit: ${error.message}; run dockerd on one of those (scripts/dockerd.sh: ANWEDDOL_DOCKERD_STORAGE=btrfs) or set container.disk_limit: null`;
 }
 
-/** `beforeAvailable` runs on every (re)connection before sandboxes can be created (the egress rules). */
+/** `beforeAvailable` runs on every (re)connection before sandboxes can be created (the egress rules; a swarm installs its own on each node). */
 export function createVirtualization(
   config: AnweddolConfig,
   logger: Logger,
   beforeAvailable?: (network: SandboxNetworkInfo) => Promise<void>,
 ): VirtualizationInterface {
   const c = config.container;
+  if (config.docker.mode === 'swarm') return createSwarmVirtualization(config, logger);
   return new DockerVirtualization({
     dockerHost: config.docker.host,
     image: c.image,
@@ -58,4 +61,30 @@ export function portForwardingOf(config: AnweddolConfig): PortForwardingOptions 
     ports: new PortPool(first, last, bindProbe(listenAddress)),
     maxConnections: config.port_forwarding.max_connections,
   };
+}
+
+function createSwarmVirtualization(config: AnweddolConfig, logger: Logger): SwarmVirtualization {
+  const c = config.container;
+  const s = config.swarm;
+  return new SwarmVirtualization({
+    dockerHost: config.docker.host,
+    image: c.image,
+    serverId: serverIdFor(config),
+    nodePortRange: s.node_port_range,
+    memoryMiB: c.container_memory,
+    vcpus: c.container_vcpus,
+    pidsLimit: c.pids_limit,
+    nofileLimit: c.nofile_limit,
+    nprocLimit: c.nproc_limit,
+    readyTimeoutSeconds: c.ready_timeout,
+    clientSudo: c.client_sudo,
+    networkName: c.network_name ?? undefined,
+    constraints: s.constraints,
+    spread: s.spread,
+    maxPerNode: s.max_per_node,
+    nodes: s.nodes,
+    firewallOf: createNodeFirewalls(config, logger),
+    removeRulesOnClose: c.destroy_on_stop,
+    logger,
+  });
 }

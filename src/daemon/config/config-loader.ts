@@ -130,6 +130,14 @@ function checkRelations(config: AnweddolConfig): string[] {
   if (first > last) {
     problems.push(`port_forwarding.port_range: must be a pair [first, last] of port numbers, first ≤ last, got ${shown([first, last])}`);
   }
+  const [nodeFirst, nodeLast] = config.swarm.node_port_range;
+  if (nodeFirst > nodeLast) {
+    problems.push(`swarm.node_port_range: must be a pair [first, last] of port numbers, first ≤ last, got ${shown([nodeFirst, nodeLast])}`);
+  }
+  // Docker's service API (1.41) has no storage option: a promised disk limit could not be kept.
+  if (config.docker.mode === 'swarm' && config.container.disk_limit !== null) {
+    problems.push('container.disk_limit: swarm services cannot carry a per-sandbox disk limit; set container.disk_limit: null and cap storage on each node (README "Running on a swarm")');
+  }
   const { max_lifetime: lifetime, max_renewed_lifetime: renewed } = config.container;
   if (lifetime !== null && renewed !== null && renewed < lifetime) {
     problems.push(`container.max_renewed_lifetime: must be ≥ container.max_lifetime (${lifetime}) or null, got ${renewed}`);
@@ -149,7 +157,8 @@ function checkResolved(config: AnweddolConfig): string[] {
   const problems: string[] = [];
   // The egress rules go into this machine's iptables: with an engine elsewhere they would filter nothing.
   const tcp = /^(?:tcp|http):\/\/\[?([^\]/]+?)\]?(?::\d+)?\/?$/.exec(config.docker.host);
-  if (config.network.egress !== 'open' && tcp !== null && !['localhost', '127.0.0.1', '::1'].includes(tcp[1]!)) {
+  // On a swarm the rules go to each node through swarm.nodes.<node>.iptables instead.
+  if (config.docker.mode === 'engine' && config.network.egress !== 'open' && tcp !== null && !['localhost', '127.0.0.1', '::1'].includes(tcp[1]!)) {
     problems.push(`network.egress: the egress rules are installed on this machine, but docker.host ${config.docker.host} is another one; filter on the engine's host and set network.egress: open`);
   }
   return problems;

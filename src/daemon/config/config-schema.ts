@@ -47,8 +47,20 @@ export interface AnweddolConfig {
   docker: {
     /** Resolved by the loader: $DOCKER_HOST, else unix:///var/run/docker.sock, when left null. */
     host: string;
+    /** `engine`: one Docker engine; `swarm`: a swarm through its manager (`docker.host`), one service per sandbox. */
+    mode: 'engine' | 'swarm';
   };
   swarm: {
+    /** Placement constraints every sandbox service carries (e.g. `node.labels.sandboxes==yes`). */
+    constraints: string[];
+    /** Spread preferences (e.g. `node.labels.zone`). */
+    spread: string[];
+    /** Sandboxes per node at most; null: no limit per node. */
+    max_per_node: number | null;
+    /** Ports the sandboxes' SSH is published on, in host mode on their node. */
+    node_port_range: [number, number];
+    /** Each node's own Docker endpoint (exec, files, images, networks) and how to run iptables there; key: node hostname or id. */
+    nodes: Record<string, SwarmNodeConfig>;
     /** `host:port` of the registry on the manager that serves the sandbox image to every node (`build-image` pushes there); null: none. */
     registry: string | null;
   };
@@ -140,6 +152,14 @@ export interface AnweddolConfig {
   plugins: PluginConfigItem[];
 }
 
+/** How the daemon reaches one swarm node (`swarm.nodes.<hostname or id>`). */
+export interface SwarmNodeConfig {
+  /** The node's engine: `unix:///…` or `tcp://host:port` (behind TLS or an SSH tunnel in production). */
+  docker: string;
+  /** Command prefix that runs iptables on the node (e.g. `[ssh, root@node, iptables]`); null: the egress rules cannot go there. */
+  iptables: string[] | null;
+}
+
 /** RSA key sizes the server generates, in bits (server.rsa_key_size, `regen-rsa -b`). */
 export const RSA_KEY_SIZES = [2048, 3072, 4096] as const;
 
@@ -195,6 +215,20 @@ const ipv4Cidrs = () => ({
   'x-expect': 'a list of IPv4 addresses or CIDR ranges',
 });
 const amqpUrl = () => ({ type: ['string', 'null'], pattern: '^amqps?://[^\\s]+$', default: null, 'x-expect': 'an amqp:// or amqps:// URL, or null' });
+const portRange = (def: [number, number]) => ({
+  type: 'array',
+  items: { type: 'integer', minimum: 1, maximum: 65535, 'x-expect': 'a port number (1–65535)' },
+  minItems: 2,
+  maxItems: 2,
+  default: def,
+  'x-expect': 'a pair [first, last] of port numbers, first ≤ last',
+});
+const strings = (expect: string) => ({
+  type: 'array',
+  items: { type: 'string', minLength: 1, 'x-expect': 'a non-empty string' },
+  default: [],
+  'x-expect': expect,
+});
 const section = (properties: Record<string, unknown>) => ({
   type: 'object',
   additionalProperties: false,
@@ -247,8 +281,34 @@ export const configSchema = {
     }),
     docker: section({
       host: str(null, 'a Docker endpoint (unix:///path or tcp://host:port) or null ($DOCKER_HOST)'),
+      mode: { type: 'string', enum: ['engine', 'swarm'], default: 'engine', 'x-expect': 'engine or swarm' },
     }),
     swarm: section({
+      constraints: strings('a list of placement constraints such as "node.labels.sandboxes==yes"'),
+      spread: strings('a list of spread descriptors such as "node.labels.zone"'),
+      max_per_node: intOrNull(null, 1, 'an integer ≥ 1 (sandboxes) or null (no limit per node)'),
+      node_port_range: portRange([30000, 32767]),
+      nodes: {
+        type: 'object',
+        default: {},
+        'x-expect': 'a mapping of node hostname or id to {docker, iptables}',
+        additionalProperties: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['docker'],
+          'x-expect': 'a mapping {docker, iptables}',
+          properties: {
+            docker: str(null, 'a Docker endpoint (unix:///path or tcp://host:port)'),
+            iptables: {
+              type: ['array', 'null'],
+              items: { type: 'string', minLength: 1, 'x-expect': 'a non-empty string' },
+              minItems: 1,
+              default: null,
+              'x-expect': 'a command prefix that runs iptables on the node (a list of strings) or null',
+            },
+          },
+        },
+      },
       registry: { ...str(null, 'host:port of a registry (e.g. 10.240.0.1:5000) or null'), pattern: '^([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:]+\\])(:[0-9]{1,5})?$' },
     }),
     container: section({
@@ -288,14 +348,7 @@ export const configSchema = {
       endpoint_listen_port: port(null, 'a port number (1–65535) or null'),
     }),
     port_forwarding: section({
-      port_range: {
-        type: 'array',
-        items: { type: 'integer', minimum: 1, maximum: 65535, 'x-expect': 'a port number (1–65535)' },
-        minItems: 2,
-        maxItems: 2,
-        default: [10000, 15000],
-        'x-expect': 'a pair [first, last] of port numbers, first ≤ last',
-      },
+      port_range: portRange([10000, 15000]),
       mode: { type: 'string', enum: ['auto', 'forwarder'], default: 'auto', 'x-expect': 'auto or forwarder' },
       max_connections: int(32, 1, 'an integer ≥ 1 (connections per forwarder)', 4096),
     }),

@@ -41,9 +41,16 @@ export interface EgressFirewallOptions {
 }
 
 export function iptablesExec(binary = 'iptables'): IptablesExec {
+  return iptablesCommandExec([binary]);
+}
+
+/** iptables behind a command prefix (`[ssh, root@node, iptables]`, `[ip, netns, exec, NS, iptables]`): a swarm node's rules. */
+export function iptablesCommandExec(command: readonly string[]): IptablesExec {
+  const [binary, ...prefix] = command;
+  if (binary === undefined) throw new RangeError('empty iptables command');
   return (args) =>
     new Promise((resolve, reject) => {
-      execFile(binary, ['-w', ...args], { timeout: TIMEOUT_MS, encoding: 'utf8' }, (error, stdout, stderr) => {
+      execFile(binary, [...prefix, '-w', ...args], { timeout: TIMEOUT_MS, encoding: 'utf8' }, (error, stdout, stderr) => {
         if (error === null) return resolve(stdout);
         const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${binary} not found` : stderr.trim().split('\n').pop() || error.message;
         reject(new Error(why, { cause: error }));

@@ -1,0 +1,452 @@
+// The Docker Swarm sandbox backend: one service per sandbox, placed by the swarm scheduler, reached on its node's published port and through its node's engine.
+import type Docker from 'dockerode';
+import { EventEmitter } from 'node:events';
+import { BackendUnavailableError } from '../../shared/errors.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
+import { putFilesInContainer, runInContainer } from '../docker/container-exec.js';
+import { PORT_LABEL, resolveLimits, SERVER_LABEL, UUID_LABEL, type ContainerSettings } from '../docker/container-spec.js';
+import { describe, DockerEngine, isConnectionError, sleep, statusCode } from '../docker/docker-engine.js';
+import { PortPool } from '../docker/port-pool.js';
+import { SshWaitStrategy, type WaitStrategy } from '../docker/ssh-wait-strategy.js';
+import { countSshSessions, PROCESS_TABLE_PS_ARGS, processTable } from '../ssh-sessions.js';
+import { BackendConfigurationError, ForeignContainerError } from '../virtualization-errors.js';
+import type {
+  ExecResult,
+  Sandbox,
+  SandboxEndReason,
+  SandboxFile,
+  SandboxNetworkInfo,
+  SandboxSpec,
+  VirtualizationEvents,
+  VirtualizationInterface,
+} from '../virtualization-interface.js';
+import { NodeEngines, type NodeEndpoint } from './node-engines.js';
+import { NodePreparation, type NodeFirewall } from './node-preparation.js';
+import { buildServiceSpec } from './service-spec.js';
+import { ensureSwarmNetwork } from './swarm-network.js';
+import { endReason, latestTasks, placementVerdict, TERMINAL_TASK_STATES, type PlacementVerdict, type SwarmNode, type SwarmTask } from './swarm-state.js';
+import { SwarmWatch, type SwarmSnapshot } from './swarm-watch.js';
+
+const SETUP_ENDPOINT = '/usr/local/sbin/anweddol-setup-endpoint';
+const PORT_ATTEMPTS = 3;
+const TASK_POLL_MS = 100;
+
+export interface SwarmVirtualizationOptions {
+  /** The manager's endpoint. */
+  dockerHost?: string;
+  image?: string;
+  serverId: string;
+  /** Ports published in host mode on the nodes. */
+  nodePortRange?: [number, number];
+  memoryMiB?: number;
+  vcpus?: number;
+  pidsLimit?: number;
+  nofileLimit?: number;
+  nprocLimit?: number;
+  readyTimeoutSeconds?: number;
+  clientSudo?: boolean;
+  /** Swarm-scoped bridge (default `<serverId>-sandboxes`). */
+  networkName?: string;
+  constraints?: readonly string[];
+  spread?: readonly string[];
+  maxPerNode?: number | null;
+  /** Each node's engine, keyed by node hostname or id; the manager's own node is reached through dockerHost. */
+  nodes?: Readonly<Record<string, NodeEndpoint>>;
+  /** Egress rules per node (absent: egress open); null for a node means it cannot have them and gets no sandboxes. */
+  firewallOf?: (node: SwarmNode) => NodeFirewall | null;
+  /** Remove every node's rules at close (sandboxes do not outlive the daemon). */
+  removeRulesOnClose?: boolean;
+  logger?: Logger;
+  waitStrategy?: WaitStrategy;
+  /** Period of the swarm refresh (default 1000 ms). */
+  pollIntervalMs?: number;
+  maxReconnectDelayMs?: number;
+}
+
+/** Where a sandbox of ours runs. */
+interface Placed {
+  uuid: string;
+  port: number;
+  nodeId: string;
+  containerId: string;
+}
+
+export class SwarmVirtualization extends EventEmitter implements VirtualizationInterface {
+  readonly name = 'swarm';
+  private readonly engine: DockerEngine;
+  private readonly nodes: NodeEngines;
+  private readonly watch: SwarmWatch;
+  private readonly preparation: NodePreparation;
+  private readonly settings: ContainerSettings;
+  private readonly ports: PortPool;
+  private readonly wait: WaitStrategy;
+  private readonly logger: Logger;
+  private readonly readyTimeoutMs: number;
+  /** Sandboxes placed on a node (ready or still being set up), by service id. */
+  private readonly placed = new Map<string, Placed>();
+  /** Creations whose node is not known yet. */
+  private pending = 0;
+  private readonly destroyedByUs = new Set<string>();
+  private readonly reportedEnded = new Set<string>();
+  /** Service ids being created: their end is the creation's failure, not an event. */
+  private readonly creating = new Set<string>();
+
+  constructor(readonly options: SwarmVirtualizationOptions) {
+    super();
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.serverId)) throw new RangeError('serverId must be 1-64 chars of [A-Za-z0-9_.-]');
+    this.settings = {
+      image: options.image ?? 'anweddol/sandbox:latest',
+      serverId: options.serverId,
+      networkName: options.networkName ?? `${options.serverId}-sandboxes`,
+      publishedAddress: '0.0.0.0',
+      clientSudo: options.clientSudo ?? false,
+      limits: resolveLimits({ memoryMiB: options.memoryMiB, vcpus: options.vcpus, pidsLimit: options.pidsLimit, nofileLimit: options.nofileLimit, nprocLimit: options.nprocLimit }),
+    };
+    const [first, last] = options.nodePortRange ?? [30000, 32767];
+    // Ports on other machines cannot be probed from here: a taken one fails the task, and create tries the next.
+    this.ports = new PortPool(first, last, () => Promise.resolve(true));
+    this.readyTimeoutMs = (options.readyTimeoutSeconds ?? 30) * 1000;
+    if (!(this.readyTimeoutMs > 0)) throw new RangeError('readyTimeoutSeconds must be > 0');
+    this.wait = options.waitStrategy ?? new SshWaitStrategy({ timeoutMs: this.readyTimeoutMs });
+    this.logger = options.logger ?? silentLogger;
+    this.engine = new DockerEngine({
+      dockerHost: options.dockerHost,
+      serverId: options.serverId,
+      logger: this.logger,
+      maxReconnectDelayMs: options.maxReconnectDelayMs ?? 5000,
+      prepare: () => this.prepare(),
+    });
+    this.nodes = new NodeEngines(this.engine.docker, options.nodes ?? {});
+    this.preparation = new NodePreparation({
+      image: this.settings.image,
+      networkName: this.settings.networkName,
+      serverId: options.serverId,
+      logger: this.logger,
+      firewallOf: options.firewallOf,
+    });
+    this.watch = new SwarmWatch({
+      manager: this.engine.docker,
+      intervalMs: options.pollIntervalMs ?? 1000,
+      logger: this.logger,
+      onRefresh: (snapshot) => this.onRefresh(snapshot),
+      onConnectionLost: (error) => this.engine.connectionLost(error),
+    });
+    this.engine.on('availability_changed', (available) => this.emit('availability_changed', available));
+  }
+
+  override on<E extends keyof VirtualizationEvents>(event: E, listener: VirtualizationEvents[E]): this {
+    return super.on(event, listener);
+  }
+
+  override off<E extends keyof VirtualizationEvents>(event: E, listener: VirtualizationEvents[E]): this {
+    return super.off(event, listener);
+  }
+
+  private get manager(): Docker {
+    return this.engine.docker;
+  }
+
+  isAvailable(): boolean {
+    return this.engine.isAvailable();
+  }
+
+  /** STAT: what `max_per_node` leaves on the nodes that can take sandboxes now. */
+  freeSlots(): number | undefined {
+    return this.verdict().free;
+  }
+
+  /** Sandboxes reach the daemon through `fl.advertise_address` on a swarm, not a bridge gateway. */
+  gatewayAddress(): string | undefined {
+    return undefined;
+  }
+
+  /** Each node has its own bridge: there is no one network to describe. */
+  networkInfo(): SandboxNetworkInfo | undefined {
+    return undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.engine.start();
+    this.watch.start();
+  }
+
+  async close(): Promise<void> {
+    await this.watch.stop();
+    await this.engine.close();
+    if (this.options.removeRulesOnClose === true) await this.removeAllRules();
+  }
+
+  /** On every (re)connection: a manager, its nodes prepared, our network, then what ended while we were not watching. */
+  private async prepare(): Promise<void> {
+    const info = (await this.manager.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string } };
+    if (info.Swarm?.LocalNodeState !== 'active' || info.Swarm.ControlAvailable !== true) {
+      throw new BackendConfigurationError('docker.mode is swarm but docker.host is not a swarm manager (docker swarm init, or point docker.host at a manager)');
+    }
+    this.nodes.setManagerNodeId(info.Swarm.NodeID);
+    this.preparation.reset();
+    const snapshot = await this.watch.refresh();
+    await this.prepareNodes(snapshot);
+    await ensureSwarmNetwork(this.manager, this.settings.networkName);
+    await this.takeStock();
+  }
+
+  private async prepareNodes(snapshot: SwarmSnapshot): Promise<void> {
+    await Promise.all(
+      [...snapshot.nodes.values()]
+        .filter((node) => node.usable && !this.preparation.isPrepared(node.id))
+        .map(async (node) => {
+          const docker = this.nodes.engineOf(node);
+          if (docker !== undefined) await this.preparation.prepare(node, docker);
+        }),
+    );
+  }
+
+  /** Ended services are removed; running ones are held (ports, placement). */
+  private async takeStock(): Promise<void> {
+    const services = await this.ourServices();
+    const { tasks, nodes } = this.watch.snapshot;
+    for (const id of this.placed.keys()) if (!this.creating.has(id)) this.placed.delete(id);
+    for (const service of services) {
+      if (this.creating.has(service.ID)) continue;
+      const task = tasks.get(service.ID);
+      const reason = endReason(task, task?.nodeId === undefined ? undefined : nodes.get(task.nodeId));
+      const port = Number(service.Spec?.Labels?.[PORT_LABEL]);
+      if (reason !== undefined && task?.state !== 'new' && task?.state !== 'pending') {
+        this.logger.info(`removing ended sandbox service ${service.ID.slice(0, 12)} (${reason})`);
+        await this.destroy(service.ID).catch((error) => this.logger.warn(`cannot remove ${service.ID.slice(0, 12)}: ${describe(error)}`));
+        continue;
+      }
+      this.ports.hold(port);
+      if (task?.nodeId !== undefined && task.containerId !== undefined) {
+        this.placed.set(service.ID, { uuid: service.Spec?.Labels?.[UUID_LABEL] ?? '', port, nodeId: task.nodeId, containerId: task.containerId });
+      }
+    }
+  }
+
+  private async ourServices(): Promise<Docker.Service[]> {
+    return this.manager.listServices({ filters: JSON.stringify({ label: [`${SERVER_LABEL}=${this.settings.serverId}`] }) } as Docker.ServiceListOptions);
+  }
+
+  private verdict(): PlacementVerdict {
+    const perNode = new Map<string, number>();
+    for (const { nodeId } of this.placed.values()) perNode.set(nodeId, (perNode.get(nodeId) ?? 0) + 1);
+    const nodes = [...this.watch.snapshot.nodes.values()];
+    const unserved = new Set(nodes.filter((n) => !this.preparation.isPrepared(n.id)).map((n) => n.id));
+    return placementVerdict({ nodes, perNode, pending: this.pending, maxPerNode: this.options.maxPerNode ?? null, unserved });
+  }
+
+  async create(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.createOnce(spec, signal);
+      } catch (error) {
+        if (attempt >= PORT_ATTEMPTS || !/port .*(in use|already|allocated)|address already in use/i.test(describe(error))) throw error;
+        this.logger.debug(`sandbox port was taken on its node; retrying (${attempt})`);
+      }
+    }
+  }
+
+  private async createOnce(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
+    if (!this.isAvailable()) throw new BackendUnavailableError('virtualization backend unreachable');
+    signal?.throwIfAborted();
+    const verdict = this.verdict();
+    if (verdict.eligible.length === 0) throw new BackendUnavailableError('no swarm node can take a sandbox now (full, drained, down or unreachable)');
+    const port = await this.ports.acquire();
+    if (port === undefined) throw new BackendUnavailableError('no free node port for the sandbox');
+    let serviceId: string | undefined;
+    let placedNow = false;
+    this.pending++;
+    const t0 = performance.now();
+    try {
+      const placement = { constraints: this.options.constraints ?? [], spread: this.options.spread ?? [], excludedNodeIds: verdict.excluded.map((n) => n.id) };
+      const service = (await this.manager.createService({ ...buildServiceSpec(this.settings, spec, port, placement), abortSignal: signal })) as unknown as { id: string };
+      serviceId = service.id;
+      this.creating.add(serviceId);
+      const deadline = AbortSignal.timeout(this.readyTimeoutMs);
+      const task = await this.runningTask(serviceId, signal === undefined ? deadline : AbortSignal.any([signal, deadline]));
+      const node = await this.nodeOf(task.nodeId!);
+      this.placed.set(serviceId, { uuid: spec.uuid, port, nodeId: node.id, containerId: task.containerId! });
+      this.pending--;
+      placedNow = true;
+      const docker = this.nodes.engineOf(node);
+      if (docker === undefined) throw new Error(`no endpoint for swarm node ${node.hostname}`);
+      // The node's bridge exists now; nobody can log in before provisioning: the rules go in first.
+      await this.preparation.ensureRules(node, docker);
+      const t1 = performance.now();
+      const [, , info] = await Promise.all([
+        this.wait.waitUntilReady({ host: node.address, port }, signal),
+        this.provision(docker, task.containerId!, spec, signal),
+        docker.getContainer(task.containerId!).inspect(),
+      ]);
+      signal?.throwIfAborted();
+      this.logger.debug(`sandbox service ${serviceId.slice(0, 12)} on ${node.hostname}:${port} ready in ${Math.round(performance.now() - t0)} ms (placed ${Math.round(t1 - t0)} ms)`);
+      return {
+        id: serviceId,
+        uuid: spec.uuid,
+        port,
+        host: node.address,
+        imageSha256: info.Image.replace(/^sha256:/, ''),
+        labels: info.Config.Labels ?? {},
+        ipAddress: info.NetworkSettings.Networks[this.settings.networkName]?.IPAddress || undefined,
+      };
+    } catch (error) {
+      if (serviceId !== undefined) await this.destroy(serviceId).catch((e) => this.logger.warn(`cleanup of service ${serviceId!.slice(0, 12)} failed: ${describe(e)}`));
+      // Not placed yet, the port is ours alone to give back.
+      this.ports.release(port);
+      throw this.unavailableIfDisconnected(error);
+    } finally {
+      if (!placedNow) this.pending--;
+      if (serviceId !== undefined) this.creating.delete(serviceId);
+    }
+  }
+
+  /** Waits for the service's task to run on a node; a task that ended (rejected: port taken, no image…) fails the creation with its error. */
+  private async runningTask(serviceId: string, signal: AbortSignal): Promise<SwarmTask> {
+    while (!signal.aborted) {
+      const tasks = await this.manager.listTasks({ filters: JSON.stringify({ service: [serviceId] }) });
+      const [task] = [...latestTasks(tasks as Parameters<typeof latestTasks>[0]).values()];
+      if (task !== undefined && task.state === 'running' && task.nodeId !== undefined && task.containerId !== undefined) return task;
+      if (task !== undefined && TERMINAL_TASK_STATES.has(task.state)) throw new Error(`sandbox task ${task.state}: ${task.error ?? 'no reason given'}`);
+      await sleep(TASK_POLL_MS, signal);
+    }
+    throw signal.reason instanceof Error ? signal.reason : new Error('sandbox task did not start in time');
+  }
+
+  private async nodeOf(nodeId: string): Promise<SwarmNode> {
+    const known = this.watch.snapshot.nodes.get(nodeId);
+    if (known !== undefined) return known;
+    const node = (await this.watch.refresh()).nodes.get(nodeId);
+    if (node === undefined) throw new Error(`swarm node ${nodeId} is unknown`);
+    return node;
+  }
+
+  /** Creates the client login from the spec; the password travels on stdin only. */
+  private async provision(docker: Docker, containerId: string, spec: SandboxSpec, signal?: AbortSignal): Promise<void> {
+    const args = [SETUP_ENDPOINT, spec.username, ...(this.settings.clientSudo ? ['--sudo'] : [])];
+    const result = await runInContainer(docker, containerId, args, { stdin: `${spec.password}\n`, timeoutMs: 30_000, signal });
+    if (result.exitCode !== 0) throw new Error(`endpoint setup failed (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 500)}`);
+  }
+
+  /** Inspects first: only a service carrying our ownership label is removed; one already gone counts as removed. */
+  async destroy(id: string): Promise<void> {
+    let fullId: string;
+    try {
+      const info = (await this.manager.getService(id).inspect()) as { ID: string; Spec?: { Labels?: Record<string, string> } };
+      if (info.Spec?.Labels?.[SERVER_LABEL] !== this.settings.serverId) throw new ForeignContainerError(id);
+      fullId = info.ID;
+    } catch (error) {
+      if (statusCode(error) !== 404) throw this.unavailableIfDisconnected(error);
+      this.forget(id);
+      return;
+    }
+    this.destroyedByUs.add(fullId);
+    try {
+      await this.manager.getService(fullId).remove();
+    } catch (error) {
+      if (statusCode(error) !== 404) {
+        this.destroyedByUs.delete(fullId);
+        throw this.unavailableIfDisconnected(error);
+      }
+    }
+    this.forget(fullId);
+  }
+
+  async list(): Promise<Sandbox[]> {
+    const [services, snapshot] = await Promise.all([this.ourServices(), this.watch.refresh()]);
+    const sandboxes: Sandbox[] = [];
+    for (const service of services) {
+      const task = snapshot.tasks.get(service.ID);
+      if (task?.state !== 'running' || task.nodeId === undefined) continue;
+      const node = snapshot.nodes.get(task.nodeId);
+      if (node === undefined || node.lost) continue;
+      const labels = service.Spec?.Labels ?? {};
+      sandboxes.push({
+        id: service.ID,
+        uuid: labels[UUID_LABEL] ?? '',
+        port: Number(labels[PORT_LABEL] ?? 0),
+        host: node.address,
+        imageSha256: imageDigest(service.Spec?.TaskTemplate as { ContainerSpec?: { Image?: string } } | undefined),
+        labels,
+      });
+    }
+    return sandboxes;
+  }
+
+  exec(id: string, cmd: string[], options: { user?: string; env?: Record<string, string>; detach?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {
+    return this.onNode(id, (docker, containerId) => runInContainer(docker, containerId, cmd, options));
+  }
+
+  /** `docker top` on the sandbox's node: no exec inside the sandbox. */
+  countSshSessions(id: string): Promise<number> {
+    return this.onNode(id, async (docker, containerId) => {
+      const top = (await docker.getContainer(containerId).top({ ps_args: PROCESS_TABLE_PS_ARGS })) as { Titles?: string[]; Processes?: string[][] };
+      return countSshSessions(processTable(top));
+    });
+  }
+
+  putFiles(id: string, directory: string, files: SandboxFile[]): Promise<void> {
+    return this.onNode(id, (docker, containerId) => putFilesInContainer(docker, containerId, directory, files));
+  }
+
+  /** Runs a step against the engine of the node the sandbox runs on. */
+  private async onNode<T>(id: string, step: (docker: Docker, containerId: string) => Promise<T>): Promise<T> {
+    let nodeId = this.placed.get(id)?.nodeId;
+    let containerId = this.placed.get(id)?.containerId;
+    if (nodeId === undefined) {
+      // Not one we placed in this run (a restarted daemon): ask the swarm where it runs.
+      const task = (await this.watch.refresh()).tasks.get(id);
+      if (task?.state === 'running') ({ nodeId, containerId } = task);
+    }
+    if (nodeId === undefined || containerId === undefined) throw new Error(`sandbox ${id.slice(0, 12)} is not running on any node`);
+    const node = await this.nodeOf(nodeId);
+    const docker = this.nodes.engineOf(node);
+    if (docker === undefined) throw new Error(`no endpoint for swarm node ${node.hostname}`);
+    return step(docker, containerId);
+  }
+
+  /** Every period: sandboxes whose node was lost or whose task ended are reported once and removed; new nodes are prepared. */
+  private async onRefresh(snapshot: SwarmSnapshot): Promise<void> {
+    if (!this.isAvailable()) return;
+    for (const [serviceId, placed] of this.placed) {
+      if (this.creating.has(serviceId) || this.destroyedByUs.has(serviceId) || this.reportedEnded.has(serviceId)) continue;
+      const task = snapshot.tasks.get(serviceId);
+      const reason = endReason(task, snapshot.nodes.get(placed.nodeId));
+      if (reason !== undefined) this.ended(serviceId, placed.uuid, reason);
+    }
+    await this.prepareNodes(snapshot);
+  }
+
+  private ended(serviceId: string, uuid: string, reason: SandboxEndReason): void {
+    this.reportedEnded.add(serviceId);
+    this.logger.info(`sandbox service ${serviceId.slice(0, 12)} ended (${reason})`);
+    this.emit('sandbox_ended', { id: serviceId, uuid, reason });
+    // Never restarted: the service goes, its port and its node slot come free.
+    void this.destroy(serviceId)
+      .catch((error) => this.logger.warn(`cannot remove ended sandbox service ${serviceId.slice(0, 12)}: ${describe(error)}`))
+      .finally(() => this.reportedEnded.delete(serviceId));
+  }
+
+  private forget(id: string): void {
+    const placed = this.placed.get(id);
+    if (placed !== undefined) this.ports.release(placed.port);
+    this.placed.delete(id);
+  }
+
+  private unavailableIfDisconnected(error: unknown): unknown {
+    if (error instanceof BackendUnavailableError || !isConnectionError(error)) return error;
+    this.engine.connectionLost(error);
+    return new BackendUnavailableError('virtualization backend unreachable', { cause: error });
+  }
+
+  private async removeAllRules(): Promise<void> {
+    for (const node of this.watch.snapshot.nodes.values()) {
+      const firewall = this.options.firewallOf?.(node);
+      if (firewall) await firewall.remove().catch((error: unknown) => this.logger.warn(`egress rules of node ${node.hostname} not removed: ${describe(error)}`));
+    }
+  }
+}
+
+/** The image digest a service pins (`…@sha256:<hex>`), or '' when it names a tag. */
+function imageDigest(template: { ContainerSpec?: { Image?: string } } | undefined): string {
+  return /@sha256:([0-9a-f]{64})$/.exec(template?.ContainerSpec?.Image ?? '')?.[1] ?? '';
+}

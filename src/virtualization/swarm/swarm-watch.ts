@@ -1,0 +1,77 @@
+// The backend's view of the swarm, refreshed on a short period: nodes and our tasks, from which placement and ended sandboxes follow.
+import type Docker from 'dockerode';
+import type { Logger } from '../../shared/logger.js';
+import { describe, isConnectionError } from '../docker/docker-engine.js';
+import { latestTasks, nodeFromApi, type SwarmNode, type SwarmTask } from './swarm-state.js';
+
+export interface SwarmSnapshot {
+  nodes: Map<string, SwarmNode>;
+  tasks: Map<string, SwarmTask>;
+}
+
+export interface SwarmWatchOptions {
+  manager: Docker;
+  /** Period of the refresh; node loss is seen within this plus the manager's own detection (≈ 3 dispatcher heartbeats). */
+  intervalMs: number;
+  logger: Logger;
+  /** After every refresh (ended sandboxes, new nodes to prepare). */
+  onRefresh: (snapshot: SwarmSnapshot) => Promise<void>;
+  /** The manager is gone: the owner reports unavailable and reconnects. */
+  onConnectionLost: (error: unknown) => void;
+}
+
+/** Task events are not in Docker 20.10's event stream: the list of nodes and tasks is read instead (two requests per period). */
+export async function readSnapshot(manager: Docker): Promise<SwarmSnapshot> {
+  const [nodes, tasks] = await Promise.all([manager.listNodes(), manager.listTasks()]);
+  return {
+    nodes: new Map((nodes as Parameters<typeof nodeFromApi>[0][]).map((raw) => nodeFromApi(raw)).map((n) => [n.id, n])),
+    tasks: latestTasks(tasks as Parameters<typeof latestTasks>[0]),
+  };
+}
+
+export class SwarmWatch {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private lastError: string | undefined;
+  snapshot: SwarmSnapshot = { nodes: new Map(), tasks: new Map() };
+
+  constructor(private readonly options: SwarmWatchOptions) {}
+
+  /** Reads the swarm now (also what prepare and create use for a fresh view). */
+  async refresh(): Promise<SwarmSnapshot> {
+    this.snapshot = await readSnapshot(this.options.manager);
+    return this.snapshot;
+  }
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => this.tick(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private tick(): void {
+    // One refresh at a time: a slow manager must not pile requests up.
+    if (this.running !== undefined) return;
+    this.running = (async () => {
+      try {
+        await this.options.onRefresh(await this.refresh());
+        this.lastError = undefined;
+      } catch (error) {
+        if (isConnectionError(error)) {
+          this.options.onConnectionLost(error);
+          return;
+        }
+        if (describe(error) !== this.lastError) this.options.logger.warn(`swarm refresh failed: ${describe(error)}`);
+        this.lastError = describe(error);
+      }
+    })().finally(() => {
+      this.running = undefined;
+    });
+  }
+}

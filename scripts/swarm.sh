@@ -48,7 +48,7 @@ dockerd_sh() {
   local dir=$1 pool=$2
   shift 2
   ANWEDDOL_DOCKERD_DIR=$dir ANWEDDOL_DOCKERD_POOL=$pool ANWEDDOL_DOCKERD_STORAGE=btrfs \
-    ANWEDDOL_DOCKERD_ARGS="--insecure-registry $registry_addr" bash "$repo/scripts/dockerd.sh" "$@"
+    ANWEDDOL_DOCKERD_ARGS="--insecure-registry $registry_addr" bash "$repo/scripts/dockerd.sh" "$@" 8>&-
 }
 
 on_manager() { DOCKER_HOST=$manager_host docker "$@"; }
@@ -96,7 +96,7 @@ ensure_worker() {
       mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
       shift
       exec "$@"' sh "$worker_hostname" env ANWEDDOL_DOCKERD_DIR="$worker_dir" ANWEDDOL_DOCKERD_POOL="$worker_pool" ANWEDDOL_DOCKERD_STORAGE=btrfs \
-      ANWEDDOL_DOCKERD_ARGS="--insecure-registry $registry_addr" bash "$repo/scripts/dockerd.sh" up >/dev/null
+      ANWEDDOL_DOCKERD_ARGS="--insecure-registry $registry_addr" bash "$repo/scripts/dockerd.sh" up >/dev/null 8>&-
   fi
   if [ "$(swarm_state on_worker)" != active ]; then
     log "joining the worker ($worker_ip) to the swarm"
@@ -130,7 +130,8 @@ http:
   addr: $registry_addr
 CONF
   log "starting the registry on $registry_addr"
-  setsid docker-registry serve "$registry_dir/config.yml" >>"$registry_dir/registry.log" 2>&1 </dev/null &
+  # 8>&-: the registry must not hold our lock for its whole life.
+  setsid docker-registry serve "$registry_dir/config.yml" >>"$registry_dir/registry.log" 2>&1 </dev/null 8>&- &
   echo $! >"$registry_pidfile"
   disown || true
   local deadline=$((SECONDS + 15))
@@ -148,9 +149,25 @@ wait_for_nodes() {
   done
 }
 
+# Container processes whose engine died (SIGKILL, a crashed node) outlive their shims: they are found by the
+# filesystem they run on (our btrfs image's loop device) and killed, so that device can detach.
+kill_stragglers() {
+  local dev pids
+  for dev in $(losetup -j "$1/btrfs.img" -O NAME -n 2>/dev/null); do
+    pids=$(grep -l " $dev " /proc/[0-9]*/mountinfo 2>/dev/null | cut -d/ -f3 | sort -u | tr '\n' ' ')
+    [ -z "${pids// /}" ] && continue
+    log "killing processes left on $dev: $pids"
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.5
+    losetup -d "$dev" 2>/dev/null || true
+  done
+}
+
 up() {
-  exec 9>"$state/.lock"
-  flock -w "$timeout" 9 || { log "timed out waiting for another swarm.sh in $state"; exit 1; }
+  # fd 8: dockerd.sh takes fd 9 for its own lock.
+  exec 8>"$state/.lock"
+  flock -w "$timeout" 8 || { log "timed out waiting for another swarm.sh in $state"; exit 1; }
   ensure_link
   ensure_manager
   ensure_registry
@@ -161,8 +178,9 @@ up() {
 }
 
 down() {
-  exec 9>"$state/.lock"
-  flock -w "$timeout" 9 || { log "timed out waiting for another swarm.sh in $state"; exit 1; }
+  # fd 8: dockerd.sh takes fd 9 for its own lock.
+  exec 8>"$state/.lock"
+  flock -w "$timeout" 8 || { log "timed out waiting for another swarm.sh in $state"; exit 1; }
   local pid
   if pid=$(registry_pid); then
     log "stopping the registry (pid $pid)"
@@ -172,8 +190,10 @@ down() {
   # Each engine leaves the swarm first, so a later `up` starts a fresh one (a stale raft state would wait for the old nodes).
   [ "$(swarm_state on_worker)" = inactive ] || on_worker swarm leave --force >/dev/null 2>&1 || true
   dockerd_sh "$worker_dir" "$worker_pool" down
+  kill_stragglers "$worker_dir"
   [ "$(swarm_state on_manager)" = inactive ] || on_manager swarm leave --force >/dev/null 2>&1 || true
   dockerd_sh "$manager_dir" "$manager_pool" down
+  kill_stragglers "$manager_dir"
   ip link del "$veth_host" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
   log "swarm down"

@@ -118,7 +118,7 @@ export class SandboxManager {
 
   /** STAT's `available`: CREATEs that would succeed now = free slots + ready pool sandboxes (which hold slots of their own). */
   available(): number | 'nolimit' {
-    const free = this.options.capacity.available();
+    const free = withBackendLimit(this.options.capacity.available(), this.options.virtualization?.freeSlots?.());
     return free === 'nolimit' ? free : free + (this.options.pool?.statistics().ready ?? 0);
   }
 
@@ -373,6 +373,12 @@ export class SandboxManager {
     this.options.sessions.deleteById(sessionId);
     this.lifetimes.untrack(sessionId);
   }
+}
+
+/** Free slots under both limits: the server's and the backend's own (a swarm's nodes); ready pool sandboxes are placed already. */
+export function withBackendLimit(free: number | 'nolimit', backendFree: number | undefined): number | 'nolimit' {
+  if (backendFree === undefined) return free;
+  return free === 'nolimit' ? backendFree : Math.min(free, backendFree);
 }
 
 /** The payload of `container_started` / `created_container` for a sandbox (a client's, or an FL training's with `fl`). */

@@ -54,8 +54,8 @@ export interface SshResult {
   stderr: string;
 }
 
-/** Logs in with a password on 127.0.0.1 and runs one command. */
-export function sshRun(port: number, username: string, password: string, command: string, timeoutMs = 15_000): Promise<SshResult> {
+/** Logs in with a password on 127.0.0.1 (or `host`: a swarm node's address) and runs one command. */
+export function sshRun(port: number, username: string, password: string, command: string, timeoutMs = 15_000, host = '127.0.0.1'): Promise<SshResult> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     const timer = setTimeout(() => {
@@ -83,7 +83,7 @@ export function sshRun(port: number, username: string, password: string, command
         });
       })
       .on('error', fail)
-      .connect({ host: '127.0.0.1', port, username, password, readyTimeout: timeoutMs, tryKeyboard: false });
+      .connect({ host, port, username, password, readyTimeout: timeoutMs, tryKeyboard: false });
   });
 }
 

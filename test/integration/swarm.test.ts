@@ -1,0 +1,178 @@
+// The daemon on a real two-node swarm (scripts/swarm.sh): placement on both nodes, SSH logins, per-node capacity, drained and dead nodes, egress rules on every node.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
+import { loadConfig } from '../../src/daemon/config/config-loader.js';
+import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
+import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
+import type { DestroyedSandboxPayload } from '../../src/server/server-events.js';
+import { egressChains } from '../../src/virtualization/egress/egress-firewall.js';
+import { createTestInstall, type TestInstall } from '../helpers/cli-runner.js';
+import { docker, sshRun } from '../helpers/docker-sandbox.js';
+import {
+  killWorkerDockerd,
+  MANAGER_ADDRESS,
+  MANAGER_HOST,
+  managerHostname,
+  pushSandboxImage,
+  setAvailability,
+  swarmDown,
+  swarmUp,
+  WORKER_ADDRESS,
+  WORKER_HOST,
+  WORKER_HOSTNAME,
+  WORKER_NETNS,
+  workerIptables,
+} from '../helpers/swarm-harness.js';
+import { testClientKeyPair } from '../helpers/test-keys.js';
+
+interface Created {
+  container_uuid: string;
+  client_token: string;
+  container_username: string;
+  container_password: string;
+  container_listen_port: number;
+}
+
+/** Node ports are unique across the swarm here, so a port names its sandbox's node. */
+type Placed = Created & { host: string };
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<number> {
+  const started = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return Date.now() - started;
+}
+
+describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
+  let install: TestInstall;
+  let daemon: RunningDaemon | undefined;
+  let client: AnweddolTcpClient;
+  const destroyed: DestroyedSandboxPayload[] = [];
+
+  before(async () => {
+    swarmUp();
+    const image = pushSandboxImage();
+    install = await createTestInstall({
+      docker: { host: MANAGER_HOST, mode: 'swarm' },
+      container: { image, disk_limit: null, container_memory: 256, max_allowed_running_container_domains: 4, max_per_client: null, create_rate: null, warm_pool_size: 0 },
+      swarm: {
+        max_per_node: 2,
+        nodes: {
+          [managerHostname()]: { docker: MANAGER_HOST, iptables: ['iptables'] },
+          [WORKER_HOSTNAME]: { docker: WORKER_HOST, iptables: ['ip', 'netns', 'exec', WORKER_NETNS, 'iptables'] },
+        },
+      },
+      network: { egress: 'internet' },
+    });
+    daemon = await startDaemon(loadConfig(install.configPath, {}));
+    daemon.server.on('destroyed_container', (payload) => void destroyed.push(payload));
+    client = new AnweddolTcpClient({ host: '127.0.0.1', port: install.config.server!.listen_port as number, keyPair: await testClientKeyPair(), timeoutMs: 60_000 });
+  });
+
+  after(async () => {
+    try {
+      await daemon?.stop();
+    } finally {
+      try {
+        install?.remove();
+      } finally {
+        swarmDown();
+      }
+    }
+  });
+
+  async function create(): Promise<Placed> {
+    const response = await client.create();
+    assert.equal(response.success, true, response.message);
+    const data = response.data as unknown as Created;
+    const sandbox = (await daemon!.server.options.virtualization!.list()).find((s) => s.port === data.container_listen_port);
+    assert.ok(sandbox?.host !== undefined, 'the sandbox runs on a node');
+    return { ...data, host: sandbox.host };
+  }
+
+  async function destroyAll(sandboxes: Placed[]): Promise<void> {
+    for (const s of sandboxes) assert.equal((await client.destroy(s.container_uuid, s.client_token)).success, true);
+  }
+
+  async function available(): Promise<unknown> {
+    return (await client.stat()).data.available;
+  }
+
+  it('spreads two CREATEs over both nodes, logs in over SSH on each, and DESTROY removes their services', async () => {
+    const sandboxes = [await create(), await create()];
+    assert.deepEqual(sandboxes.map((s) => s.host).sort(), [MANAGER_ADDRESS, WORKER_ADDRESS]);
+    for (const s of sandboxes) {
+      const login = await sshRun(s.container_listen_port, s.container_username, s.container_password, 'id -un', 15_000, s.host);
+      assert.equal(login.stdout.trim(), s.container_username);
+    }
+    await destroyAll(sandboxes);
+    assert.equal(docker(['service', 'ls', '-q', '--filter', `label=anweddol.server=${serverIdFor(loadConfig(install.configPath, {}))}`], MANAGER_HOST), '');
+  });
+
+  it('installs the egress rules on the worker: a sandbox there cannot reach the manager', async () => {
+    const sandboxes = [await create(), await create()];
+    try {
+      const onWorker = sandboxes.find((s) => s.host === WORKER_ADDRESS)!;
+      const chains = egressChains(serverIdFor(loadConfig(install.configPath, {})));
+      assert.match(workerIptables(['-S', 'DOCKER-USER']), new RegExp(`-j ${chains.forward}$`, 'm'));
+      const probe = await sshRun(onWorker.container_listen_port, onWorker.container_username, onWorker.container_password, `timeout 3 bash -c 'echo > /dev/tcp/${MANAGER_ADDRESS}/2377' && echo reached || echo blocked`, 15_000, onWorker.host);
+      assert.equal(probe.stdout.trim(), 'blocked');
+    } finally {
+      await destroyAll(sandboxes);
+    }
+  });
+
+  it('STAT counts what max_per_node leaves, and a full swarm answers Unavailable', async () => {
+    assert.equal(await available(), 4);
+    setAvailability(WORKER_HOSTNAME, 'drain');
+    try {
+      await until('the drained worker to leave the count', async () => (await available()) === 2, 10_000);
+      const sandboxes = [await create(), await create()];
+      try {
+        assert.deepEqual(sandboxes.map((s) => s.host), [MANAGER_ADDRESS, MANAGER_ADDRESS]);
+        assert.equal(await available(), 0);
+        const refused = await client.create();
+        assert.equal(refused.success, false);
+        assert.match(refused.message, /Unavailable/);
+      } finally {
+        await destroyAll(sandboxes);
+      }
+    } finally {
+      setAvailability(WORKER_HOSTNAME, 'active');
+    }
+    await until('the worker to count again', async () => (await available()) === 4, 10_000);
+  });
+
+  it('reports the sandboxes of a drained node lost (node_lost) within 10 s and frees their slots', async () => {
+    const sandboxes = [await create(), await create()];
+    const lostUuid = sandboxes.find((s) => s.host === WORKER_ADDRESS)!.container_uuid;
+    setAvailability(WORKER_HOSTNAME, 'drain');
+    try {
+      const seconds = (await until('node_lost', () => destroyed.some((d) => d.reason === 'node_lost' && d.container_uuid === lostUuid), 10_000)) / 1000;
+      console.log(`# drained worker: node_lost after ${seconds.toFixed(1)} s`);
+      assert.equal((await client.destroy(lostUuid, sandboxes.find((s) => s.container_uuid === lostUuid)!.client_token)).success, false);
+      const next = await create();
+      assert.equal(next.host, MANAGER_ADDRESS);
+      await destroyAll([next, ...sandboxes.filter((s) => s.container_uuid !== lostUuid)]);
+    } finally {
+      setAvailability(WORKER_HOSTNAME, 'active');
+    }
+    await until('the worker to count again', async () => (await available()) === 4, 10_000);
+  });
+
+  it('reports the sandboxes of a node whose engine died lost (node_lost) within 10 s and frees their slots', async () => {
+    const sandboxes = [await create(), await create()];
+    const lost = sandboxes.find((s) => s.host === WORKER_ADDRESS)!;
+    destroyed.length = 0;
+    killWorkerDockerd();
+    const seconds = (await until('node_lost', () => destroyed.some((d) => d.reason === 'node_lost' && d.container_uuid === lost.container_uuid), 15_000)) / 1000;
+    console.log(`# killed worker dockerd: node_lost after ${seconds.toFixed(1)} s`);
+    assert.ok(seconds <= 10, `reported after ${seconds} s`);
+    // Only the manager's slots are left: one taken, one free.
+    assert.equal(await available(), 1);
+    await destroyAll(sandboxes.filter((s) => s !== lost));
+  });
+});

@@ -71,7 +71,11 @@ ensure_link() {
 
 ensure_manager() {
   dockerd_sh "$manager_dir" "$manager_pool" up >/dev/null
-  if [ "$(swarm_state on_manager)" != active ]; then
+  local current
+  current=$(swarm_state on_manager)
+  if [ "$current" != active ]; then
+    # A swarm state left by an engine that died before `down` could leave: start afresh.
+    [ "$current" = inactive ] || on_manager swarm leave --force >/dev/null 2>&1 || true
     log "initialising the swarm on the manager ($manager_ip)"
     on_manager swarm init --advertise-addr "$manager_ip" --listen-addr "$manager_ip:2377" \
       --dispatcher-heartbeat "$heartbeat" --default-addr-pool "$overlay_pool" >/dev/null
@@ -98,7 +102,11 @@ ensure_worker() {
       exec "$@"' sh "$worker_hostname" env ANWEDDOL_DOCKERD_DIR="$worker_dir" ANWEDDOL_DOCKERD_POOL="$worker_pool" ANWEDDOL_DOCKERD_STORAGE=btrfs \
       ANWEDDOL_DOCKERD_ARGS="--insecure-registry $registry_addr" bash "$repo/scripts/dockerd.sh" up >/dev/null 8>&-
   fi
-  if [ "$(swarm_state on_worker)" != active ]; then
+  local current
+  current=$(swarm_state on_worker)
+  if [ "$current" != active ]; then
+    # It may still belong to a swarm that is gone (killed before `down`): leave it first.
+    [ "$current" = inactive ] || on_worker swarm leave --force >/dev/null 2>&1 || true
     log "joining the worker ($worker_ip) to the swarm"
     local token
     token=$(on_manager swarm join-token -q worker)
@@ -154,7 +162,8 @@ wait_for_nodes() {
 kill_stragglers() {
   local dev pids
   for dev in $(losetup -j "$1/btrfs.img" -O NAME -n 2>/dev/null); do
-    pids=$(grep -l " $dev " /proc/[0-9]*/mountinfo 2>/dev/null | cut -d/ -f3 | sort -u | tr '\n' ' ')
+    # grep exits 2 for processes that vanish while it reads: not a failure here.
+    pids=$({ grep -l " $dev " /proc/[0-9]*/mountinfo 2>/dev/null || true; } | cut -d/ -f3 | sort -u | tr '\n' ' ')
     [ -z "${pids// /}" ] && continue
     log "killing processes left on $dev: $pids"
     # shellcheck disable=SC2086

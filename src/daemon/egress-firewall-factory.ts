@@ -1,4 +1,5 @@
 // The sandbox egress policy from the `network` section: a firewall installed before any sandbox exists, or a warning for `open`.
+import { isIPv4 } from 'node:net';
 import type { Logger } from '../shared/logger.js';
 import { brokerPortOf } from '../fl/coordinator/broker-route.js';
 import { EgressFirewall, iptablesCommandExec } from '../virtualization/egress/egress-firewall.js';
@@ -6,6 +7,19 @@ import type { NodeFirewall } from '../virtualization/swarm/node-preparation.js';
 import type { SwarmNode } from '../virtualization/swarm/swarm-state.js';
 import type { AnweddolConfig } from './config/config-schema.js';
 import { serverIdFor } from './virtualization-factory.js';
+
+/** The FL coordinator port sandboxes may reach, and where (the gateway unless fl.advertise_address says otherwise). */
+function flOpening(config: AnweddolConfig): { flPort?: number; flBrokerPort?: number; flAddress?: string } {
+  if (!config.fl.enabled) return {};
+  const advertised = config.fl.advertise_address;
+  const broker = flBrokerPort(config);
+  // Sandboxes have no IPv6: an IPv6 advertised address needs no opening in IPv4 rules.
+  return {
+    flPort: config.fl.listen_port,
+    ...(broker === undefined ? {} : { flBrokerPort: broker }),
+    ...(advertised !== null && isIPv4(advertised) ? { flAddress: advertised } : {}),
+  };
+}
 
 /** The firewall for this config, or undefined (with a warning) when egress is `open`. */
 export function createEgressFirewall(config: AnweddolConfig, logger: Logger): EgressFirewall | undefined {
@@ -19,8 +33,7 @@ export function createEgressFirewall(config: AnweddolConfig, logger: Logger): Eg
   return new EgressFirewall({
     serverId: serverIdFor(config),
     policy: { mode: network.egress, allow: network.allow, deny: network.deny },
-    flPort: config.fl.enabled ? config.fl.listen_port : undefined,
-    flBrokerPort: flBrokerPort(config),
+    ...flOpening(config),
     logger,
   });
 }
@@ -53,6 +66,7 @@ export function createNodeFirewalls(config: AnweddolConfig, logger: Logger): ((n
         policy: { mode: network.egress, allow: network.allow, deny: network.deny },
         // The node's own address is closed to its sandboxes like this host's are.
         hostAddresses: () => [node.address],
+        ...flOpening(config),
         exec: iptablesCommandExec(command),
         logger,
       });

@@ -19,6 +19,7 @@ export const flDaemonExtension: DaemonExtension = async ({ config, server, datab
     host: new SandboxClientHost({
       virtualization,
       logger,
+      ...(config.fl.advertise_address === null ? {} : { advertiseAddress: config.fl.advertise_address }),
       reserveSlot: reserve,
       // FL sandboxes go through the same created/destroyed events as clients' sandboxes, marked with `fl`.
       announcer: {

@@ -124,6 +124,8 @@ export interface AnweddolConfig {
   fl: {
     enabled: boolean;
     listen_port: number;
+    /** Address agents reach the coordinator at (a swarm: one every node reaches); null: the sandbox bridge's gateway. */
+    advertise_address: string | null;
     data_dir: string;
     resume_on_start: boolean;
     /** How agents reach the coordinator: its HTTP API, or a RabbitMQ broker (`fl.rabbitmq`). */
@@ -298,7 +300,8 @@ export const configSchema = {
           required: ['docker'],
           'x-expect': 'a mapping {docker, iptables}',
           properties: {
-            docker: str(null, 'a Docker endpoint (unix:///path or tcp://host:port)'),
+            // No default: a node named without its endpoint is an error, not a silent null.
+            docker: { type: 'string', minLength: 1, 'x-expect': 'a Docker endpoint (unix:///path or tcp://host:port)' },
             iptables: {
               type: ['array', 'null'],
               items: { type: 'string', minLength: 1, 'x-expect': 'a non-empty string' },
@@ -380,6 +383,7 @@ export const configSchema = {
     fl: section({
       enabled: bool(true),
       listen_port: port(6160),
+      advertise_address: { type: ['string', 'null'], format: 'ip', default: null, 'x-expect': 'an IPv4 or IPv6 address or null (the sandbox gateway)' },
       data_dir: path('/var/lib/anweddol/fl'),
       resume_on_start: bool(true),
       transport: { type: 'string', enum: ['http', 'rabbitmq'], default: 'http', 'x-expect': 'http or rabbitmq' },

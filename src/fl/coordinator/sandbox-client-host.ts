@@ -28,6 +28,8 @@ export interface SandboxClientHostOptions {
   agentPath?: string;
   workDir?: string;
   agentPort?: number;
+  /** Address every sandbox reaches the coordinator at (`fl.advertise_address`), instead of the bridge gateway. */
+  advertiseAddress?: string;
   logger?: Logger;
 }
 
@@ -45,9 +47,10 @@ export class SandboxClientHost implements ClientHost {
     this.log = options.logger ?? silentLogger;
   }
 
+  /** Where agents reach the coordinator: the advertised address, else the sandbox bridge's gateway. */
   private gateway(): string {
-    const g = this.options.virtualization.gatewayAddress();
-    if (!g) throw new Error('the sandbox network gateway is not known (backend not started?)');
+    const g = this.options.advertiseAddress ?? this.options.virtualization.gatewayAddress();
+    if (!g) throw new Error('the sandbox network gateway is not known (backend not started?; on a swarm set fl.advertise_address)');
     return g;
   }
 

@@ -31,6 +31,8 @@ export interface EgressFirewallOptions {
   flPort?: number;
   /** The broker's port on the gateway, when FL agents go through it. */
   flBrokerPort?: number;
+  /** The coordinator's advertised address, when not the gateway (`fl.advertise_address`). */
+  flAddress?: string;
   logger?: Logger;
   /** Default: the `iptables` binary with `-w` (waits for the xtables lock instead of failing). */
   exec?: IptablesExec;
@@ -166,6 +168,7 @@ export class EgressFirewall {
       resolvers: (this.options.resolvers ?? hostEngineResolvers)(),
       flPort: this.options.flPort,
       flBrokerPort: this.options.flBrokerPort,
+      flAddress: this.options.flAddress,
     });
     await this.requireDockerUser();
     try {

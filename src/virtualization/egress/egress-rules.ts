@@ -38,6 +38,8 @@ export interface EgressRuleInput {
   flPort?: number;
   /** The broker's port on the gateway for FL agents (`fl.transport: rabbitmq`), open to every sandbox (the broker authenticates). */
   flBrokerPort?: number;
+  /** Where that port is when not on the gateway (`fl.advertise_address`: the coordinator as every swarm node reaches it). */
+  flAddress?: string;
 }
 
 export interface EgressRuleSet {
@@ -96,6 +98,8 @@ export function buildEgressRules(input: EgressRuleInput): EgressRuleSet {
   for (const p of flPorts) if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new RangeError(`invalid FL port ${p}`);
   const hostAddresses = unique(input.hostAddresses.filter((a) => isIPv4(a)).map(cidr));
   const gateway = cidr(network.gateway);
+  const flTarget = input.flAddress === undefined ? gateway : cidr(input.flAddress);
+  const flOpen = flPorts.map((p) => ['-d', flTarget, '-p', 'tcp', '-m', 'tcp', '--dport', p, ...RETURN]);
   const resolvers = policy.mode === 'internet' ? unique(input.resolvers.filter((a) => isIPv4(a)).map(cidr)) : [];
   const dns = (r: string) => ['udp', 'tcp'].map((proto) => ['-d', r, '-p', proto, '-m', proto, '--dport', String(DNS_PORT), ...RETURN]);
 
@@ -104,6 +108,8 @@ export function buildEgressRules(input: EgressRuleInput): EgressRuleSet {
     [...REPLIES, ...RETURN],
     ...policy.deny.map((d) => ['-d', cidr(d), ...REJECT]),
     ...resolvers.flatMap(dns),
+    // An advertised coordinator may be another machine (a swarm node's sandbox reaching the manager): open before the host addresses close.
+    ...(flTarget === gateway ? [] : flOpen),
     [...PUBLISHED_PORT, ...REJECT],
     ...unique([cidr(network.subnet), gateway, ...hostAddresses]).map((d) => ['-d', d, ...REJECT]),
     ...policy.allow.map((a) => ['-d', cidr(a), ...RETURN]),
@@ -114,7 +120,7 @@ export function buildEgressRules(input: EgressRuleInput): EgressRuleSet {
   const toHost: string[][] = [
     [...REPLIES, ...RETURN],
     ...resolvers.filter((r) => local.has(r)).flatMap(dns),
-    ...flPorts.map((p) => ['-d', gateway, '-p', 'tcp', '-m', 'tcp', '--dport', p, ...RETURN]),
+    ...flOpen,
     REJECT,
   ];
   return {

@@ -5,8 +5,7 @@ import { BackendUnavailableError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { putFilesInContainer, runInContainer } from '../docker/container-exec.js';
 import { PORT_LABEL, resolveLimits, SERVER_LABEL, UUID_LABEL, type ContainerSettings } from '../docker/container-spec.js';
-import { describe, DockerEngine, isConnectionError, sleep, statusCode } from '../docker/docker-engine.js';
-import { PortPool } from '../docker/port-pool.js';
+import { describe, DockerEngine, isConnectionError, statusCode } from '../docker/docker-engine.js';
 import { SshWaitStrategy, type WaitStrategy } from '../docker/ssh-wait-strategy.js';
 import { countSshSessions, PROCESS_TABLE_PS_ARGS, processTable } from '../ssh-sessions.js';
 import { BackendConfigurationError, ForeignContainerError } from '../virtualization-errors.js';
@@ -24,12 +23,12 @@ import { NodeEngines, type NodeEndpoint } from './node-engines.js';
 import { NodePreparation, type NodeFirewall } from './node-preparation.js';
 import { buildServiceSpec } from './service-spec.js';
 import { ensureSwarmNetwork } from './swarm-network.js';
-import { endReason, latestTasks, placementVerdict, TERMINAL_TASK_STATES, type PlacementVerdict, type SwarmNode, type SwarmTask } from './swarm-state.js';
+import { SwarmPlacements } from './swarm-placements.js';
+import { endReason, TERMINAL_TASK_STATES, type PlacementVerdict, type SwarmNode } from './swarm-state.js';
+import { provisionLogin, runningTask } from './swarm-tasks.js';
 import { SwarmWatch, type SwarmSnapshot } from './swarm-watch.js';
 
-const SETUP_ENDPOINT = '/usr/local/sbin/anweddol-setup-endpoint';
 const PORT_ATTEMPTS = 3;
-const TASK_POLL_MS = 100;
 
 export interface SwarmVirtualizationOptions {
   /** The manager's endpoint. */
@@ -63,14 +62,6 @@ export interface SwarmVirtualizationOptions {
   maxReconnectDelayMs?: number;
 }
 
-/** Where a sandbox of ours runs. */
-interface Placed {
-  uuid: string;
-  port: number;
-  nodeId: string;
-  containerId: string;
-}
-
 export class SwarmVirtualization extends EventEmitter implements VirtualizationInterface {
   readonly name = 'swarm';
   private readonly engine: DockerEngine;
@@ -78,14 +69,10 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   private readonly watch: SwarmWatch;
   private readonly preparation: NodePreparation;
   private readonly settings: ContainerSettings;
-  private readonly ports: PortPool;
+  private readonly placements: SwarmPlacements;
   private readonly wait: WaitStrategy;
   private readonly logger: Logger;
   private readonly readyTimeoutMs: number;
-  /** Sandboxes placed on a node (ready or still being set up), by service id. */
-  private readonly placed = new Map<string, Placed>();
-  /** Creations whose node is not known yet. */
-  private pending = 0;
   private readonly destroyedByUs = new Set<string>();
   private readonly reportedEnded = new Set<string>();
   /** Service ids being created: their end is the creation's failure, not an event. */
@@ -102,9 +89,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       clientSudo: options.clientSudo ?? false,
       limits: resolveLimits({ memoryMiB: options.memoryMiB, vcpus: options.vcpus, pidsLimit: options.pidsLimit, nofileLimit: options.nofileLimit, nprocLimit: options.nprocLimit }),
     };
-    const [first, last] = options.nodePortRange ?? [30000, 32767];
-    // Ports on other machines cannot be probed from here: a taken one fails the task, and create tries the next.
-    this.ports = new PortPool(first, last, () => Promise.resolve(true));
+    this.placements = new SwarmPlacements(options.nodePortRange ?? [30000, 32767], options.maxPerNode ?? null);
     this.readyTimeoutMs = (options.readyTimeoutSeconds ?? 30) * 1000;
     if (!(this.readyTimeoutMs > 0)) throw new RangeError('readyTimeoutSeconds must be > 0');
     this.wait = options.waitStrategy ?? new SshWaitStrategy({ timeoutMs: this.readyTimeoutMs });
@@ -205,7 +190,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   private async takeStock(): Promise<void> {
     const services = await this.ourServices();
     const { tasks, nodes } = this.watch.snapshot;
-    for (const id of this.placed.keys()) if (!this.creating.has(id)) this.placed.delete(id);
+    this.placements.clear(this.creating);
     for (const service of services) {
       if (this.creating.has(service.ID)) continue;
       const task = tasks.get(service.ID);
@@ -216,10 +201,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
         await this.destroy(service.ID).catch((error) => this.logger.warn(`cannot remove ${service.ID.slice(0, 12)}: ${describe(error)}`));
         continue;
       }
-      this.ports.hold(port);
-      if (task?.nodeId !== undefined && task.containerId !== undefined) {
-        this.placed.set(service.ID, { uuid: service.Spec?.Labels?.[UUID_LABEL] ?? '', port, nodeId: task.nodeId, containerId: task.containerId });
-      }
+      this.placements.hold(service.ID, { uuid: service.Spec?.Labels?.[UUID_LABEL] ?? '', port, nodeId: task?.nodeId, containerId: task?.containerId });
     }
   }
 
@@ -228,11 +210,8 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   }
 
   private verdict(): PlacementVerdict {
-    const perNode = new Map<string, number>();
-    for (const { nodeId } of this.placed.values()) perNode.set(nodeId, (perNode.get(nodeId) ?? 0) + 1);
     const nodes = [...this.watch.snapshot.nodes.values()];
-    const unserved = new Set(nodes.filter((n) => !this.preparation.isPrepared(n.id)).map((n) => n.id));
-    return placementVerdict({ nodes, perNode, pending: this.pending, maxPerNode: this.options.maxPerNode ?? null, unserved });
+    return this.placements.verdict(nodes, new Set(nodes.filter((n) => !this.preparation.isPrepared(n.id)).map((n) => n.id)));
   }
 
   async create(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
@@ -251,11 +230,10 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
     signal?.throwIfAborted();
     const verdict = this.verdict();
     if (verdict.eligible.length === 0) throw new BackendUnavailableError('no swarm node can take a sandbox now (full, drained, down or unreachable)');
-    const port = await this.ports.acquire();
+    const port = await this.placements.begin();
     if (port === undefined) throw new BackendUnavailableError('no free node port for the sandbox');
     let serviceId: string | undefined;
     let placedNow = false;
-    this.pending++;
     const t0 = performance.now();
     try {
       const placement = { constraints: this.options.constraints ?? [], spread: this.options.spread ?? [], excludedNodeIds: verdict.excluded.map((n) => n.id) };
@@ -263,10 +241,9 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       serviceId = service.id;
       this.creating.add(serviceId);
       const deadline = AbortSignal.timeout(this.readyTimeoutMs);
-      const task = await this.runningTask(serviceId, signal === undefined ? deadline : AbortSignal.any([signal, deadline]));
-      const node = await this.nodeOf(task.nodeId!);
-      this.placed.set(serviceId, { uuid: spec.uuid, port, nodeId: node.id, containerId: task.containerId! });
-      this.pending--;
+      const task = await runningTask(this.manager, serviceId, signal === undefined ? deadline : AbortSignal.any([signal, deadline]));
+      const node = await this.nodeOf(task.nodeId);
+      this.placements.place(serviceId, { uuid: spec.uuid, port, nodeId: node.id, containerId: task.containerId });
       placedNow = true;
       const docker = this.nodes.engineOf(node);
       if (docker === undefined) throw new Error(`no endpoint for swarm node ${node.hostname}`);
@@ -275,8 +252,8 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       const t1 = performance.now();
       const [, , info] = await Promise.all([
         this.wait.waitUntilReady({ host: node.address, port }, signal),
-        this.provision(docker, task.containerId!, spec, signal),
-        docker.getContainer(task.containerId!).inspect(),
+        provisionLogin(docker, task.containerId, spec, this.settings.clientSudo, signal),
+        docker.getContainer(task.containerId).inspect(),
       ]);
       signal?.throwIfAborted();
       this.logger.debug(`sandbox service ${serviceId.slice(0, 12)} on ${node.hostname}:${port} ready in ${Math.round(performance.now() - t0)} ms (placed ${Math.round(t1 - t0)} ms)`);
@@ -291,25 +268,11 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       };
     } catch (error) {
       if (serviceId !== undefined) await this.destroy(serviceId).catch((e) => this.logger.warn(`cleanup of service ${serviceId!.slice(0, 12)} failed: ${describe(e)}`));
-      // Not placed yet, the port is ours alone to give back.
-      this.ports.release(port);
+      this.placements.abandon(port, placedNow);
       throw this.unavailableIfDisconnected(error);
     } finally {
-      if (!placedNow) this.pending--;
       if (serviceId !== undefined) this.creating.delete(serviceId);
     }
-  }
-
-  /** Waits for the service's task to run on a node; a task that ended (rejected: port taken, no image…) fails the creation with its error. */
-  private async runningTask(serviceId: string, signal: AbortSignal): Promise<SwarmTask> {
-    while (!signal.aborted) {
-      const tasks = await this.manager.listTasks({ filters: JSON.stringify({ service: [serviceId] }) });
-      const [task] = [...latestTasks(tasks as Parameters<typeof latestTasks>[0]).values()];
-      if (task !== undefined && task.state === 'running' && task.nodeId !== undefined && task.containerId !== undefined) return task;
-      if (task !== undefined && TERMINAL_TASK_STATES.has(task.state)) throw new Error(`sandbox task ${task.state}: ${task.error ?? 'no reason given'}`);
-      await sleep(TASK_POLL_MS, signal);
-    }
-    throw signal.reason instanceof Error ? signal.reason : new Error('sandbox task did not start in time');
   }
 
   private async nodeOf(nodeId: string): Promise<SwarmNode> {
@@ -318,13 +281,6 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
     const node = (await this.watch.refresh()).nodes.get(nodeId);
     if (node === undefined) throw new Error(`swarm node ${nodeId} is unknown`);
     return node;
-  }
-
-  /** Creates the client login from the spec; the password travels on stdin only. */
-  private async provision(docker: Docker, containerId: string, spec: SandboxSpec, signal?: AbortSignal): Promise<void> {
-    const args = [SETUP_ENDPOINT, spec.username, ...(this.settings.clientSudo ? ['--sudo'] : [])];
-    const result = await runInContainer(docker, containerId, args, { stdin: `${spec.password}\n`, timeoutMs: 30_000, signal });
-    if (result.exitCode !== 0) throw new Error(`endpoint setup failed (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 500)}`);
   }
 
   /** Inspects first: only a service carrying our ownership label is removed; one already gone counts as removed. */
@@ -390,8 +346,8 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
 
   /** Runs a step against the engine of the node the sandbox runs on. */
   private async onNode<T>(id: string, step: (docker: Docker, containerId: string) => Promise<T>): Promise<T> {
-    let nodeId = this.placed.get(id)?.nodeId;
-    let containerId = this.placed.get(id)?.containerId;
+    let nodeId = this.placements.get(id)?.nodeId;
+    let containerId = this.placements.get(id)?.containerId;
     if (nodeId === undefined) {
       // Not one we placed in this run (a restarted daemon): ask the swarm where it runs.
       const task = (await this.watch.refresh()).tasks.get(id);
@@ -407,10 +363,11 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   /** Every period: sandboxes whose node was lost or whose task ended are reported once and removed; new nodes are prepared. */
   private async onRefresh(snapshot: SwarmSnapshot): Promise<void> {
     if (!this.isAvailable()) return;
-    for (const [serviceId, placed] of this.placed) {
+    for (const [serviceId, placed] of this.placements.entries()) {
       if (this.creating.has(serviceId) || this.destroyedByUs.has(serviceId) || this.reportedEnded.has(serviceId)) continue;
       const task = snapshot.tasks.get(serviceId);
-      const reason = endReason(task, snapshot.nodes.get(placed.nodeId));
+      if (placed.nodeId === undefined && task?.state !== undefined && !TERMINAL_TASK_STATES.has(task.state)) continue;
+      const reason = endReason(task, placed.nodeId === undefined ? undefined : snapshot.nodes.get(placed.nodeId));
       if (reason !== undefined) this.ended(serviceId, placed.uuid, reason);
     }
     await this.prepareNodes(snapshot);
@@ -427,9 +384,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   }
 
   private forget(id: string): void {
-    const placed = this.placed.get(id);
-    if (placed !== undefined) this.ports.release(placed.port);
-    this.placed.delete(id);
+    this.placements.forget(id);
   }
 
   private unavailableIfDisconnected(error: unknown): unknown {

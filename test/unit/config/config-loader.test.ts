@@ -43,6 +43,21 @@ describe('config loader', () => {
     assert.deepEqual(loadConfig(shipped, {}), defaultConfig());
   });
 
+  it('refuses a disk limit on a swarm, whose services cannot carry one, and names the fix', () => {
+    assert.deepEqual(problemsOf('docker: {mode: swarm}'), [
+      'container.disk_limit: swarm services cannot carry a per-sandbox disk limit; set container.disk_limit: null and cap storage on each node (README "Running on a swarm")',
+    ]);
+    assert.equal(parseConfig('docker: {mode: swarm}\ncontainer: {disk_limit: null}', {}, '/etc/anweddol').docker.mode, 'swarm');
+  });
+
+  it('names an unknown docker.mode', () => {
+    assert.deepEqual(problemsOf('docker: {mode: k8s}'), ['docker.mode: must be engine or swarm, got "k8s"']);
+  });
+
+  it('names a swarm node without a docker endpoint', () => {
+    assert.deepEqual(problemsOf('swarm: {nodes: {w1: {iptables: [iptables]}}}'), ['swarm.nodes.w1: must be a mapping {docker, iptables}, got {"iptables":["iptables"]}']);
+  });
+
   it('resolves plugin paths against the config folder and gives each item a config', () => {
     const config = parseConfig('plugins:\n  - audit.mjs\n  - {path: /opt/hook.mjs, config: {url: "http://127.0.0.1/"}}\n', {}, '/etc/anweddol');
     assert.deepEqual(config.plugins, [

@@ -61,6 +61,12 @@ describe('STAT', () => {
     assert.equal((await call('STAT')).data.available, 'nolimit');
   });
 
+  it("answers the backend's own free slots (a swarm's max_per_node) when they are fewer", async () => {
+    const fake = Object.assign(new FakeVirtualization(), { freeSlots: () => 1 });
+    assert.equal((await (await startServer({ maxSandboxes: 4 }, fake)).call('STAT')).data.available, 1);
+    assert.equal((await (await startServer({ maxSandboxes: null }, fake)).call('STAT')).data.available, 1);
+  });
+
   it('defaults the version to the package.json version', async () => {
     const { call } = await startServer();
     assert.match((await call('STAT')).data.version as string, /^\d+\.\d+\.\d+/);

@@ -103,6 +103,15 @@ describe('buildEgressRules', () => {
     assert.throws(() => buildEgressRules(input({}, { flBrokerPort: 70000 })), /invalid FL port 70000/);
   });
 
+  it('opens the FL port on an advertised coordinator address instead, before the host addresses close', () => {
+    const rules = buildEgressRules(input({ mode: 'none' }, { flPort: 6160, flAddress: '10.240.0.1', hostAddresses: ['10.240.0.1'] }));
+    const open = '-d 10.240.0.1/32 -p tcp -m tcp --dport 6160 -j RETURN';
+    assert.ok(lines(rules, IN).includes(open));
+    const forward = lines(rules, FWD);
+    assert.ok(forward.indexOf(open) >= 0 && forward.indexOf(open) < forward.indexOf(`-d 10.240.0.1/32 ${REJECT}`));
+    assert.ok(!forward.some((l) => l.includes('-d 10.231.7.1/32 -p tcp')), 'the gateway stays closed');
+  });
+
   it('lets DNS reach a resolver on the host itself through the input chain', () => {
     const inputChain = lines(buildEgressRules(input({}, { resolvers: ['192.0.2.2', '10.255.255.53'] })), IN);
     assert.deepEqual(inputChain, [

@@ -1,0 +1,76 @@
+// Where our sandboxes are on the swarm: node ports handed out, sandboxes per node, creations not placed yet, and what a new one may get.
+import { PortPool } from '../docker/port-pool.js';
+import { placementVerdict, type PlacementVerdict, type SwarmNode } from './swarm-state.js';
+
+/** One sandbox of ours (ready, or still being set up); node and container are unknown while its task waits to be scheduled. */
+export interface Placed {
+  uuid: string;
+  port: number;
+  nodeId?: string;
+  containerId?: string;
+}
+
+export class SwarmPlacements {
+  private readonly placed = new Map<string, Placed>();
+  private readonly ports: PortPool;
+  /** Creations whose node is not known yet. */
+  private pending = 0;
+
+  constructor(
+    portRange: [number, number],
+    private readonly maxPerNode: number | null,
+  ) {
+    // Ports on other machines cannot be probed from here: a taken one fails the task, and create tries the next.
+    this.ports = new PortPool(portRange[0], portRange[1], () => Promise.resolve(true));
+  }
+
+  get(serviceId: string): Placed | undefined {
+    return this.placed.get(serviceId);
+  }
+
+  entries(): IterableIterator<[string, Placed]> {
+    return this.placed.entries();
+  }
+
+  /** What a new sandbox may get, from the latest nodes; `unserved` nodes are not prepared for sandboxes. */
+  verdict(nodes: readonly SwarmNode[], unserved: ReadonlySet<string>): PlacementVerdict {
+    const perNode = new Map<string, number>();
+    for (const { nodeId } of this.placed.values()) if (nodeId !== undefined) perNode.set(nodeId, (perNode.get(nodeId) ?? 0) + 1);
+    return placementVerdict({ nodes, perNode, pending: this.pending, maxPerNode: this.maxPerNode, unserved });
+  }
+
+  /** A creation starts: it holds a port and counts as pending until `place` (or `abandon`). */
+  async begin(): Promise<number | undefined> {
+    const port = await this.ports.acquire();
+    if (port !== undefined) this.pending++;
+    return port;
+  }
+
+  place(serviceId: string, placed: Placed): void {
+    this.pending--;
+    this.placed.set(serviceId, placed);
+  }
+
+  /** The creation failed: not pending any more (if it was never placed), and its port is free again. */
+  abandon(port: number, wasPlaced: boolean): void {
+    if (!wasPlaced) this.pending--;
+    this.ports.release(port);
+  }
+
+  /** A sandbox found running (a reconnection): its port stays held and it counts on its node. */
+  hold(serviceId: string, placed: Placed): void {
+    this.ports.hold(placed.port);
+    this.placed.set(serviceId, placed);
+  }
+
+  /** Before a fresh count: every placement but those of `keep` (creations in flight) goes, its port with it. */
+  clear(keep: ReadonlySet<string>): void {
+    for (const id of [...this.placed.keys()]) if (!keep.has(id)) this.forget(id);
+  }
+
+  forget(serviceId: string): void {
+    const placed = this.placed.get(serviceId);
+    if (placed !== undefined) this.ports.release(placed.port);
+    this.placed.delete(serviceId);
+  }
+}

@@ -2,6 +2,8 @@
 // `docker run -d` + SSH banner baseline of the same image; then 50 sandboxes alive at once and the daemon's RSS.
 // Run: node --import tsx bench/create.ts [--sequential N] [--concurrent N] [--alive N] [--vcpus X]
 //  or: node --import tsx bench/create.ts --pool [--sequential N]: the warm pool table of README "Warm pool" (runPoolCases).
+//  or: node --import tsx bench/create.ts --swarm [--sequential N]: cold and warm CREATE on the private engine next to
+//      scripts/swarm.sh's two-node swarm (brought up and down by the bench), README "Running on a swarm" (runSwarmCases).
 // The daemon is the real CLI (`dist/src/cli/main.js start --foreground`, rebuilt first) on 127.0.0.1, talking to the
 // project's private dockerd; every sandbox it creates is destroyed at the end, on every exit path.
 import { execFile, execFileSync } from 'node:child_process';
@@ -12,6 +14,7 @@ import { promisify } from 'node:util';
 import { AnweddolTcpClient } from '../src/client/tcp-client.js';
 import { SshWaitStrategy } from '../src/virtualization/docker/ssh-wait-strategy.js';
 import { dockerHost, SANDBOX_IMAGE } from '../test/helpers/docker-sandbox.js';
+import { managerHostname, MANAGER_HOST, pushSandboxImage, swarmDown, swarmUp, WORKER_HOST, WORKER_HOSTNAME, WORKER_NETNS } from '../test/helpers/swarm-harness.js';
 import { buildDist, fmt, freePort, percentile, rssMiB, startDaemon, stopDaemon } from './daemon-harness.js';
 
 const run = promisify(execFile);
@@ -178,13 +181,22 @@ async function poolFull(client: AnweddolTcpClient, maxSandboxes: number, session
 
 const POOL_BENCH_LIMIT = 25;
 
-/** A daemon with this warm pool (limit 25, no per-client limits, its own metrics port) for the time of `body`. */
-async function withPoolDaemon<T>(host: string, warmPoolSize: number, body: (client: AnweddolTcpClient, metricsPort: number) => Promise<T>): Promise<T> {
+type Sections = Record<string, Record<string, unknown>>;
+
+/** A daemon with this warm pool (limit 25, no per-client limits, its own metrics port, `extra` merged per section) for the time of `body`. */
+async function withPoolDaemon<T>(
+  host: string,
+  warmPoolSize: number,
+  body: (client: AnweddolTcpClient, metricsPort: number) => Promise<T>,
+  extra: Sections = {},
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'anweddol-bench-'));
   const metricsPort = await freePort();
   const daemon = await startDaemon(dir, host, {
+    ...extra,
     server: { rsa_key_size: 2048, timeout: 60 },
     container: {
+      ...extra.container,
       max_allowed_running_container_domains: POOL_BENCH_LIMIT,
       // Above limit × pids_limit (256), as the start check demands (RLIMIT_NPROC is per UID across sandboxes).
       nproc_limit: POOL_BENCH_LIMIT * 256 + 1,
@@ -299,5 +311,50 @@ async function runPoolCases(): Promise<void> {
   );
 }
 
+/** Cold CREATEs one after another (pool off), or warm ones (pool 2, full before each claim); each sandbox destroyed. */
+async function createSeries(client: AnweddolTcpClient, count: number, warm: boolean): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    checkDeadline();
+    if (warm) await poolFull(client, POOL_BENCH_LIMIT, 0);
+    const { ms, data } = await timedCreate(client);
+    times.push(ms);
+    await timedDestroy(client, data);
+  }
+  return times;
+}
+
+/** The rows of README "Running on a swarm": cold and warm CREATE, single engine next to the two-node swarm. */
+async function runSwarmCases(): Promise<void> {
+  const count = option('--sequential', 6);
+  buildDist();
+  console.log(`sandbox limits: ${VCPUS} vCPU, ${MEMORY_MIB} MiB; ${count} CREATEs per row; load before: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
+  const managerHost = swarmUp();
+  try {
+    const swarm: Sections = {
+      docker: { mode: 'swarm' },
+      container: { image: pushSandboxImage(), disk_limit: null },
+      swarm: {
+        nodes: {
+          [managerHostname()]: { docker: MANAGER_HOST, iptables: ['iptables'] },
+          [WORKER_HOSTNAME]: { docker: WORKER_HOST, iptables: ['ip', 'netns', 'exec', WORKER_NETNS, 'iptables'] },
+        },
+      },
+    };
+    const backends: Array<[string, string, Sections]> = [
+      ['single engine', dockerHost(), {}],
+      ['swarm (2 nodes)', managerHost, swarm],
+    ];
+    for (const [name, host, extra] of backends) {
+      const cold = await withPoolDaemon(host, 0, (client) => createSeries(client, count, false), extra);
+      const warm = await withPoolDaemon(host, 2, (client) => createSeries(client, count, true), extra);
+      console.log(`${name}: cold CREATE ${p50p99(cold)}; warm CREATE ${p50p99(warm)}`);
+    }
+  } finally {
+    swarmDown();
+  }
+}
+
 if (args.includes('--pool')) await runPoolCases();
+else if (args.includes('--swarm')) await runSwarmCases();
 else await main();

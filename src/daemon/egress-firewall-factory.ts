@@ -2,7 +2,7 @@
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../shared/logger.js';
 import { brokerPortOf } from '../fl/coordinator/broker-route.js';
-import { EgressFirewall, iptablesCommandExec } from '../virtualization/egress/egress-firewall.js';
+import { EgressFirewall, iptablesCommandExec, localIpv4Addresses } from '../virtualization/egress/egress-firewall.js';
 import type { NodeFirewall } from '../virtualization/swarm/node-preparation.js';
 import type { SwarmNode } from '../virtualization/swarm/swarm-state.js';
 import type { AnweddolConfig } from './config/config-schema.js';
@@ -49,14 +49,17 @@ function flBrokerPort(config: AnweddolConfig): number | undefined {
  * On a swarm, one firewall per node, run through that node's `swarm.nodes.<node>.iptables` command; null for a node
  * without one (it then gets no sandboxes); undefined when egress is open.
  */
-export function createNodeFirewalls(config: AnweddolConfig, logger: Logger): ((node: SwarmNode) => NodeFirewall | null) | undefined {
+export function createNodeFirewalls(
+  config: AnweddolConfig,
+  logger: Logger,
+): ((node: SwarmNode, swarmAddresses: () => string[]) => NodeFirewall | null) | undefined {
   const network = config.network;
   if (network.egress === 'open') {
     logger.warn('network.egress is open: sandboxes can reach their nodes\' services, their LAN, the cloud metadata address and other sandboxes\' published ports');
     return undefined;
   }
   const firewalls = new Map<string, EgressFirewall>();
-  return (node) => {
+  return (node, swarmAddresses) => {
     const command = (config.swarm.nodes[node.id] ?? config.swarm.nodes[node.hostname])?.iptables;
     if (command === undefined || command === null) return null;
     let firewall = firewalls.get(node.id);
@@ -64,8 +67,8 @@ export function createNodeFirewalls(config: AnweddolConfig, logger: Logger): ((n
       firewall = new EgressFirewall({
         serverId: serverIdFor(config),
         policy: { mode: network.egress, allow: network.allow, deny: network.deny },
-        // The node's own address is closed to its sandboxes like this host's are.
-        hostAddresses: () => [node.address],
+        // Every node's address and this host's are closed to sandboxes, as one engine's host is (other nodes publish sandboxes' SSH too).
+        hostAddresses: () => [...new Set([...localIpv4Addresses(), ...swarmAddresses()])],
         ...flOpening(config),
         exec: iptablesCommandExec(command),
         logger,

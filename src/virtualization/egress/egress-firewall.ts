@@ -65,7 +65,7 @@ export function egressChains(serverId: string): EgressChains {
   return { forward: `${CHAIN_PREFIX}FWD-${hash}`, input: `${CHAIN_PREFIX}IN-${hash}` };
 }
 
-function localIpv4Addresses(): string[] {
+export function localIpv4Addresses(): string[] {
   return Object.values(networkInterfaces())
     .flatMap((list) => list ?? [])
     .filter((a) => a.family === 'IPv4')

@@ -51,8 +51,11 @@ export interface SwarmVirtualizationOptions {
   maxPerNode?: number | null;
   /** Each node's engine, keyed by node hostname or id; the manager's own node is reached through dockerHost. */
   nodes?: Readonly<Record<string, NodeEndpoint>>;
-  /** Egress rules per node (absent: egress open); null for a node means it cannot have them and gets no sandboxes. */
-  firewallOf?: (node: SwarmNode) => NodeFirewall | null;
+  /**
+   * Egress rules per node (absent: egress open); null for a node means it cannot have them and gets no sandboxes.
+   * `swarmAddresses` lists every node's address now: sandboxes are closed out of all of them, not only their own node.
+   */
+  firewallOf?: (node: SwarmNode, swarmAddresses: () => string[]) => NodeFirewall | null;
   /** Remove every node's rules at close (sandboxes do not outlive the daemon). */
   removeRulesOnClose?: boolean;
   logger?: Logger;
@@ -107,7 +110,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       networkName: this.settings.networkName,
       serverId: options.serverId,
       logger: this.logger,
-      firewallOf: options.firewallOf,
+      firewallOf: this.firewallOf(),
     });
     this.watch = new SwarmWatch({
       manager: this.engine.docker,
@@ -393,9 +396,14 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
     return new BackendUnavailableError('virtualization backend unreachable', { cause: error });
   }
 
+  private firewallOf(): ((node: SwarmNode) => NodeFirewall | null) | undefined {
+    const of = this.options.firewallOf;
+    return of && ((node) => of(node, () => [...this.watch.snapshot.nodes.values()].map((n) => n.address).filter((a) => a !== '')));
+  }
+
   private async removeAllRules(): Promise<void> {
     for (const node of this.watch.snapshot.nodes.values()) {
-      const firewall = this.options.firewallOf?.(node);
+      const firewall = this.firewallOf()?.(node);
       if (firewall) await firewall.remove().catch((error: unknown) => this.logger.warn(`egress rules of node ${node.hostname} not removed: ${describe(error)}`));
     }
   }

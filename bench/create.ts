@@ -331,9 +331,10 @@ async function runSwarmCases(): Promise<void> {
   console.log(`sandbox limits: ${VCPUS} vCPU, ${MEMORY_MIB} MiB; ${count} CREATEs per row; load before: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
   const managerHost = swarmUp();
   try {
+    const image = pushSandboxImage();
     const swarm: Sections = {
       docker: { mode: 'swarm' },
-      container: { image: pushSandboxImage(), disk_limit: null },
+      container: { image, disk_limit: null },
       swarm: {
         nodes: {
           [managerHostname()]: { docker: MANAGER_HOST, iptables: ['iptables'] },
@@ -341,9 +342,10 @@ async function runSwarmCases(): Promise<void> {
         },
       },
     };
+    // The single engine is the manager's own dockerd in engine mode: same engine, same load, same image, only the backend differs.
     const backends: Array<[string, string, Sections]> = [
-      ['single engine', dockerHost(), {}],
-      ['swarm (2 nodes)', managerHost, swarm],
+      ['single engine (the manager, docker.mode: engine)', managerHost, { container: { image } }],
+      ['swarm (manager + worker, docker.mode: swarm)', managerHost, swarm],
     ];
     for (const [name, host, extra] of backends) {
       const cold = await withPoolDaemon(host, 0, (client) => createSeries(client, count, false), extra);

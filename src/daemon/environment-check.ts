@@ -146,6 +146,12 @@ async function checkDocker(config: AnweddolConfig, problems: string[]): Promise<
     problems.push(`docker.host: Docker is not reachable at ${host} (${(error as Error).message})`);
     return;
   }
+  if (config.docker.mode === 'swarm') {
+    // GET /swarm answers 200 on a manager only; nodes pull a registry image at start, so presence here proves nothing.
+    const swarm = await dockerGet(host, '/swarm').catch(() => 0);
+    if (swarm !== 200) problems.push(`docker.mode: swarm, but docker.host ${host} is not a swarm manager (docker swarm init, or point docker.host at a manager)`);
+    return;
+  }
   const status = await dockerGet(host, `/images/${encodeURIComponent(config.container.image)}/json`).catch(() => 0);
   if (status !== 200) problems.push(`container.image: image ${config.container.image} is not present (run \`anweddol-server build-image\`)`);
   await checkDiskLimit(config, problems);

@@ -7,8 +7,8 @@ import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
 import type { DestroyedSandboxPayload } from '../../src/server/server-events.js';
 import { egressChains } from '../../src/virtualization/egress/egress-firewall.js';
-import { createTestInstall, type TestInstall } from '../helpers/cli-runner.js';
-import { docker, sshRun } from '../helpers/docker-sandbox.js';
+import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
+import { docker, dockerHost, sshRun } from '../helpers/docker-sandbox.js';
 import {
   killWorkerDockerd,
   MANAGER_ADDRESS,
@@ -174,5 +174,19 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
     // Only the manager's slots are left: one taken, one free.
     assert.equal(await available(), 1);
     await destroyAll(sandboxes.filter((s) => s !== lost));
+  });
+});
+
+describe('docker.mode: swarm on an engine that is not a manager', () => {
+  it('start --check names docker.host as no swarm manager', async () => {
+    const install = await createTestInstall({ docker: { host: dockerHost(), mode: 'swarm' }, container: { disk_limit: null } });
+    try {
+      const problems = jsonOf(await runCli(['start', '--check', '--json', '--config', install.configPath])).data.problems as string[];
+      assert.deepEqual(problems.filter((p) => p.startsWith('docker.')), [
+        `docker.mode: swarm, but docker.host ${dockerHost()} is not a swarm manager (docker swarm init, or point docker.host at a manager)`,
+      ]);
+    } finally {
+      install.remove();
+    }
   });
 });

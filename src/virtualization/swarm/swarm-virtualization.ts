@@ -26,7 +26,7 @@ import { ensureSwarmNetwork } from './swarm-network.js';
 import { SwarmPlacements } from './swarm-placements.js';
 import { endReason, TERMINAL_TASK_STATES, type PlacementVerdict, type SwarmNode } from './swarm-state.js';
 import { provisionLogin, runningTask } from './swarm-tasks.js';
-import { SwarmWatch, type SwarmSnapshot } from './swarm-watch.js';
+import { runningSandboxes, SwarmWatch, type SwarmSnapshot } from './swarm-watch.js';
 
 const PORT_ATTEMPTS = 3;
 
@@ -312,23 +312,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
 
   async list(): Promise<Sandbox[]> {
     const [services, snapshot] = await Promise.all([this.ourServices(), this.watch.refresh()]);
-    const sandboxes: Sandbox[] = [];
-    for (const service of services) {
-      const task = snapshot.tasks.get(service.ID);
-      if (task?.state !== 'running' || task.nodeId === undefined) continue;
-      const node = snapshot.nodes.get(task.nodeId);
-      if (node === undefined || node.lost) continue;
-      const labels = service.Spec?.Labels ?? {};
-      sandboxes.push({
-        id: service.ID,
-        uuid: labels[UUID_LABEL] ?? '',
-        port: Number(labels[PORT_LABEL] ?? 0),
-        host: node.address,
-        imageSha256: imageDigest(service.Spec?.TaskTemplate as { ContainerSpec?: { Image?: string } } | undefined),
-        labels,
-      });
-    }
-    return sandboxes;
+    return runningSandboxes(services, snapshot);
   }
 
   exec(id: string, cmd: string[], options: { user?: string; env?: Record<string, string>; detach?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {
@@ -409,7 +393,3 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   }
 }
 
-/** The image digest a service pins (`…@sha256:<hex>`), or '' when it names a tag. */
-function imageDigest(template: { ContainerSpec?: { Image?: string } } | undefined): string {
-  return /@sha256:([0-9a-f]{64})$/.exec(template?.ContainerSpec?.Image ?? '')?.[1] ?? '';
-}

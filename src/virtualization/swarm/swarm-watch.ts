@@ -2,6 +2,8 @@
 import type Docker from 'dockerode';
 import type { Logger } from '../../shared/logger.js';
 import { describe, isConnectionError } from '../docker/docker-engine.js';
+import { PORT_LABEL, UUID_LABEL } from '../docker/container-spec.js';
+import type { Sandbox } from '../virtualization-interface.js';
 import { latestTasks, nodeFromApi, type SwarmNode, type SwarmTask } from './swarm-state.js';
 
 export interface SwarmSnapshot {
@@ -27,6 +29,29 @@ export async function readSnapshot(manager: Docker): Promise<SwarmSnapshot> {
     nodes: new Map((nodes as Parameters<typeof nodeFromApi>[0][]).map((raw) => nodeFromApi(raw)).map((n) => [n.id, n])),
     tasks: latestTasks(tasks as Parameters<typeof latestTasks>[0]),
   };
+}
+
+/** Our services whose task runs on a live node, as sandboxes (reconciliation's view). */
+export function runningSandboxes(services: readonly Docker.Service[], snapshot: SwarmSnapshot): Sandbox[] {
+  const sandboxes: Sandbox[] = [];
+  for (const service of services) {
+    const task = snapshot.tasks.get(service.ID);
+    if (task?.state !== 'running' || task.nodeId === undefined) continue;
+    const node = snapshot.nodes.get(task.nodeId);
+    if (node === undefined || node.lost) continue;
+    const labels = service.Spec?.Labels ?? {};
+    const image = (service.Spec?.TaskTemplate as { ContainerSpec?: { Image?: string } } | undefined)?.ContainerSpec?.Image ?? '';
+    sandboxes.push({
+      id: service.ID,
+      uuid: labels[UUID_LABEL] ?? '',
+      port: Number(labels[PORT_LABEL] ?? 0),
+      host: node.address,
+      // The digest the service pins, or '' for a tag: the image id of an engine is not known without asking the node.
+      imageSha256: /@sha256:([0-9a-f]{64})$/.exec(image)?.[1] ?? '',
+      labels,
+    });
+  }
+  return sandboxes;
 }
 
 export class SwarmWatch {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { endReason, latestTasks, nodeFromApi, placementVerdict, type SwarmNode, type SwarmTask } from '../../../src/virtualization/swarm/swarm-state.js';
+import { runningSandboxes } from '../../../src/virtualization/swarm/swarm-watch.js';
 
 const node = (id: string, overrides: Partial<SwarmNode> = {}): SwarmNode => ({ id, hostname: id, address: `10.0.0.${id.length}`, usable: true, lost: false, ...overrides });
 const task = (state: string): SwarmTask => ({ serviceId: 's', nodeId: 'a', state, containerId: 'c', error: undefined });
@@ -76,5 +77,26 @@ describe('swarm placement', () => {
     const drained = [node('a', { usable: false, lost: true })];
     assert.equal(placementVerdict({ nodes: drained, perNode: new Map(), pending: 0, maxPerNode: null, unserved: new Set() }).free, 0);
     assert.equal(placementVerdict({ nodes: drained, perNode: new Map(), pending: 0, maxPerNode: 3, unserved: new Set() }).free, 0);
+  });
+});
+
+describe('running sandboxes', () => {
+  const digest = 'a'.repeat(64);
+  const service = (id: string) =>
+    ({ ID: id, Spec: { Labels: { 'anweddol.uuid': `u-${id}`, 'anweddol.port': '30005' }, TaskTemplate: { ContainerSpec: { Image: `r:5000/s@sha256:${digest}` } } } }) as never;
+
+  it('lists a service whose task runs on a live node, at that node, and leaves out one on a lost node or not running', () => {
+    const snapshot = {
+      nodes: new Map([['a', node('a')], ['bb', node('bb', { lost: true, usable: false })]]),
+      tasks: new Map<string, SwarmTask>([
+        ['s1', { ...task('running'), serviceId: 's1', nodeId: 'a' }],
+        ['s2', { ...task('running'), serviceId: 's2', nodeId: 'bb' }],
+        ['s3', { ...task('failed'), serviceId: 's3', nodeId: 'a' }],
+      ]),
+    };
+    const listed = runningSandboxes([service('s1'), service('s2'), service('s3')], snapshot);
+    assert.deepEqual(listed.map(({ id, uuid, port, host, imageSha256 }) => ({ id, uuid, port, host, imageSha256 })), [
+      { id: 's1', uuid: 'u-s1', port: 30005, host: node('a').address, imageSha256: digest },
+    ]);
   });
 });

@@ -8,6 +8,11 @@ export interface SandboxSpec {
   password: string;
   /** Extra labels (e.g. an FL training id); the backend adds its own ownership labels. */
   labels?: Record<string, string>;
+  /**
+   * Container TCP ports the daemon must reach besides SSH (the FL agent's). A backend whose sandboxes' `ipAddress` is
+   * not routable from the daemon (a swarm node's bridge) publishes them and says where in `publishedPorts`.
+   */
+  publishPorts?: number[];
 }
 
 /** An address and port the daemon reaches a sandbox's sshd at. */
@@ -34,6 +39,8 @@ export interface Sandbox {
   ipAddress?: string;
   /** Where the daemon reaches the sandbox's sshd with no published port in between (engine: bridge address:22), for `port_forwarding.mode: forwarder`. */
   sshEndpoint?: SshEndpoint;
+  /** Where each of `SandboxSpec.publishPorts` is reachable from the daemon, when not at `ipAddress`. */
+  publishedPorts?: Record<number, { host: string; port: number }>;
 }
 
 export interface ExecResult {

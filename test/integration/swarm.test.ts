@@ -1,5 +1,6 @@
 // The daemon on a real two-node swarm (scripts/swarm.sh): placement on both nodes, SSH logins, per-node capacity, drained and dead nodes, egress rules on every node.
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { loadConfig } from '../../src/daemon/config/config-loader.js';
@@ -25,6 +26,8 @@ import {
   workerIptables,
 } from '../helpers/swarm-harness.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
+
+const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.url));
 
 interface Created {
   container_uuid: string;
@@ -57,7 +60,7 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
     const image = pushSandboxImage();
     install = await createTestInstall({
       docker: { host: MANAGER_HOST, mode: 'swarm' },
-      container: { image, disk_limit: null, container_memory: 256, max_allowed_running_container_domains: 4, max_per_client: null, create_rate: null, warm_pool_size: 0 },
+      container: { image, disk_limit: null, container_memory: 512, max_allowed_running_container_domains: 4, max_per_client: null, create_rate: null, warm_pool_size: 0 },
       swarm: {
         max_per_node: 2,
         nodes: {
@@ -66,6 +69,8 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
         },
       },
       network: { egress: 'internet' },
+      // The coordinator where both nodes' sandboxes reach it: the manager's swarm address, on this host.
+      fl: { enabled: true, advertise_address: MANAGER_ADDRESS },
     });
     daemon = await startDaemon(loadConfig(install.configPath, {}));
     daemon.server.on('destroyed_container', (payload) => void destroyed.push(payload));
@@ -110,6 +115,25 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
     }
     await destroyAll(sandboxes);
     assert.equal(docker(['service', 'ls', '-q', '--filter', `label=anweddol.server=${serverIdFor(loadConfig(install.configPath, {}))}`], MANAGER_HOST), '');
+  });
+
+  it('runs an FL training whose clients sit on both nodes, reaching the coordinator at fl.advertise_address', async () => {
+    const hosts: Promise<string | undefined>[] = [];
+    const onCreated = (payload: { container_id: string; fl: unknown }) => {
+      if (payload.fl === null) return;
+      hosts.push(daemon!.server.options.virtualization!.list().then((all) => all.find((s) => s.id === payload.container_id)?.host));
+    };
+    daemon!.server.on('created_container', onCreated);
+    try {
+      const args = ['fl', 'train', '--clients', '2', '--rounds', '2', '--model', 'logreg', '--dataset', DIGITS, '--split', 'iid', '--local-epochs', '1', '--lr', '0.1', '--min-clients', '2', '--round-timeout', '60', '--json'];
+      const run = await runCli([...args, '--config', install.configPath], { timeoutMs: 300_000 });
+      assert.equal(run.code, 0, run.stderr.slice(-2000) + run.stdout);
+      const data = jsonOf(run).data as { rounds: Array<{ round: number; clients: number }> };
+      assert.deepEqual(data.rounds.map((r) => [r.round, r.clients]), [[1, 2], [2, 2]]);
+    } finally {
+      daemon!.server.off('created_container', onCreated);
+    }
+    assert.deepEqual((await Promise.all(hosts)).sort(), [MANAGER_ADDRESS, WORKER_ADDRESS]);
   });
 
   it('installs the egress rules on the worker: a sandbox there cannot reach the manager', async () => {

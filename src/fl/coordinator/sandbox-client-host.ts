@@ -77,8 +77,9 @@ export class SandboxClientHost implements ClientHost {
         username: `user_${randomInt(10000, 100000)}`,
         password: randomBytes(16).toString('hex'),
         labels: { [FL_TRAINING_LABEL]: launch.trainingUuid, [FL_CLIENT_LABEL]: launch.clientId },
+        publishPorts: [this.agentPort],
       }, signal);
-      if (!sandbox.ipAddress) throw new Error('the sandbox has no address on the private network');
+      if (!sandbox.ipAddress && !sandbox.publishedPorts?.[this.agentPort]) throw new Error('the sandbox has no address on the private network');
       const config: AgentConfig = {
         trainingUuid: launch.trainingUuid,
         owner: launch.clientId,
@@ -133,7 +134,7 @@ export class SandboxClientHost implements ClientHost {
     };
     virt.on('sandbox_ended', onEnded);
     return {
-      agentUrl: `http://${box.ipAddress}:${this.agentPort}`,
+      agentUrl: agentUrl(box, this.agentPort),
       sandboxUuid: box.uuid,
       onEnded: (l) => (ended = l),
       destroy: async () => {
@@ -149,4 +150,10 @@ export class SandboxClientHost implements ClientHost {
       },
     };
   }
+}
+
+/** The agent on the sandbox's private address, or where the backend published it (a swarm node's address and port). */
+function agentUrl(sandbox: Sandbox, agentPort: number): string {
+  const published = sandbox.publishedPorts?.[agentPort];
+  return published === undefined ? `http://${sandbox.ipAddress}:${agentPort}` : `http://${published.host}:${published.port}`;
 }

@@ -27,7 +27,7 @@ export function placementOf(placement: Placement): Docker.Placement {
  * Differences with the engine backend that Docker's service API (1.41) imposes: no `no-new-privileges` (the capability
  * bounding set still applies), no swap limit, no storage option (the config refuses a disk limit on swarm).
  */
-export function buildServiceSpec(settings: ContainerSettings, spec: SandboxSpec, port: number, placement: Placement): Docker.CreateServiceOptions {
+export function buildServiceSpec(settings: ContainerSettings, spec: SandboxSpec, port: number, placement: Placement, extraPorts: readonly number[] = []): Docker.CreateServiceOptions {
   const { limits } = settings;
   const labels = sandboxLabels(settings, spec, port);
   const memoryBytes = limits.memoryMiB * 1024 * 1024;
@@ -58,6 +58,14 @@ export function buildServiceSpec(settings: ContainerSettings, spec: SandboxSpec,
     },
     Mode: { Replicated: { Replicas: 1 } },
     // Host mode: the port opens on the node that runs the task (the routing mesh needs IPVS, and forwards to any node).
-    EndpointSpec: { Ports: [{ Protocol: 'tcp', TargetPort: 22, PublishedPort: port, PublishMode: 'host' }] },
+    // `extraPorts[i]` publishes `spec.publishPorts[i]` (the FL agent's port) the same way.
+    EndpointSpec: {
+      Ports: [22, ...(spec.publishPorts ?? [])].map((target, i) => ({
+        Protocol: 'tcp' as const,
+        TargetPort: target,
+        PublishedPort: i === 0 ? port : extraPorts[i - 1],
+        PublishMode: 'host' as const,
+      })),
+    },
   };
 }

@@ -6,6 +6,8 @@ import { placementVerdict, type PlacementVerdict, type SwarmNode } from './swarm
 export interface Placed {
   uuid: string;
   port: number;
+  /** Node ports of the sandbox's other published ports (SandboxSpec.publishPorts). */
+  extraPorts?: number[];
   nodeId?: string;
   containerId?: string;
 }
@@ -39,11 +41,19 @@ export class SwarmPlacements {
     return placementVerdict({ nodes, perNode, pending: this.pending, maxPerNode: this.maxPerNode, unserved });
   }
 
-  /** A creation starts: it holds a port and counts as pending until `place` (or `abandon`). */
-  async begin(): Promise<number | undefined> {
-    const port = await this.ports.acquire();
-    if (port !== undefined) this.pending++;
-    return port;
+  /** A creation starts: it holds its SSH port and `extra` more, and counts as pending until `place` (or `abandon`). */
+  async begin(extra = 0): Promise<{ port: number; extraPorts: number[] } | undefined> {
+    const taken: number[] = [];
+    for (let i = 0; i <= extra; i++) {
+      const port = await this.ports.acquire();
+      if (port === undefined) {
+        for (const p of taken) this.ports.release(p);
+        return undefined;
+      }
+      taken.push(port);
+    }
+    this.pending++;
+    return { port: taken[0]!, extraPorts: taken.slice(1) };
   }
 
   place(serviceId: string, placed: Placed): void {
@@ -52,14 +62,14 @@ export class SwarmPlacements {
   }
 
   /** The creation failed: not pending any more (if it was never placed), and its port is free again. */
-  abandon(port: number, wasPlaced: boolean): void {
+  abandon(ports: readonly number[], wasPlaced: boolean): void {
     if (!wasPlaced) this.pending--;
-    this.ports.release(port);
+    for (const port of ports) this.ports.release(port);
   }
 
   /** A sandbox found running (a reconnection): its port stays held and it counts on its node. */
   hold(serviceId: string, placed: Placed): void {
-    this.ports.hold(placed.port);
+    for (const port of [placed.port, ...(placed.extraPorts ?? [])]) this.ports.hold(port);
     this.placed.set(serviceId, placed);
   }
 
@@ -70,7 +80,7 @@ export class SwarmPlacements {
 
   forget(serviceId: string): void {
     const placed = this.placed.get(serviceId);
-    if (placed !== undefined) this.ports.release(placed.port);
+    for (const port of placed === undefined ? [] : [placed.port, ...(placed.extraPorts ?? [])]) this.ports.release(port);
     this.placed.delete(serviceId);
   }
 }

@@ -199,12 +199,13 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       const task = tasks.get(service.ID);
       const reason = endReason(task, task?.nodeId === undefined ? undefined : nodes.get(task.nodeId));
       const port = Number(service.Spec?.Labels?.[PORT_LABEL]);
+      const extraPorts = (service.Endpoint?.Spec?.Ports ?? []).map((p) => p.PublishedPort ?? 0).filter((p) => p !== port && p > 0);
       if (reason !== undefined && task?.state !== 'new' && task?.state !== 'pending') {
         this.logger.info(`removing ended sandbox service ${service.ID.slice(0, 12)} (${reason})`);
         await this.destroy(service.ID).catch((error) => this.logger.warn(`cannot remove ${service.ID.slice(0, 12)}: ${describe(error)}`));
         continue;
       }
-      this.placements.hold(service.ID, { uuid: service.Spec?.Labels?.[UUID_LABEL] ?? '', port, nodeId: task?.nodeId, containerId: task?.containerId });
+      this.placements.hold(service.ID, { uuid: service.Spec?.Labels?.[UUID_LABEL] ?? '', port, extraPorts, nodeId: task?.nodeId, containerId: task?.containerId });
     }
   }
 
@@ -233,20 +234,21 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
     signal?.throwIfAborted();
     const verdict = this.verdict();
     if (verdict.eligible.length === 0) throw new BackendUnavailableError('no swarm node can take a sandbox now (full, drained, down or unreachable)');
-    const port = await this.placements.begin();
-    if (port === undefined) throw new BackendUnavailableError('no free node port for the sandbox');
+    const ports = await this.placements.begin(spec.publishPorts?.length ?? 0);
+    if (ports === undefined) throw new BackendUnavailableError('no free node port for the sandbox');
+    const { port, extraPorts } = ports;
     let serviceId: string | undefined;
     let placedNow = false;
     const t0 = performance.now();
     try {
       const placement = { constraints: this.options.constraints ?? [], spread: this.options.spread ?? [], excludedNodeIds: verdict.excluded.map((n) => n.id) };
-      const service = (await this.manager.createService({ ...buildServiceSpec(this.settings, spec, port, placement), abortSignal: signal })) as unknown as { id: string };
+      const service = (await this.manager.createService({ ...buildServiceSpec(this.settings, spec, port, placement, extraPorts), abortSignal: signal })) as unknown as { id: string };
       serviceId = service.id;
       this.creating.add(serviceId);
       const deadline = AbortSignal.timeout(this.readyTimeoutMs);
       const task = await runningTask(this.manager, serviceId, signal === undefined ? deadline : AbortSignal.any([signal, deadline]));
       const node = await this.nodeOf(task.nodeId);
-      this.placements.place(serviceId, { uuid: spec.uuid, port, nodeId: node.id, containerId: task.containerId });
+      this.placements.place(serviceId, { uuid: spec.uuid, port, extraPorts, nodeId: node.id, containerId: task.containerId });
       placedNow = true;
       const docker = this.nodes.engineOf(node);
       if (docker === undefined) throw new Error(`no endpoint for swarm node ${node.hostname}`);
@@ -265,13 +267,16 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
         uuid: spec.uuid,
         port,
         host: node.address,
+        ...(extraPorts.length === 0
+          ? {}
+          : { publishedPorts: Object.fromEntries((spec.publishPorts ?? []).map((target, i) => [target, { host: node.address, port: extraPorts[i]! }])) }),
         imageSha256: info.Image.replace(/^sha256:/, ''),
         labels: info.Config.Labels ?? {},
         ipAddress: info.NetworkSettings.Networks[this.settings.networkName]?.IPAddress || undefined,
       };
     } catch (error) {
       if (serviceId !== undefined) await this.destroy(serviceId).catch((e) => this.logger.warn(`cleanup of service ${serviceId!.slice(0, 12)} failed: ${describe(e)}`));
-      this.placements.abandon(port, placedNow);
+      this.placements.abandon([port, ...extraPorts], placedNow);
       throw this.unavailableIfDisconnected(error);
     } finally {
       if (serviceId !== undefined) this.creating.delete(serviceId);

@@ -42,6 +42,11 @@ describe('swarm service spec', () => {
     });
   });
 
+  it('publishes the ports a spec asks for (the FL agent) in host mode on the extra node ports', () => {
+    const withAgent = buildServiceSpec(settings, { ...spec, publishPorts: [6161] }, 30001, placement, [30002]);
+    assert.deepEqual(withAgent.EndpointSpec?.Ports?.[1], { Protocol: 'tcp', TargetPort: 6161, PublishedPort: 30002, PublishMode: 'host' });
+  });
+
   it('pulls onto a node only an image that names a registry host', () => {
     assert.equal(namesRegistry('10.240.0.1:5000/anweddol/sandbox@sha256:ab'), true);
     assert.equal(namesRegistry('registry.example/anweddol/sandbox:1'), true);

@@ -170,6 +170,14 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
     await until('the worker to count again', async () => (await available()) === 4, 10_000);
   });
 
+  it('reports a sandbox whose service was removed behind its back (removed) and frees its slot', async () => {
+    const sandbox = await create();
+    const serviceId = (await daemon!.server.options.virtualization!.list()).find((s) => s.uuid === sandbox.container_uuid)!.id;
+    docker(['service', 'rm', serviceId], MANAGER_HOST);
+    await until('removed', () => destroyed.some((d) => d.reason === 'removed' && d.container_uuid === sandbox.container_uuid), 10_000);
+    await until('its slot to come back', async () => (await available()) === 4, 10_000);
+  });
+
   it('reports the sandboxes of a drained node lost (node_lost) within 10 s and frees their slots', async () => {
     const sandboxes = [await create(), await create()];
     const lostUuid = sandboxes.find((s) => s.host === WORKER_ADDRESS)!.container_uuid;

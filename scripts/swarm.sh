@@ -2,7 +2,7 @@
 # A local two-node Docker Swarm for development, tests and benches: manager = a private dockerd, worker = a dockerd in a network namespace, plus a registry.
 # Usage: scripts/swarm.sh up|down|status
 #   up      start (or reuse) both engines, the swarm, and the registry; print the manager's `DOCKER_HOST=unix://…` on stdout
-#   down    leave the swarm and stop everything: registry, worker, namespace, veth pair, manager, mounts
+#   down    leave the swarm and stop everything: registry, worker (its state removed), namespace, veth pair, manager, mounts
 #   status  print `DOCKER_HOST=…` and exit 0 when the swarm has both nodes ready, exit 1 otherwise
 # Layout (under ANWEDDOL_SWARM_DIR, default <repo>/.cache/swarm):
 #   manager/docker.sock  the manager's engine; it advertises 10.240.0.1 (host side of the veth pair)
@@ -149,6 +149,15 @@ CONF
   done
 }
 
+# Containers an engine was killed under (a node-loss test) keep their published ports reserved until removed:
+# on our private engines nothing stopped is worth keeping.
+prune_stopped() {
+  local ids
+  ids=$("$@" ps -aq --filter status=exited --filter status=dead --filter status=created 2>/dev/null || true)
+  # shellcheck disable=SC2086
+  [ -z "$ids" ] || "$@" rm -f $ids >/dev/null 2>&1 || true
+}
+
 wait_for_nodes() {
   local deadline=$((SECONDS + timeout))
   until [ "$(on_manager node ls --format '{{.Status}}' 2>/dev/null | grep -c Ready)" -ge 2 ]; do
@@ -182,6 +191,8 @@ up() {
   ensure_registry
   ensure_worker
   wait_for_nodes
+  prune_stopped on_manager
+  prune_stopped on_worker
   log "swarm ready: manager $manager_host, worker $worker_host ($worker_hostname), registry $registry_addr"
   echo "DOCKER_HOST=$manager_host"
 }
@@ -200,6 +211,13 @@ down() {
   [ "$(swarm_state on_worker)" = inactive ] || on_worker swarm leave --force >/dev/null 2>&1 || true
   dockerd_sh "$worker_dir" "$worker_pool" down
   kill_stragglers "$worker_dir"
+  # The worker is disposable: a dockerd killed under running tasks (the node-loss test) leaves network endpoints in
+  # its store that keep their host ports "allocated" after a restart. Its next `up` starts empty and pulls the image.
+  if mountpoint -q "$worker_dir/btrfs" 2>/dev/null; then
+    log "$worker_dir/btrfs is still mounted; worker state kept"
+  else
+    rm -rf "$worker_dir"
+  fi
   [ "$(swarm_state on_manager)" = inactive ] || on_manager swarm leave --force >/dev/null 2>&1 || true
   dockerd_sh "$manager_dir" "$manager_pool" down
   kill_stragglers "$manager_dir"

@@ -88,7 +88,7 @@ export function sshRun(port: number, username: string, password: string, command
 }
 
 /** An SSH login kept open (a remote `sleep`) until `close()`; the session sshd sees is a real one. */
-export function sshOpen(port: number, username: string, password: string, timeoutMs = 15_000): Promise<{ close(): Promise<void> }> {
+export function sshOpen(port: number, username: string, password: string, timeoutMs = 15_000, host = '127.0.0.1'): Promise<{ close(): Promise<void> }> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     const timer = setTimeout(() => {
@@ -116,7 +116,7 @@ export function sshOpen(port: number, username: string, password: string, timeou
         clearTimeout(timer);
         reject(error);
       })
-      .connect({ host: '127.0.0.1', port, username, password, readyTimeout: timeoutMs, tryKeyboard: false });
+      .connect({ host, port, username, password, readyTimeout: timeoutMs, tryKeyboard: false });
   });
 }
 

@@ -9,7 +9,7 @@ import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
 import type { DestroyedSandboxPayload } from '../../src/server/server-events.js';
 import { egressChains } from '../../src/virtualization/egress/egress-firewall.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
-import { docker, dockerHost, sshRun } from '../helpers/docker-sandbox.js';
+import { docker, dockerHost, sshOpen, sshRun } from '../helpers/docker-sandbox.js';
 import {
   killWorkerDockerd,
   MANAGER_ADDRESS,
@@ -134,6 +134,24 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
       daemon!.server.off('created_container', onCreated);
     }
     assert.deepEqual((await Promise.all(hosts)).sort(), [MANAGER_ADDRESS, WORKER_ADDRESS]);
+  });
+
+  it('counts the SSH sessions of a sandbox on the worker through its engine (idle detection)', async () => {
+    const backend = daemon!.server.options.virtualization!;
+    const sandboxes = [await create(), await create()];
+    try {
+      const onWorker = sandboxes.find((s) => s.host === WORKER_ADDRESS)!;
+      const id = (await backend.list()).find((s) => s.uuid === onWorker.container_uuid)!.id;
+      assert.equal(await backend.countSshSessions(id), 0);
+      const session = await sshOpen(onWorker.container_listen_port, onWorker.container_username, onWorker.container_password, 15_000, onWorker.host);
+      try {
+        await until('the session to show', async () => (await backend.countSshSessions(id)) === 1, 10_000);
+      } finally {
+        await session.close();
+      }
+    } finally {
+      await destroyAll(sandboxes);
+    }
   });
 
   it('installs the egress rules on the worker: a sandbox there cannot reach the manager', async () => {

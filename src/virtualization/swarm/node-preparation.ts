@@ -1,6 +1,7 @@
 // What a swarm node needs before the scheduler may give it a sandbox: the sandbox image, the network settings, and (once its bridge exists) the egress rules.
 import type Docker from 'dockerode';
 import type { Logger } from '../../shared/logger.js';
+import { SERVER_LABEL } from '../docker/container-spec.js';
 import { describe, statusCode } from '../docker/docker-engine.js';
 import type { SandboxNetworkInfo } from '../virtualization-interface.js';
 import { ensureNodeNetworkConfig, nodeSandboxNetwork } from './swarm-network.js';
@@ -28,6 +29,16 @@ export async function ensureNodeImage(docker: Docker, image: string): Promise<vo
   if (!namesRegistry(image)) throw new Error(`the image ${image} is not on the node and names no registry to pull it from`);
   const stream = await docker.pull(image);
   await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve())));
+}
+
+/** Our task containers that are not running (a node that crashed and came back): they still reserve their node ports. */
+async function removeEndedContainers(docker: Docker, serverId: string, logger: Logger): Promise<void> {
+  const ours = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${SERVER_LABEL}=${serverId}`] }) });
+  for (const c of ours) {
+    if (c.State === 'running') continue;
+    logger.info(`removing ended sandbox container ${c.Id.slice(0, 12)} (${c.State})`);
+    await docker.getContainer(c.Id).remove({ force: true }).catch((error: unknown) => logger.warn(`cannot remove ${c.Id.slice(0, 12)}: ${describe(error)}`));
+  }
 }
 
 export interface NodePreparationOptions {
@@ -62,6 +73,7 @@ export class NodePreparation {
     if (this.prepared.has(node.id)) return;
     try {
       if (this.options.firewallOf?.(node) === null) throw new Error('network.egress filters sandboxes but this node has no iptables command (swarm.nodes.<node>.iptables)');
+      await removeEndedContainers(docker, this.options.serverId, this.options.logger);
       await ensureNodeImage(docker, this.options.image);
       await ensureNodeNetworkConfig(docker, this.options.networkName, this.options.serverId);
       const network = await nodeSandboxNetwork(docker, this.options.networkName);

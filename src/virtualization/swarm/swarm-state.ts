@@ -18,6 +18,8 @@ export interface SwarmTask {
   nodeId: string | undefined;
   /** Docker's task state: new … running, complete, shutdown, failed, rejected, orphaned, remove. */
   state: string;
+  /** What the orchestrator wants of it: `remove` once its service is removed. */
+  desiredState?: string;
   containerId: string | undefined;
   error: string | undefined;
 }
@@ -51,6 +53,7 @@ export function latestTasks(raw: ReadonlyArray<{
   ServiceID?: string;
   NodeID?: string;
   CreatedAt?: string;
+  DesiredState?: string;
   Status?: { State?: string; Err?: string; ContainerStatus?: { ContainerID?: string } };
 }>): Map<string, SwarmTask> {
   const latest = new Map<string, { task: SwarmTask; createdAt: string }>();
@@ -65,6 +68,7 @@ export function latestTasks(raw: ReadonlyArray<{
         serviceId: t.ServiceID,
         nodeId: t.NodeID || undefined,
         state: t.Status?.State ?? 'unknown',
+        ...(t.DesiredState === undefined ? {} : { desiredState: t.DesiredState }),
         containerId: t.Status?.ContainerStatus?.ContainerID || undefined,
         error: t.Status?.Err || undefined,
       },
@@ -73,10 +77,12 @@ export function latestTasks(raw: ReadonlyArray<{
   return new Map([...latest].map(([id, { task }]) => [id, task]));
 }
 
-/** Why a sandbox we track is gone, or undefined while it runs: its node lost first, then its task's own end. */
+/** Why a sandbox we track is gone, or undefined while it runs: its node lost first, its service removed, then its task's own end. */
 export function endReason(task: SwarmTask | undefined, node: SwarmNode | undefined): SandboxEndReason | undefined {
   if (task === undefined) return 'removed';
   if (node?.lost === true) return 'node_lost';
+  // The service went while its task still stops: removed, whatever state the task passes through on its way out.
+  if (task.desiredState === 'remove') return 'removed';
   if (!TERMINAL_TASK_STATES.has(task.state)) return undefined;
   return task.state === 'shutdown' || task.state === 'complete' ? 'stopped' : 'died';
 }

@@ -28,7 +28,8 @@ import { endReason, TERMINAL_TASK_STATES, type PlacementVerdict, type SwarmNode 
 import { provisionLogin, runningTask } from './swarm-tasks.js';
 import { runningSandboxes, SwarmWatch, type SwarmSnapshot } from './swarm-watch.js';
 
-const PORT_ATTEMPTS = 3;
+/** Node ports are not probed (other machines): a port a node still reserves fails the task and the next one is tried. */
+const PORT_ATTEMPTS = 5;
 
 export interface SwarmVirtualizationOptions {
   /** The manager's endpoint. */

@@ -44,6 +44,11 @@ describe('swarm tasks', () => {
     assert.equal(endReason(task('shutdown'), node('a')), 'stopped');
     assert.equal(endReason(undefined, node('a')), 'removed');
   });
+
+  it('says removed for a task whose service is gone even while it is still running or stopping', () => {
+    assert.equal(endReason({ ...task('running'), desiredState: 'remove' }, node('a')), 'removed');
+    assert.equal(endReason({ ...task('shutdown'), desiredState: 'remove' }, node('a')), 'removed');
+  });
 });
 
 describe('swarm placement', () => {

@@ -54,8 +54,8 @@ export interface SshResult {
   stderr: string;
 }
 
-/** Logs in with a password on 127.0.0.1 (or `host`: a swarm node's address) and runs one command. */
-export function sshRun(port: number, username: string, password: string, command: string, timeoutMs = 15_000, host = '127.0.0.1'): Promise<SshResult> {
+/** Logs in with a password on 127.0.0.1 and runs one command. */
+export function sshRun(port: number, username: string, password: string, command: string, timeoutMs = 15_000): Promise<SshResult> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     const timer = setTimeout(() => {
@@ -83,12 +83,12 @@ export function sshRun(port: number, username: string, password: string, command
         });
       })
       .on('error', fail)
-      .connect({ host, port, username, password, readyTimeout: timeoutMs, tryKeyboard: false });
+      .connect({ host: '127.0.0.1', port, username, password, readyTimeout: timeoutMs, tryKeyboard: false });
   });
 }
 
 /** An SSH login kept open (a remote `sleep`) until `close()`; the session sshd sees is a real one. */
-export function sshOpen(port: number, username: string, password: string, timeoutMs = 15_000, host = '127.0.0.1'): Promise<{ close(): Promise<void> }> {
+export function sshOpen(port: number, username: string, password: string, timeoutMs = 15_000): Promise<{ close(): Promise<void> }> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     const timer = setTimeout(() => {
@@ -116,7 +116,7 @@ export function sshOpen(port: number, username: string, password: string, timeou
         clearTimeout(timer);
         reject(error);
       })
-      .connect({ host, port, username, password, readyTimeout: timeoutMs, tryKeyboard: false });
+      .connect({ host: '127.0.0.1', port, username, password, readyTimeout: timeoutMs, tryKeyboard: false });
   });
 }
 

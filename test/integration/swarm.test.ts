@@ -37,7 +37,7 @@ interface Created {
   container_listen_port: number;
 }
 
-/** Node ports are unique across the swarm here, so a port names its sandbox's node. */
+/** A sandbox and the node it runs on; clients only ever see the server's forwarded port. */
 type Placed = Created & { host: string };
 
 async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<number> {
@@ -93,7 +93,7 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
     const response = await client.create();
     assert.equal(response.success, true, response.message);
     const data = response.data as unknown as Created;
-    const sandbox = (await daemon!.server.options.virtualization!.list()).find((s) => s.port === data.container_listen_port);
+    const sandbox = (await daemon!.server.options.virtualization!.list()).find((s) => s.uuid === data.container_uuid);
     assert.ok(sandbox?.host !== undefined, 'the sandbox runs on a node');
     return { ...data, host: sandbox.host };
   }
@@ -106,11 +106,11 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
     return (await client.stat()).data.available;
   }
 
-  it('spreads two CREATEs over both nodes, logs in over SSH on each, and DESTROY removes their services', async () => {
+  it("spreads two CREATEs over both nodes, logs in over SSH on each through the server's forwarded port, and DESTROY removes their services", async () => {
     const sandboxes = [await create(), await create()];
     assert.deepEqual(sandboxes.map((s) => s.host).sort(), [MANAGER_ADDRESS, WORKER_ADDRESS]);
     for (const s of sandboxes) {
-      const login = await sshRun(s.container_listen_port, s.container_username, s.container_password, 'id -un', 15_000, s.host);
+      const login = await sshRun(s.container_listen_port, s.container_username, s.container_password, 'id -un');
       assert.equal(login.stdout.trim(), s.container_username);
     }
     await destroyAll(sandboxes);
@@ -143,7 +143,7 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
       const onWorker = sandboxes.find((s) => s.host === WORKER_ADDRESS)!;
       const id = (await backend.list()).find((s) => s.uuid === onWorker.container_uuid)!.id;
       assert.equal(await backend.countSshSessions(id), 0);
-      const session = await sshOpen(onWorker.container_listen_port, onWorker.container_username, onWorker.container_password, 15_000, onWorker.host);
+      const session = await sshOpen(onWorker.container_listen_port, onWorker.container_username, onWorker.container_password);
       try {
         await until('the session to show', async () => (await backend.countSshSessions(id)) === 1, 10_000);
       } finally {
@@ -160,7 +160,7 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
       const onWorker = sandboxes.find((s) => s.host === WORKER_ADDRESS)!;
       const chains = egressChains(serverIdFor(loadConfig(install.configPath, {})));
       assert.match(workerIptables(['-S', 'DOCKER-USER']), new RegExp(`-j ${chains.forward}$`, 'm'));
-      const probe = await sshRun(onWorker.container_listen_port, onWorker.container_username, onWorker.container_password, `timeout 3 bash -c 'echo > /dev/tcp/${MANAGER_ADDRESS}/2377' && echo reached || echo blocked`, 15_000, onWorker.host);
+      const probe = await sshRun(onWorker.container_listen_port, onWorker.container_username, onWorker.container_password, `timeout 3 bash -c 'echo > /dev/tcp/${MANAGER_ADDRESS}/2377' && echo reached || echo blocked`);
       assert.equal(probe.stdout.trim(), 'blocked');
     } finally {
       await destroyAll(sandboxes);

@@ -71,6 +71,7 @@ function createSwarmVirtualization(config: AnweddolConfig, logger: Logger): Swar
     image: c.image,
     serverId: serverIdFor(config),
     nodePortRange: s.node_port_range,
+    registry: s.registry,
     memoryMiB: c.container_memory,
     vcpus: c.container_vcpus,
     pidsLimit: c.pids_limit,

@@ -10,7 +10,8 @@ export const WORKER_HOSTNAME = 'anweddol-swarm-worker';
 export const WORKER_NETNS = 'anweddol-swarm';
 export const MANAGER_ADDRESS = '10.240.0.1';
 export const WORKER_ADDRESS = '10.240.0.2';
-const REGISTRY_IMAGE = '10.240.0.1:5000/anweddol/sandbox';
+export const REGISTRY = '10.240.0.1:5000';
+const REGISTRY_IMAGE = `${REGISTRY}/anweddol/sandbox`;
 
 function swarmScript(action: 'up' | 'down'): string {
   return execFileSync('bash', [join(REPO, 'scripts/swarm.sh'), action], {

@@ -9,13 +9,14 @@ import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
 import type { DestroyedSandboxPayload } from '../../src/server/server-events.js';
 import { egressChains } from '../../src/virtualization/egress/egress-firewall.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
-import { docker, dockerHost, sshOpen, sshRun } from '../helpers/docker-sandbox.js';
+import { docker, dockerHost, SANDBOX_IMAGE, sshOpen, sshRun } from '../helpers/docker-sandbox.js';
 import {
   killWorkerDockerd,
   MANAGER_ADDRESS,
   MANAGER_HOST,
   managerHostname,
   pushSandboxImage,
+  REGISTRY,
   setAvailability,
   swarmDown,
   swarmUp,
@@ -57,11 +58,13 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
 
   before(async () => {
     swarmUp();
-    const image = pushSandboxImage();
+    // Pushed as build-image does with swarm.registry; the daemon resolves the tag to that digest reference.
+    pushSandboxImage();
     install = await createTestInstall({
       docker: { host: MANAGER_HOST, mode: 'swarm' },
-      container: { image, disk_limit: null, container_memory: 512, max_allowed_running_container_domains: 4, max_per_client: null, create_rate: null, warm_pool_size: 0 },
+      container: { image: SANDBOX_IMAGE, disk_limit: null, container_memory: 512, max_allowed_running_container_domains: 4, max_per_client: null, create_rate: null, warm_pool_size: 0 },
       swarm: {
+        registry: REGISTRY,
         max_per_node: 2,
         nodes: {
           [managerHostname()]: { docker: MANAGER_HOST, iptables: ['iptables'] },

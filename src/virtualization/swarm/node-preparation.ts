@@ -42,7 +42,8 @@ async function removeEndedContainers(docker: Docker, serverId: string, logger: L
 }
 
 export interface NodePreparationOptions {
-  image: string;
+  /** The reference services run (resolved at each connection: a registry digest reference). */
+  image: () => string;
   networkName: string;
   serverId: string;
   logger: Logger;
@@ -74,7 +75,7 @@ export class NodePreparation {
     try {
       if (this.options.firewallOf?.(node) === null) throw new Error('network.egress filters sandboxes but this node has no iptables command (swarm.nodes.<node>.iptables)');
       await removeEndedContainers(docker, this.options.serverId, this.options.logger);
-      await ensureNodeImage(docker, this.options.image);
+      await ensureNodeImage(docker, this.options.image());
       await ensureNodeNetworkConfig(docker, this.options.networkName, this.options.serverId);
       const network = await nodeSandboxNetwork(docker, this.options.networkName);
       if (network !== undefined) await this.installRules(node, network);
@@ -100,6 +101,14 @@ export class NodePreparation {
       this.options.logger.error(`swarm node ${node.hostname} gets no sandboxes: egress rules not installed: ${describe(error)}`);
       this.failures.set(node.id, describe(error));
       throw error;
+    }
+  }
+
+  /** At close, when sandboxes do not outlive the daemon: every node's rules go. */
+  async removeRules(nodes: Iterable<SwarmNode>): Promise<void> {
+    for (const node of nodes) {
+      const firewall = this.options.firewallOf?.(node);
+      if (firewall) await firewall.remove().catch((error: unknown) => this.options.logger.warn(`egress rules of node ${node.hostname} not removed: ${describe(error)}`));
     }
   }
 

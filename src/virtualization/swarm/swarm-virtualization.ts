@@ -19,6 +19,7 @@ import type {
   VirtualizationEvents,
   VirtualizationInterface,
 } from '../virtualization-interface.js';
+import { resolveServiceImage } from './image-reference.js';
 import { NodeEngines, type NodeEndpoint } from './node-engines.js';
 import { NodePreparation, type NodeFirewall } from './node-preparation.js';
 import { buildServiceSpec } from './service-spec.js';
@@ -45,6 +46,8 @@ export interface SwarmVirtualizationOptions {
   nprocLimit?: number;
   readyTimeoutSeconds?: number;
   clientSudo?: boolean;
+  /** `swarm.registry`: services name the image by its digest reference there (build-image pushed it); null: by `image` as is. */
+  registry?: string | null;
   /** Swarm-scoped bridge (default `<serverId>-sandboxes`). */
   networkName?: string;
   constraints?: readonly string[];
@@ -72,7 +75,8 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   private readonly nodes: NodeEngines;
   private readonly watch: SwarmWatch;
   private readonly preparation: NodePreparation;
-  private readonly settings: ContainerSettings;
+  /** `image` as services name it: resolved at each connection (the registry's digest reference of the image built now). */
+  private settings: ContainerSettings;
   private readonly placements: SwarmPlacements;
   private readonly wait: WaitStrategy;
   private readonly logger: Logger;
@@ -107,7 +111,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
     });
     this.nodes = new NodeEngines(this.engine.docker, options.nodes ?? {});
     this.preparation = new NodePreparation({
-      image: this.settings.image,
+      image: () => this.settings.image,
       networkName: this.settings.networkName,
       serverId: options.serverId,
       logger: this.logger,
@@ -162,7 +166,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   async close(): Promise<void> {
     await this.watch.stop();
     await this.engine.close();
-    if (this.options.removeRulesOnClose === true) await this.removeAllRules();
+    if (this.options.removeRulesOnClose === true) await this.preparation.removeRules(this.watch.snapshot.nodes.values());
   }
 
   /** On every (re)connection: a manager, its nodes prepared, our network, then what ended while we were not watching. */
@@ -172,6 +176,8 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       throw new BackendConfigurationError('docker.mode is swarm but docker.host is not a swarm manager (docker swarm init, or point docker.host at a manager)');
     }
     this.nodes.setManagerNodeId(info.Swarm.NodeID);
+    // A rebuilt image not pushed again refuses the start (ImageNotInRegistryError) rather than run older bytes on some nodes.
+    this.settings = { ...this.settings, image: await resolveServiceImage(this.manager, this.options.image ?? 'anweddol/sandbox:latest', this.options.registry ?? null) };
     this.preparation.reset();
     const snapshot = await this.watch.refresh();
     await this.prepareNodes(snapshot);
@@ -389,13 +395,6 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   private firewallOf(): ((node: SwarmNode) => NodeFirewall | null) | undefined {
     const of = this.options.firewallOf;
     return of && ((node) => of(node, () => [...this.watch.snapshot.nodes.values()].map((n) => n.address).filter((a) => a !== '')));
-  }
-
-  private async removeAllRules(): Promise<void> {
-    for (const node of this.watch.snapshot.nodes.values()) {
-      const firewall = this.firewallOf()?.(node);
-      if (firewall) await firewall.remove().catch((error: unknown) => this.logger.warn(`egress rules of node ${node.hostname} not removed: ${describe(error)}`));
-    }
   }
 }
 

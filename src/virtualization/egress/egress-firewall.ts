@@ -176,6 +176,7 @@ export class EgressFirewall {
         await this.rebuild(chain, rules.filter((r) => r.chain === chain));
       }
       for (const jump of jumps) await this.ensureJump(jump);
+      await this.ensureDockerUserFirst();
     } catch (error) {
       if (error instanceof EgressError) throw error;
       throw new EgressError(`cannot install the sandbox egress rules (${(error as Error).message}): ${EGRESS_FIX}`, { cause: error });
@@ -209,6 +210,27 @@ export class EgressFirewall {
     for (let i = 0; i < old; i++) await this.exec(['-D', chain, '2']);
     for (const rule of rules) await this.exec(['-A', chain, ...rule.spec]);
     await this.exec(['-D', chain, '1']);
+  }
+
+  /**
+   * Our FORWARD rules hang off DOCKER-USER, which only filters if FORWARD jumps to it before any ACCEPT: a bridge's
+   * `-o br-… -j DOCKER` rules above it would let DNAT'd traffic to a published port skip our chain. Each dockerd puts the
+   * jump first when it starts, but a second engine on the same host (another server, a swarm manager) or a hand-made
+   * rule can push it down; put it back first, as dockerd itself does.
+   */
+  private async ensureDockerUserFirst(): Promise<void> {
+    const present = specsIn(await this.exec(['-S', 'FORWARD']), 'FORWARD');
+    const isJump = (spec: string[]): boolean => spec.join(' ') === '-j DOCKER-USER';
+    if (present.length > 0 && isJump(present[0] ?? []) && present.filter(isJump).length === 1) return;
+    this.logger.warn('FORWARD did not jump to DOCKER-USER first (another engine or a manual rule reordered it): moving the jump back to the top');
+    await this.exec(['-I', 'FORWARD', '1', '-j', 'DOCKER-USER']);
+    for (let i = present.filter(isJump).length; i > 0; i--) {
+      // The copies further down are redundant once the first rule jumps; -D removes the first match, so delete from position 2 on.
+      const now = specsIn(await this.exec(['-S', 'FORWARD']), 'FORWARD');
+      const index = now.findIndex((spec, at) => at > 0 && isJump(spec));
+      if (index < 0) break;
+      await this.exec(['-D', 'FORWARD', String(index + 1)]);
+    }
   }
 
   /** Exactly one jump, first in its parent chain; stale jumps of ours (an older bridge) go. */

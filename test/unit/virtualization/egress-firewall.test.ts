@@ -56,6 +56,35 @@ describe('EgressFirewall', () => {
     assert.equal(fw.isInstalled(), false);
   });
 
+  it('moves FORWARD\'s jump to DOCKER-USER back to the top when bridge rules were put above it', async () => {
+    // Another engine on the host inserted its bridge rules first: DNAT'd traffic to a published port would be accepted before DOCKER-USER.
+    const forward = [
+      ['-o', 'br-other', '-j', 'DOCKER'],
+      ['-j', 'DOCKER-USER'],
+      ['-j', 'DOCKER-ISOLATION-STAGE-1'],
+    ];
+    const exec: IptablesExec = async (args) => {
+      if (args[1] !== 'FORWARD') return args[0] === '-S' ? `-N ${args[1]}\n` : '';
+      if (args[0] === '-S') return ['-P FORWARD DROP', ...forward.map((spec) => `-A FORWARD ${spec.join(' ')}`)].join('\n') + '\n';
+      if (args[0] === '-I') forward.splice(Number(args[2]) - 1, 0, args.slice(3));
+      if (args[0] === '-D') forward.splice(Number(args[2]) - 1, 1);
+      return '';
+    };
+    await firewall(exec).install(network);
+    assert.deepEqual(forward, [['-j', 'DOCKER-USER'], ['-o', 'br-other', '-j', 'DOCKER'], ['-j', 'DOCKER-ISOLATION-STAGE-1']]);
+  });
+
+  it('leaves FORWARD alone when it already jumps to DOCKER-USER first', async () => {
+    const changes: string[][] = [];
+    const exec: IptablesExec = async (args) => {
+      if (args[1] === 'FORWARD' && args[0] === '-S') return '-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n-A FORWARD -o br-other -j DOCKER\n';
+      if (args[1] === 'FORWARD') changes.push(args);
+      return args[0] === '-S' ? `-N ${args[1]}\n` : '';
+    };
+    await firewall(exec).install(network);
+    assert.deepEqual(changes, []);
+  });
+
   it('gives two servers different chains, each short enough for iptables', () => {
     const a = egressChains('anweddol-aaaaaaaaaaaa');
     const b = egressChains('anweddol-bbbbbbbbbbbb');

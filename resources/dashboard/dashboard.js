@@ -62,7 +62,8 @@ const renderers = {
         h('td', {}, new Date(t.created_at).toLocaleString()), h('td', {}, t.message))));
   },
   async training() {
-    const t = await api(`trainings/${id}`);
+    const [t, updates] = await Promise.all([api(`trainings/${id}`), api(`trainings/${id}/clients`)]);
+    const latest = new Map(updates.clients.map((u) => [u.client_id, u]));
     document.getElementById('training-status').replaceChildren(h('span', { class: `status ${t.status}` }, t.status), ` ${t.message} · accuracy ${pct(t.final_accuracy)} (initial ${pct(t.initial_accuracy)})`);
     document.getElementById('cancel-training').disabled = !['provisioning', 'running', 'pending', 'preparing'].includes(t.status);
     fill(document.querySelector('#rounds tbody'), t.rounds.map((r) => h('tr', {}, h('td', {}, r.round), h('td', {}, pct(r.accuracy)), h('td', {}, r.loss.toFixed(4)), h('td', {}, r.clients))));
@@ -70,7 +71,10 @@ const renderers = {
     fill(document.querySelector('#clients tbody'), t.clients.map((c) => {
       const m = metrics[c.client_id];
       const text = m ? Object.entries(m).map(([k, v]) => `${k} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v}`).join(', ') : '—';
-      return h('tr', { class: c.status === 'dropped' ? 'dropped' : '' }, h('td', {}, h('code', {}, c.client_id)), h('td', {}, c.status), h('td', {}, c.drop_reason ?? ''), h('td', {}, text));
+      const u = latest.get(c.client_id);
+      const update = u ? h('a', { href: u.download, download: '', class: 'client-update' }, `round ${u.round} (safetensors)`) : '—';
+      return h('tr', { class: c.status === 'dropped' ? 'dropped' : '', 'data-client': c.client_id },
+        h('td', {}, h('code', {}, c.client_id)), h('td', {}, c.status), h('td', {}, c.drop_reason ?? ''), h('td', {}, text), h('td', {}, update));
     }));
     drawChart(t.rounds);
   },

@@ -1,4 +1,4 @@
-// Plugs the FL coordinator into the daemon: agent API, SQLite state, server events, admin methods fl.train/status/export/resume/cancel.
+// Plugs the FL coordinator into the daemon: agent API, SQLite state, server events, admin methods fl.train/status/export/client_updates/resume/cancel.
 import type { DaemonExtension } from './daemon-context.js';
 import { AdminError } from './admin-channel.js';
 import { FlStore } from '../database/fl-store.js';
@@ -107,15 +107,34 @@ export const flDaemonExtension: DaemonExtension = async ({ config, server, datab
     return controlled(() => coordinator.cancel(id));
   });
 
+  /** A model file as the admin channel carries it. */
+  const exported = (m: { round: number; bytes: Buffer }) => ({ round: m.round, bytes: m.bytes.length, safetensors_base64: m.bytes.toString('base64') });
+  const knownTraining = (method: string, params: Record<string, unknown>): string => {
+    const id = needId(method, params);
+    if (!coordinator.summary(id)) throw new AdminError(`no training ${id}`);
+    return id;
+  };
+
+  // With `client`: that client's latest update instead of a global model.
   admin.register('fl.export', (params) => {
+    if (typeof params.client === 'string') {
+      const id = knownTraining('fl.export', params);
+      const update = coordinator.clientUpdates(id).find((u) => u.clientId === params.client);
+      if (!update) throw new AdminError(`no update from client ${params.client} in training ${id}`);
+      return exported(update);
+    }
     if (typeof params.id !== 'string') throw new AdminError('fl.export needs an id');
     const round = params.round === undefined ? undefined : Number(params.round);
     try {
-      const m = coordinator.exportModel(params.id, round);
-      return { round: m.round, bytes: m.bytes.length, safetensors_base64: m.bytes.toString('base64') };
+      return exported(coordinator.exportModel(params.id, round));
     } catch (e) {
       throw new AdminError((e as Error).message);
     }
+  });
+
+  admin.register('fl.client_updates', (params) => {
+    const id = knownTraining('fl.client_updates', params);
+    return { training_uuid: id, clients: coordinator.clientUpdates(id).map((u) => ({ client_id: u.clientId, round: u.round, bytes: u.bytes.length })) };
   });
 
   return { stop: () => coordinator.stop() };

@@ -40,7 +40,7 @@ const BODIES: Record<DashboardPage, (id: string) => string> = {
 <button id="cancel-training" type="button">Cancel</button></p>
 <div id="chart" data-points="0"></div>
 <h2>Rounds</h2><table id="rounds"><thead><tr><th>Round</th><th>Accuracy</th><th>Loss</th><th>Clients</th></tr></thead><tbody></tbody></table>
-<h2>Clients</h2><table id="clients"><thead><tr><th>Client</th><th>Status</th><th>Dropped because</th><th>Last round metrics</th></tr></thead><tbody></tbody></table>`,
+<h2>Clients</h2><table id="clients"><thead><tr><th>Client</th><th>Status</th><th>Dropped because</th><th>Last round metrics</th><th>Latest update</th></tr></thead><tbody></tbody></table>`,
 };
 
 export function renderPage(page: DashboardPage, id = ''): string {

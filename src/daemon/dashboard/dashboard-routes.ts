@@ -24,6 +24,7 @@ export interface DashboardRoutesOptions {
 /** `fl train` options the start form may send (the coordinator validates the values). */
 const TRAINING_KEYS = ['dataset', 'clients', 'rounds', 'model', 'split', 'localEpochs', 'learningRate', 'minClients', 'roundTimeoutSeconds', 'mu', 'strategy', 'serverLearningRate', 'beta1', 'beta2', 'tau', 'serverMomentum', 'targetAccuracy', 'patience', 'startWhen', 'seed'];
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const CLIENT_ID = 'client-[0-9]{1,6}';
 const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'referrer-policy': 'no-referrer',
@@ -149,18 +150,30 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       return { ...summary, last_client_metrics: events.lastClientMetrics(req.params.id!) ?? null };
     }),
   );
-  get(`/dashboard/api/trainings/:id(^${UUID}$)/model`, async (req, reply) => {
+  /** A model file from `fl.export` as a safetensors download; 404 when there is none. */
+  const download = async (reply: FastifyReply, params: Record<string, unknown>, name: (round: number) => string) => {
     try {
-      const model = (await call('fl.export', { id: req.params.id })) as { round: number; safetensors_base64: string };
+      const model = (await call('fl.export', params)) as { round: number; safetensors_base64: string };
       return await reply
         .type('application/octet-stream')
-        .header('content-disposition', `attachment; filename="${req.params.id}-round${model.round}.safetensors"`)
+        .header('content-disposition', `attachment; filename="${name(model.round)}.safetensors"`)
         .send(Buffer.from(model.safetensors_base64, 'base64'));
     } catch (error) {
       if (!(error instanceof AdminError)) throw error;
       return reply.code(404).send({ error: error.message });
     }
-  });
+  };
+  get(`/dashboard/api/trainings/:id(^${UUID}$)/model`, (req, reply) => download(reply, { id: req.params.id }, (round) => `${req.params.id}-round${round}`));
+  // The inspector's `/model/clients`: each client's latest update, listed, then downloadable one by one.
+  get(`/dashboard/api/trainings/:id(^${UUID}$)/clients`, (req, reply) =>
+    answer(reply, async () => {
+      const listed = (await call('fl.client_updates', { id: req.params.id })) as { training_uuid: string; clients: Array<{ client_id: string }> };
+      return { ...listed, clients: listed.clients.map((c) => ({ ...c, download: `/dashboard/api/trainings/${listed.training_uuid}/clients/${c.client_id}/model` })) };
+    }),
+  );
+  get(`/dashboard/api/trainings/:id(^${UUID}$)/clients/:client(^${CLIENT_ID}$)/model`, (req, reply) =>
+    download(reply, { id: req.params.id, client: req.params.client }, (round) => `${req.params.id}-${req.params.client}-round${round}`),
+  );
   post('/dashboard/api/trainings/start', (req, reply) =>
     answer(reply, async () => {
       const body = (req.body ?? {}) as Record<string, unknown>;

@@ -68,6 +68,8 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
       throw e;
     }
     const { run, client } = caller;
+    // Re-encoded, not the upload as sent: only the checked weights, under the training's own input standardizer and metadata.
+    this.models.keepClientUpdate(run.uuid, client.id, phase.round, { spec: run.spec, params: weights, standardizer: run.standardizer });
     this.store?.recordParticipation({ trainingUuid: run.uuid, round: phase.round, clientId: client.id, phase: 'fit', sampleSize, metrics, receivedAt: Date.now() });
     phase.collector.accept(client.id, { clientId: client.id, weights, sampleSize } satisfies ClientUpdate);
   }

@@ -16,7 +16,7 @@ import { HttpAgentTransport, type AgentTransport } from './agent-transport.js';
 import type { AgentBrokerConfig } from '../agent/agent-config.js';
 import type { ClientHost } from './client-host.js';
 import { buildCoordinatorApi } from './coordinator-api.js';
-import { ModelStore } from './model-store.js';
+import { ModelStore, type StoredClientUpdate } from './model-store.js';
 import { RoundCollector } from './round-collector.js';
 import { checkStopConditions } from './stop-conditions.js';
 import { describeTrainingRequest, normalizeTrainingRequest, type TrainingRequestInput } from './training-request.js';
@@ -27,6 +27,7 @@ import { loadCheckpoint, type TrainingCheckpoint } from './training-checkpoint.j
 import { storedTrainingSummary, TrainingRun, type ClientState, type TrainingSummary } from './training-run.js';
 
 export type { RoundSummary, TrainingSummary } from './training-run.js';
+export type { StoredClientUpdate } from './model-store.js';
 export { TrainingControlError } from './training-recovery.js';
 
 export type FlEventName =
@@ -190,6 +191,11 @@ export class FlCoordinator {
   /** The global model file of a round (default: the last one). */
   exportModel(uuid: string, round?: number): { round: number; bytes: Buffer } {
     return this.models.find(uuid, round);
+  }
+
+  /** Each client's latest accepted update (a model file of its own weights), by client id. */
+  clientUpdates(uuid: string): StoredClientUpdate[] {
+    return this.models.clientUpdates(uuid);
   }
 
   // ---- the training ----

@@ -1,10 +1,11 @@
-// Global models of every round (files under fl.data_dir, rows in the FL store, bytes in memory while training) and the server optimizer's state.
+// Global models of every round (files under fl.data_dir, rows in the FL store, bytes in memory while training), each client's latest update, and the server optimizer's state.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FlStore } from '../../database/fl-store.js';
 import type { ModelSpec } from '../model/classifier.js';
 import { decodeModelFile, encodeModelFile, type ModelFile } from '../model/model-file.js';
+import { decodeSafetensors } from '../model/safetensors.js';
 import { decodeOptimizerState, encodeOptimizerState } from '../strategy/optimizer-state-file.js';
 import type { OptimizerState } from '../strategy/fed-opt.js';
 
@@ -12,6 +13,16 @@ export interface StoredModel {
   round: number;
   bytes: Buffer;
 }
+
+export interface StoredClientUpdate {
+  clientId: string;
+  round: number;
+  bytes: Buffer;
+}
+
+/** `update-<client id>.safetensors` in the training's folder: one file per client, replaced by its next update. */
+const UPDATE_FILE = /^update-(client-[0-9]{1,6})\.safetensors$/;
+const TRAINING_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class ModelStore {
   /** training uuid → global model uuid → model; only for trainings this process runs. */
@@ -26,9 +37,7 @@ export class ModelStore {
   publish(trainingUuid: string, round: number, model: Omit<ModelFile, 'metadata'>, clients: number): string {
     const uuid = randomUUID();
     const bytes = encodeModelFile({ ...model, metadata: { training_uuid: trainingUuid, round: String(round) } });
-    const dir = join(this.dataDir, trainingUuid);
-    mkdirSync(dir, { recursive: true, mode: 0o750 });
-    const path = join(dir, `round-${round}.safetensors`);
+    const path = join(this.trainingDir(trainingUuid), `round-${round}.safetensors`);
     writeFileSync(path, bytes, { mode: 0o640 });
     let models = this.live.get(trainingUuid);
     if (!models) this.live.set(trainingUuid, (models = new Map()));
@@ -50,6 +59,41 @@ export class ModelStore {
     if (!models) this.live.set(trainingUuid, (models = new Map()));
     models.set(row.globalModelUuid, { round, bytes });
     return { modelUuid: row.globalModelUuid, model };
+  }
+
+  /**
+   * Keeps a client's accepted update as its latest (the inspector's per-client weights), replacing the one before:
+   * bounded to one file per client, in the training's folder with its round models. Written whole, then renamed,
+   * so a download never reads half a file.
+   */
+  keepClientUpdate(trainingUuid: string, clientId: string, round: number, model: Omit<ModelFile, 'metadata'>): void {
+    const name = `update-${clientId}.safetensors`;
+    if (!UPDATE_FILE.test(name)) throw new Error(`client id ${JSON.stringify(clientId)} cannot name a file`);
+    const bytes = encodeModelFile({ ...model, metadata: { training_uuid: trainingUuid, round: String(round), owner: clientId } });
+    const path = join(this.trainingDir(trainingUuid), name);
+    writeFileSync(`${path}.partial`, bytes, { mode: 0o640 });
+    renameSync(`${path}.partial`, path);
+  }
+
+  /** The latest update of each client of a training, by client id; none before its first round (or for an unknown training). */
+  clientUpdates(trainingUuid: string): StoredClientUpdate[] {
+    if (!TRAINING_UUID.test(trainingUuid)) return [];
+    const dir = join(this.dataDir, trainingUuid);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return names
+      .map((name) => UPDATE_FILE.exec(name)?.[1])
+      .filter((clientId): clientId is string => clientId !== undefined)
+      .map((clientId) => {
+        const bytes = readFileSync(join(dir, `update-${clientId}.safetensors`));
+        return { clientId, round: Number(decodeSafetensors(bytes).metadata.round), bytes };
+      })
+      .sort((a, b) => a.clientId.localeCompare(b.clientId, 'en', { numeric: true }));
   }
 
   /** Records the round's held-out result together with the optimizer state it produced (none for stateless strategies). */
@@ -82,5 +126,11 @@ export class ModelStore {
   loadOptimizerState(trainingUuid: string): { round: number; state: OptimizerState } | undefined {
     const row = this.store?.optimizerState(trainingUuid);
     return row && { round: row.round, state: decodeOptimizerState(row.state) };
+  }
+
+  private trainingDir(trainingUuid: string): string {
+    const dir = join(this.dataDir, trainingUuid);
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    return dir;
   }
 }

@@ -21,7 +21,7 @@ import {
   type FlSandboxMark,
   type ServerEventName,
 } from './server-events.js';
-import { ObserverSet, type ServerObserver } from './server-observer.js';
+import { ObserverSet, type RefusalReason, type ServerObserver } from './server-observer.js';
 import { resolveServerOptions, type AnweddolServerOptions, type ResolvedServerOptions } from './server-options.js';
 import { TcpListener } from './tcp-listener.js';
 import type { AnweddolResponse, ClientInfo, Transport as ClientTransport } from './types.js';
@@ -225,8 +225,18 @@ export class AnweddolServer {
   async rejectMalformed(client: ClientInfo, reason: string): Promise<AnweddolResponse> {
     this.logger.warn(`client ${client.id}: malformed request (${reason})`);
     await this.events.emit('malformed_request', { client, reason });
-    this.observers.requestAnswered({ verb: 'other', result: 'Bad request', transport: client.transport });
-    return badRequest(reason).toResponse();
+    const response = badRequest(reason).toResponse();
+    this.dispatcher.answered({}, response, client.transport);
+    return response;
+  }
+
+  /**
+   * Counts an answer a transport gave without the request chain (an HTTP request refused before its body was read),
+   * labelled as the chain labels its own, with the refusal it was, if any.
+   */
+  answeredByTransport(verb: string | undefined, response: AnweddolResponse, transport: ClientTransport, refusal?: RefusalReason): void {
+    if (refusal !== undefined) this.observers.refused(refusal);
+    this.dispatcher.answered({ verb }, response, transport);
   }
 
   addTransport(transport: Transport): this {

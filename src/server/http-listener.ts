@@ -3,10 +3,11 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { AddressInfo, Socket } from 'node:net';
 import { badRequest, internalError, refusedRequest } from './errors.js';
 import { checkOrigin, checkVerbRequest, type RestRefusal } from './rest-request-policy.js';
+import type { RefusalReason } from './server-observer.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import type { AnweddolResponse, ClientInfo, Transport } from './types.js';
 
-/** What the listener needs from AnweddolServer: client ids, its dispatcher, its IP policy, connection accounting, and the undelivered-response undo. */
+/** What the listener needs from AnweddolServer: client ids, its dispatcher, its IP policy, connection and answer accounting, and the undelivered-response undo. */
 export interface HttpDispatchTarget {
   /** The ClientInfo of a peer, with the keyed id logs use. */
   clientInfo(address: string | undefined, port: number | undefined, transport: Transport): ClientInfo;
@@ -17,6 +18,10 @@ export interface HttpDispatchTarget {
   admitConnection(client: ClientInfo): (() => void) | undefined;
   connectionClosed(client: ClientInfo, state: string): Promise<void>;
   undoUndelivered(response: AnweddolResponse, client: ClientInfo): Promise<void>;
+  /** A body that is not JSON: answered (and announced, counted) as on every transport. */
+  rejectMalformed(client: ClientInfo, reason: string): Promise<AnweddolResponse>;
+  /** Counts an answer given here, outside the request chain, with the refusal it was (metrics). */
+  answeredByTransport(verb: string | undefined, response: AnweddolResponse, transport: Transport, refusal?: RefusalReason): void;
 }
 
 /** `state` of `client_closed` for a REST request. */
@@ -52,6 +57,8 @@ export class HttpListener {
   private app: FastifyInstance | undefined;
   private readonly logger: Logger;
   private readonly transport: 'http' | 'https';
+  /** Requests whose answer is counted already (by the request chain, or where refused); the others are counted as they are sent. */
+  private readonly counted = new WeakSet<FastifyRequest>();
 
   constructor(private readonly options: HttpListenerOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -86,6 +93,11 @@ export class HttpListener {
     app.addHook('onRequest', async (req, reply) => {
       const refusal = checkOrigin(req.headers.origin, allowedOrigins);
       if (refusal !== undefined) return this.refuse(req, reply, refusal);
+    });
+    // Every answer is counted once: those of the request chain there, every other one (welcome, 404, 413, IP filter, veto) here.
+    app.addHook('preSerialization', async (req, _reply, payload: unknown) => {
+      if (!this.counted.has(req) && isAnweddolResponse(payload)) this.options.server.answeredByTransport(verbOf(req), payload, this.transport);
+      return payload;
     });
     app.route({
       method: ['GET', 'POST'],
@@ -150,8 +162,10 @@ export class HttpListener {
     const client = this.options.server.clientInfo(req.socket.remoteAddress, req.socket.remotePort, this.transport);
     this.logger.info(`client ${client.id}: ${req.method} refused with HTTP ${refusal.status} (${refusal.reason}, ${this.transport})`);
     if (refusal.status === 405) void reply.header('allow', refusal.allow);
-    const answer = refusal.status === 403 ? refusedRequest(refusal.reason) : badRequest(refusal.reason);
-    return reply.code(refusal.status).header('cache-control', 'no-store').send(answer.toResponse());
+    const answer = (refusal.status === 403 ? refusedRequest(refusal.reason) : badRequest(refusal.reason)).toResponse();
+    this.counted.add(req);
+    this.options.server.answeredByTransport(verbOf(req), answer, this.transport, refusal.status === 403 ? 'origin' : undefined);
+    return reply.code(refusal.status).header('cache-control', 'no-store').send(answer);
   }
 
   private async handle(req: FastifyRequest, reply: FastifyReply): Promise<AnweddolResponse> {
@@ -182,14 +196,25 @@ export class HttpListener {
       try {
         parameters = JSON.parse(body.toString('utf8'));
       } catch {
-        this.logger.warn(`client ${client.id}: malformed JSON body (${this.transport})`);
-        return badRequest('Malformed JSON').toResponse();
+        this.counted.add(req);
+        return server.rejectMalformed(client, 'Malformed JSON');
       }
     }
     const socket = req.raw.socket;
+    this.counted.add(req);
     const response = await this.options.server.dispatch({ verb, parameters }, client);
     // A client that left while its CREATE ran would leave a sandbox nobody can reach.
     if (socket.destroyed) await this.options.server.undoUndelivered(response, client);
     return response;
   }
+}
+
+/** The verb a request's path names (`/create` → CREATE); none for `/` or an unknown path. */
+function verbOf(req: FastifyRequest): string | undefined {
+  const verb = (req.params as { verb?: unknown } | undefined)?.verb;
+  return typeof verb === 'string' ? verb.toUpperCase() : undefined;
+}
+
+function isAnweddolResponse(payload: unknown): payload is AnweddolResponse {
+  return typeof payload === 'object' && payload !== null && typeof (payload as { message?: unknown }).message === 'string';
 }

@@ -45,8 +45,14 @@ export class RequestDispatcher {
   /** Never throws: every outcome is a protocol response. */
   async dispatch(raw: unknown, client: ClientInfo): Promise<AnweddolResponse> {
     const response = await this.answer(raw, client);
-    this.options.observer?.requestAnswered?.({ verb: this.verbLabel(raw), result: responseClass(response.message), transport: client.transport });
+    this.answered(raw, response, client.transport);
     return response;
+  }
+
+  /** Reports an answer to the observer; also for answers a transport gives before the chain (HTTP refusals, unreadable bodies). */
+  answered(raw: unknown, response: AnweddolResponse, transport: ClientInfo['transport']): void {
+    // A success is OK whatever its text (the REST welcome page is one).
+    this.options.observer?.requestAnswered?.({ verb: this.verbLabel(raw), result: response.success ? 'OK' : responseClass(response.message), transport });
   }
 
   /** The verb as a label: one with a handler (built-in or registered by the admin), else `other` (clients choose verbs). */

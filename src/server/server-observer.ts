@@ -10,6 +10,8 @@ import type { Transport } from './types.js';
 export const REFUSAL_REASONS = [
   /** The IP filter denied the peer. */
   'ip_filter',
+  /** A browser page of an origin not in `web_server.allowed_origins` called the REST interface. */
+  'origin',
   /** The TCP listener was at `maxConnections`. */
   'connection_cap',
   /** An event hook refused (connection, client, request, sandbox). */

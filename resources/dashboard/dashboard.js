@@ -37,7 +37,7 @@ const renderers = {
       card('Uptime', duration(o.uptime)),
       card('Sandboxes', o.capacity === null ? o.sandboxes : `${o.sandboxes} / ${o.capacity}`),
       card('Available', o.available),
-      card('Warm pool', o.pool),
+      card('Warm pool', o.pool_size === 0 ? 'off' : `${o.pool} / ${o.pool_size} ready`),
       card('Requests / min', o.requests_per_minute),
       card('Refusals / min', o.refusals_per_minute),
       card('Version', o.version),

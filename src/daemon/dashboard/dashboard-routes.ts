@@ -130,9 +130,12 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
 
   get('/dashboard/api/overview', (_req, reply) =>
     answer(reply, async () => {
-      const status = (await call('status')) as { uptime: number; sandboxes: number; available: number | 'nolimit'; version: string };
+      const status = (await call('status')) as { uptime: number; sandboxes: number; available: number | 'nolimit'; version: string; pool: { size: number; ready: number } };
       const rates = events.ratesPerMinute();
-      return { uptime: status.uptime, version: status.version, capacity: options.capacity ?? null, sandboxes: status.sandboxes, available: status.available, pool: 0, requests_per_minute: rates.requests, refusals_per_minute: rates.refusals };
+      return {
+        uptime: status.uptime, version: status.version, capacity: options.capacity ?? null, sandboxes: status.sandboxes, available: status.available,
+        pool: status.pool.ready, pool_size: status.pool.size, requests_per_minute: rates.requests, refusals_per_minute: rates.refusals,
+      };
     }),
   );
   get('/dashboard/api/sandboxes', (_req, reply) =>

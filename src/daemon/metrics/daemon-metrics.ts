@@ -5,7 +5,7 @@ import type { EventHandler } from '../../server/server-events.js';
 import { REFUSAL_REASONS, RESPONSE_CLASSES, type RefusalReason, type ServerObserver } from '../../server/server-observer.js';
 import type { ClientInfo } from '../../server/types.js';
 
-/** Sandbox states of `anweddol_sandboxes` (`pool` stays 0 until warm pools exist). */
+/** Sandbox states of `anweddol_sandboxes`: client and FL sandboxes, and warm ones ready to be claimed. */
 export const SANDBOX_STATES = ['running', 'pool'] as const;
 
 // Training ids are the coordinator's uuids; anything else is not allowed near a label.

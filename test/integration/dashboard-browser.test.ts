@@ -111,6 +111,7 @@ describe('dashboard in a browser', { skip: dockerHost?.startsWith('unix://') ? f
     assert.deepEqual(counts.slice(counts.indexOf(1)), [1, 2, 3]);
     assert.ok(counts[0]! <= 1, `the chart started with ${counts[0]} points`);
     assert.equal(await page.locator('#rounds tbody tr').count(), 3);
+    assert.deepEqual(await page.locator('#clients a.client-update').allInnerTexts(), ['round 3 (safetensors)', 'round 3 (safetensors)']);
     await page.screenshot({ path: join(REPO_ROOT, 'docs/dashboard.png'), fullPage: true });
   });
 });

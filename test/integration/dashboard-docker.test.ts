@@ -1,4 +1,4 @@
-// The dashboard against a real dockerd: the warm pool on the overview, live events (SSE) after a real CREATE and DESTROY, and each FL client's latest update as a safetensors download after a real training.
+// The dashboard and metrics against a real dockerd: the warm pool on the overview, live events (SSE) and pool metrics after a real CREATE and DESTROY, and each FL client's latest update as a safetensors download after a real training.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { decodeModelFile } from '../../src/fl/model/model-file.js';
 import { decodeSafetensors } from '../../src/fl/model/safetensors.js';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
+import { scrape } from '../helpers/prometheus-text.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
 
 const dockerHost = process.env.DOCKER_HOST;
@@ -84,7 +85,7 @@ describe('dashboard on a real dockerd', { skip: dockerHost?.startsWith('unix://'
     }
   });
 
-  it('shows the warm pool on the overview', async () => {
+  it('shows the ready warm pool on the overview and in anweddol_sandboxes', async () => {
     const deadline = Date.now() + 60_000;
     let overview = await json<{ pool: number; pool_size: number }>('/dashboard/api/overview');
     while (overview.pool < 1 && Date.now() < deadline) {
@@ -92,26 +93,44 @@ describe('dashboard on a real dockerd', { skip: dockerHost?.startsWith('unix://'
       overview = await json('/dashboard/api/overview');
     }
     assert.deepEqual([overview.pool, overview.pool_size], [1, 1]);
+    assert.equal((await scrape(`${origin}/metrics`)).value('anweddol_sandboxes', { state: 'pool' }), 1);
   });
 
-  describe('live events', () => {
-    it('streams created_container and destroyed_container for a real CREATE and DESTROY, with no credential, id or address', { timeout: 120_000 }, async () => {
+  describe('a CREATE claimed from the warm pool, then its DESTROY', () => {
+    let streamed = '';
+    let data: { container_uuid: string; client_token: string; container_password: string };
+    let poolCreates = 0;
+
+    before(async () => {
       const stream = await openEvents();
       try {
+        const before = await scrape(`${origin}/metrics`);
         const client = new AnweddolTcpClient({ host: '127.0.0.1', port: install.config.server!.listen_port as number, keyPair: await testClientKeyPair(), timeoutMs: 60_000 });
         const created = await client.create();
         assert.equal(created.success, true, created.message);
-        const data = created.data as { container_uuid: string; client_token: string; container_password: string; container_username: string };
+        data = created.data as typeof data;
         await stream.until('created_container');
+        const after = await scrape(`${origin}/metrics`);
+        poolCreates = (after.value('anweddol_sandbox_create_seconds_count', { source: 'pool' }) ?? 0) - (before.value('anweddol_sandbox_create_seconds_count', { source: 'pool' }) ?? 0);
         assert.equal((await client.destroy(data.container_uuid, data.client_token)).success, true);
-        const text = await stream.until('destroyed_container');
-        for (const secret of [data.container_uuid, data.client_token, data.container_password, '127.0.0.1']) assert.equal(text.includes(secret), false, 'a credential or an address reached the stream');
-        for (const line of text.split('\n').filter((l) => l.startsWith('data: '))) {
-          for (const key of Object.keys(JSON.parse(line.slice(6)) as object)) assert.ok(PUBLIC_FIELDS.includes(key), `field ${key} reached the stream`);
-        }
+        streamed = await stream.until('destroyed_container');
       } finally {
         stream.close();
       }
+    });
+
+    it('streams created_container and destroyed_container to the dashboard, with no credential or address', () => {
+      for (const secret of [data.container_uuid, data.client_token, data.container_password, '127.0.0.1']) assert.equal(streamed.includes(secret), false, 'a credential or an address reached the stream');
+    });
+
+    it('streams only the public fields of an event', () => {
+      for (const line of streamed.split('\n').filter((l) => l.startsWith('data: '))) {
+        for (const key of Object.keys(JSON.parse(line.slice(6)) as object)) assert.ok(PUBLIC_FIELDS.includes(key), `field ${key} reached the stream`);
+      }
+    });
+
+    it('times the CREATE\'s sandbox under source pool', () => {
+      assert.equal(poolCreates, 1);
     });
   });
 

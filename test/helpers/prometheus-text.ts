@@ -1,4 +1,7 @@
-// Scrapes a Prometheus endpoint over a real socket and reads the text exposition format into samples.
+// Scrapes a Prometheus endpoint over a real socket and reads the text exposition format into samples; serves a server's metrics as the daemon does.
+import { DaemonMetrics } from '../../src/daemon/metrics/daemon-metrics.js';
+import { MetricsListener } from '../../src/daemon/metrics/metrics-listener.js';
+import type { AnweddolServer } from '../../src/server/anweddol-server.js';
 
 export interface Sample {
   name: string;
@@ -44,6 +47,35 @@ export async function scrape(url: string): Promise<Scrape> {
       const wanted = Object.entries(labels);
       const found = samples.find((s) => s.name === name && Object.keys(s.labels).length === wanted.length && wanted.every(([k, v]) => s.labels[k] === v));
       return found?.value;
+    },
+  };
+}
+
+export interface ServedMetrics {
+  /** The `/metrics` URL. */
+  url: string;
+  read(): Promise<Scrape>;
+  /** Stops the listener and the counting. */
+  close(): Promise<void>;
+}
+
+/** A server's metrics on an ephemeral loopback port, the daemon's registry and listener. */
+export async function serveMetrics(server: AnweddolServer): Promise<ServedMetrics> {
+  const metrics = new DaemonMetrics(server);
+  const listener = new MetricsListener({ source: metrics, bindAddress: '127.0.0.1', port: 0 });
+  try {
+    await listener.start();
+  } catch (error) {
+    metrics.close();
+    throw error;
+  }
+  const url = listener.url();
+  return {
+    url,
+    read: () => scrape(url),
+    close: async () => {
+      await listener.stop();
+      metrics.close();
     },
   };
 }

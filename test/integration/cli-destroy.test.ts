@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
+import type { DestroyedLine } from '../../src/cli/commands/destroy.js';
 import { AnweddolDatabase } from '../../src/database/database.js';
 import { loadConfig } from '../../src/daemon/config/config-loader.js';
 import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
@@ -12,14 +13,6 @@ import { containersOf, docker, dockerHost } from '../helpers/docker-sandbox.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
 
 const UNKNOWN_UUID = '6f1c0a8e-1b2c-4d3e-8f40-0123456789ab';
-
-interface DestroyedLine {
-  session_id: number;
-  container_id: string;
-  port: number;
-  client_id: string;
-  reason: string;
-}
 
 describe('anweddol-server destroy', () => {
   let install: TestInstall;

@@ -1,15 +1,12 @@
 // Every REST answer is counted once in anweddol_requests_total, early ones included (CSRF 405/415/403, malformed JSON, oversize, 404), and every refusal under its reason.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DaemonMetrics } from '../../src/daemon/metrics/daemon-metrics.js';
-import { MetricsListener } from '../../src/daemon/metrics/metrics-listener.js';
-import { scrape, type Scrape } from '../helpers/prometheus-text.js';
+import { serveMetrics, type Scrape, type ServedMetrics } from '../helpers/prometheus-text.js';
 import { startRestServer, type RestServer } from '../helpers/rest-server.js';
 
 const MAX_BODY = 1024;
 let rest: RestServer;
-let metrics: DaemonMetrics;
-let listener: MetricsListener;
+let metrics: ServedMetrics;
 let base = '';
 let denyEveryone = false;
 
@@ -55,23 +52,20 @@ describe('metrics of REST answers', () => {
   before(async () => {
     rest = await startRestServer({ maxBodySize: MAX_BODY, serverOptions: { ipFilter: () => !denyEveryone } });
     base = rest.listener.url();
-    metrics = new DaemonMetrics(rest.server);
-    listener = new MetricsListener({ source: metrics, bindAddress: '127.0.0.1', port: 0 });
-    await listener.start();
+    metrics = await serveMetrics(rest.server);
   });
   after(async () => {
-    await listener?.stop();
-    metrics?.close();
+    await metrics?.close();
     await rest?.close();
   });
 
   for (const c of CASES) {
     it(`counts ${c.what} once, as ${c.verb} ${c.result}${c.refusal ? `, and one ${c.refusal} refusal` : ', and no refusal'}`, async () => {
-      const before = await scrape(listener.url());
+      const before = await metrics.read();
       const response = await c.send();
       const body = (await response.json()) as { message: string };
       assert.match(body.message, c.result === 'OK' ? /./ : new RegExp(`^${c.result}`));
-      const after = await scrape(listener.url());
+      const after = await metrics.read();
       const moved = (name: string, labels: Record<string, string>) => sum(after, name, labels) - sum(before, name, labels);
       assert.equal(moved('anweddol_requests_total', { verb: c.verb, result: c.result, transport: 'http' }), 1);
       assert.equal(moved('anweddol_requests_total', { transport: 'http' }), 1, 'counted more than once');
@@ -81,7 +75,7 @@ describe('metrics of REST answers', () => {
   }
 
   it('carries no client address and no client-chosen text in any label', async () => {
-    const sample = await scrape(listener.url());
+    const sample = await metrics.read();
     assert.doesNotMatch(sample.text, /127\.0\.0\.1|::1|::ffff:|evil\.example|somesecretverb|SOMESECRETVERB|no\/such/i);
   });
 });

@@ -5,13 +5,12 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DaemonMetrics, SANDBOX_STATES } from '../../src/daemon/metrics/daemon-metrics.js';
-import { MetricsListener } from '../../src/daemon/metrics/metrics-listener.js';
+import { SANDBOX_STATES } from '../../src/daemon/metrics/daemon-metrics.js';
 import { FlCoordinator } from '../../src/fl/coordinator/fl-coordinator.js';
 import { InProcessClientHost } from '../../src/fl/coordinator/in-process-client-host.js';
 import { REFUSAL_REASONS, RESPONSE_CLASSES } from '../../src/server/server-observer.js';
 import { containersOf, dockerHost, REPO, SANDBOX_IMAGE, uniqueServerId } from '../helpers/docker-sandbox.js';
-import { scrape, type Scrape } from '../helpers/prometheus-text.js';
+import { serveMetrics, type Scrape, type ServedMetrics } from '../helpers/prometheus-text.js';
 import { startSandboxServer, type CreatedData, type SandboxServer } from '../helpers/sandbox-server.js';
 
 const serverId = uniqueServerId('metrics');
@@ -20,10 +19,9 @@ const dir = mkdtempSync(join(tmpdir(), 'anweddol-metrics-'));
 const secrets: string[] = [];
 let denyEveryone = false;
 let s: SandboxServer;
-let metrics: DaemonMetrics;
-let listener: MetricsListener;
+let metrics: ServedMetrics;
 
-const read = (): Promise<Scrape> => scrape(listener.url());
+const read = (): Promise<Scrape> => metrics.read();
 const valueOf = (sample: Scrape, name: string, labels?: Record<string, string>) => sample.value(name, labels) ?? 0;
 
 /** How much a series moved while `action` ran. */
@@ -62,14 +60,11 @@ describe('Prometheus metrics', () => {
       backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId },
       serverOptions: { ipFilter: () => !denyEveryone },
     });
-    metrics = new DaemonMetrics(s.server);
-    listener = new MetricsListener({ source: metrics, bindAddress: '127.0.0.1', port: 0 });
-    await listener.start();
+    metrics = await serveMetrics(s.server);
   });
 
   after(async () => {
-    await listener?.stop();
-    metrics?.close();
+    await metrics?.close();
     await s?.stop();
     rmSync(dir, { recursive: true, force: true });
     assert.deepEqual(containersOf(serverId), []);
@@ -84,7 +79,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('answers 404 on any other path', async () => {
-    const response = await fetch(listener.url().replace(/\/metrics$/, '/'));
+    const response = await fetch(metrics.url.replace(/\/metrics$/, '/'));
     await response.arrayBuffer();
     assert.equal(response.status, 404);
   });

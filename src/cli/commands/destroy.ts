@@ -10,7 +10,8 @@ interface DestroyOptions extends CommonOptions {
   all?: boolean;
 }
 
-interface DestroyedLine {
+/** One destroyed sandbox in the answer (`data.destroyed` with --json). */
+export interface DestroyedLine {
   session_id: number;
   container_id: string;
   port: number;

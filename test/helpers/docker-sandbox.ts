@@ -38,6 +38,15 @@ export function docker(args: string[], host = dockerHost()): string {
 }
 
 /** A server id unique to one test file run, so files running in parallel never see each other's sandboxes. */
+/** Removes a sandbox network a test's daemon made; gone already (or never made) is fine. */
+export function removeNetworkIfAny(name: string): void {
+  try {
+    execFileSync('docker', ['network', 'rm', name], { stdio: 'ignore' });
+  } catch {
+    // not there
+  }
+}
+
 export function uniqueServerId(name: string): string {
   return `test-${name}-${randomBytes(4).toString('hex')}`;
 }

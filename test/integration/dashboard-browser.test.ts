@@ -1,6 +1,5 @@
-// The dashboard in a real browser (Debian's chromium driven by playwright-core): login by dashboard-url, a sandbox row that follows CREATE and DESTROY, a training started from the form whose chart gains one point per round.
+// The dashboard in a real browser (Debian's chromium driven by playwright-core): login by dashboard-url, a sandbox row that follows CREATE and DESTROY, its Destroy button, a training started from the form whose chart gains one point per round.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { loadConfig } from '../../src/daemon/config/config-loader.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
+import { removeNetworkIfAny } from '../helpers/docker-sandbox.js';
 import { createTestInstall, jsonOf, REPO_ROOT, runCli, type TestInstall } from '../helpers/cli-runner.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
 
@@ -20,15 +20,6 @@ const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.ur
 const CHROMIUM = '/usr/bin/chromium';
 /** Headless and quiet: without the background-networking flags chromium calls Google's services. */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-/** The daemon made the network; gone already (or never made) is fine. */
-function removeNetwork(): void {
-  try {
-    execFileSync('docker', ['network', 'rm', NETWORK], { stdio: 'ignore' });
-  } catch {
-    // not there
-  }
-}
 
 describe('dashboard in a browser', { skip: dockerHost?.startsWith('unix://') ? false : 'DOCKER_HOST (unix socket of the private dockerd) is not set' }, () => {
   let install: TestInstall;
@@ -58,7 +49,7 @@ describe('dashboard in a browser', { skip: dockerHost?.startsWith('unix://') ? f
     await daemon?.stop();
     if (profile) rmSync(profile, { recursive: true, force: true });
     install?.remove();
-    removeNetwork();
+    removeNetworkIfAny(NETWORK);
   });
 
   it('logs in through the URL from dashboard-url', async () => {
@@ -69,7 +60,8 @@ describe('dashboard in a browser', { skip: dockerHost?.startsWith('unix://') ? f
     await page.locator('.card', { hasText: 'Sandboxes' }).waitFor();
   });
 
-  it('shows a sandbox row after a CREATE and removes it after the DESTROY', async () => {
+  /** On the sandboxes page (empty), a real CREATE; resolves once its row is shown. */
+  async function createWithRow() {
     await page.goto(`${origin}/dashboard/sandboxes`);
     await page.locator('#sandboxes td.empty').waitFor();
     const client = new AnweddolTcpClient({ host: '127.0.0.1', port: install.config.server!.listen_port as number, keyPair: await testClientKeyPair(), timeoutMs: 120_000 });
@@ -79,8 +71,24 @@ describe('dashboard in a browser', { skip: dockerHost?.startsWith('unix://') ? f
     const row = page.locator('#sandboxes tr[data-session]');
     await row.waitFor({ timeout: 15_000 });
     assert.match(await row.innerText(), new RegExp(`\\b${data.container_listen_port}\\b`));
+    return { client, data, row };
+  }
+
+  it('shows a sandbox row after a CREATE and removes it after the DESTROY', async () => {
+    const { client, data, row } = await createWithRow();
     assert.equal((await client.destroy(data.container_uuid, data.client_token)).success, true);
     await row.waitFor({ state: 'detached', timeout: 15_000 });
+  });
+
+  it('destroys a sandbox with the Destroy button of its row', { timeout: 300_000 }, async () => {
+    const { client, data, row } = await createWithRow();
+    page.once('dialog', (dialog) => void dialog.accept());
+    // The destroy is answered once the sandbox is gone (docker may be slow): wait for that answer, then for the row to go.
+    const [answer] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/destroy'), { timeout: 120_000 }), row.locator('button.danger').click()]);
+    assert.equal(answer.status(), 200, await answer.text());
+    await row.waitFor({ state: 'detached', timeout: 15_000 });
+    // Gone for real: its own client can no longer destroy it.
+    assert.equal((await client.destroy(data.container_uuid, data.client_token)).success, false);
   });
 
   it('starts a training from the form and its chart gains one point per round', { timeout: 300_000 }, async () => {

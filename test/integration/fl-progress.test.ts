@@ -1,9 +1,10 @@
 // `fl train` output: plain lines on a pipe, a progress bar (rounds, accuracy, ETA) on a terminal (run under script(1)'s pty).
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { removeNetworkIfAny } from '../helpers/docker-sandbox.js';
 import { createTestInstall, REPO_ROOT, runCli, type TestInstall } from '../helpers/cli-runner.js';
 
 const dockerHost = process.env.DOCKER_HOST;
@@ -30,15 +31,6 @@ function runUnderPty(args: string[]): Promise<{ code: number | null; output: str
   });
 }
 
-/** The daemon made the network; gone already (or never made) is fine. */
-function removeNetwork(): void {
-  try {
-    execFileSync('docker', ['network', 'rm', NETWORK], { stdio: 'ignore' });
-  } catch {
-    // not there
-  }
-}
-
 describe('fl train progress', { skip: dockerHost?.startsWith('unix://') ? false : 'DOCKER_HOST (unix socket of the private dockerd) is not set' }, () => {
   let install: TestInstall;
   const train = ['fl', 'train', '--clients', '2', '--rounds', '2', '--dataset', DIGITS, '--local-epochs', '1', '--round-timeout', '60'];
@@ -56,7 +48,7 @@ describe('fl train progress', { skip: dockerHost?.startsWith('unix://') ? false 
   after(async () => {
     await runCli(['stop', '--config', install.configPath]);
     install.remove();
-    removeNetwork();
+    removeNetworkIfAny(NETWORK);
   });
 
   it('prints plain lines, one per round, when stdout is not a terminal', { timeout: 300_000 }, async () => {

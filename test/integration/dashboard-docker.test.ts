@@ -1,15 +1,16 @@
-// The dashboard and metrics against a real dockerd: the warm pool on the overview, live events (SSE) and pool metrics after a real CREATE and DESTROY, and each FL client's latest update as a safetensors download after a real training.
+// The dashboard and metrics against a real dockerd: the warm pool on the overview, live events (SSE) and pool metrics after a real CREATE and DESTROY, and each FL client's latest update as a safetensors download after a real training, cancel.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { loadConfig } from '../../src/daemon/config/config-loader.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
+import { FL_TRAINING_LABEL } from '../../src/fl/coordinator/sandbox-client-host.js';
 import { parameterLayout, type ModelSpec } from '../../src/fl/model/classifier.js';
 import { decodeModelFile } from '../../src/fl/model/model-file.js';
 import { decodeSafetensors } from '../../src/fl/model/safetensors.js';
-import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
+import { docker, removeNetworkIfAny } from '../helpers/docker-sandbox.js';
 import { scrape } from '../helpers/prometheus-text.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
 
@@ -63,10 +64,29 @@ describe('dashboard on a real dockerd', { skip: dockerHost?.startsWith('unix://'
     };
   };
 
+  /** The sandboxes of a training, by the label the FL host puts on them. */
+  const containersOf = (training: string) => docker(['ps', '-aq', '--filter', `label=${FL_TRAINING_LABEL}=${training}`]).split('\n').filter(Boolean);
+  const until = async (condition: () => Promise<boolean>, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  /** A same-origin JSON POST, as the pages send them. */
+  const post = (path: string, body: object = {}) =>
+    fetch(`${origin}${path}`, { method: 'POST', headers: { cookie, origin, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const startTraining = async (rounds: number): Promise<string> => {
+    const started = await post('/dashboard/api/trainings/start', { dataset: DIGITS, clients: 2, rounds, localEpochs: 1, roundTimeoutSeconds: 120 });
+    assert.equal(started.status, 200);
+    return ((await started.json()) as { training_uuid: string }).training_uuid;
+  };
+
   before(async () => {
     install = await createTestInstall({
       docker: { host: dockerHost! },
-      container: { network_name: NETWORK, published_address: '127.0.0.1', max_allowed_running_container_domains: 3, container_memory: 512, warm_pool_size: 1 },
+      // Room for the pool's sandbox, a finished training's two still being removed, and the next training's two.
+      container: { network_name: NETWORK, published_address: '127.0.0.1', max_allowed_running_container_domains: 5, container_memory: 512, warm_pool_size: 1 },
       fl: { enabled: true },
     });
     daemon = await startDaemon(loadConfig(install.configPath, {}));
@@ -78,15 +98,12 @@ describe('dashboard on a real dockerd', { skip: dockerHost?.startsWith('unix://'
   after(async () => {
     await daemon?.stop();
     install?.remove();
-    try {
-      execFileSync('docker', ['network', 'rm', NETWORK], { stdio: 'ignore' });
-    } catch {
-      // never made, or already gone
-    }
+    removeNetworkIfAny(NETWORK);
   });
 
   it('shows the ready warm pool on the overview and in anweddol_sandboxes', async () => {
-    const deadline = Date.now() + 60_000;
+    // A minute per docker run is common on the shared dockerd under load.
+    const deadline = Date.now() + 180_000;
     let overview = await json<{ pool: number; pool_size: number }>('/dashboard/api/overview');
     while (overview.pool < 1 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
@@ -105,7 +122,7 @@ describe('dashboard on a real dockerd', { skip: dockerHost?.startsWith('unix://'
       const stream = await openEvents();
       try {
         const before = await scrape(`${origin}/metrics`);
-        const client = new AnweddolTcpClient({ host: '127.0.0.1', port: install.config.server!.listen_port as number, keyPair: await testClientKeyPair(), timeoutMs: 60_000 });
+        const client = new AnweddolTcpClient({ host: '127.0.0.1', port: install.config.server!.listen_port as number, keyPair: await testClientKeyPair(), timeoutMs: 180_000 });
         const created = await client.create();
         assert.equal(created.success, true, created.message);
         data = created.data as typeof data;
@@ -136,20 +153,10 @@ describe('dashboard on a real dockerd', { skip: dockerHost?.startsWith('unix://'
 
   describe('client updates', () => {
     before(async () => {
-      const started = await fetch(`${origin}/dashboard/api/trainings/start`, {
-        method: 'POST',
-        headers: { cookie, origin, 'content-type': 'application/json' },
-        body: JSON.stringify({ dataset: DIGITS, clients: 2, rounds: 2, localEpochs: 1, roundTimeoutSeconds: 60 }),
-      });
-      assert.equal(started.status, 200);
-      training = ((await started.json()) as { training_uuid: string }).training_uuid;
-      const deadline = Date.now() + 240_000;
-      let status = '';
-      while (!['finished', 'failed', 'cancelled'].includes(status) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 500));
-        status = (await json<{ status: string }>(`/dashboard/api/trainings/${training}`)).status;
-      }
-      assert.equal(status, 'finished');
+      training = await startTraining(2);
+      let state = { status: '', message: '' };
+      await until(async () => ['finished', 'failed', 'cancelled'].includes((state = await json(`/dashboard/api/trainings/${training}`)).status), 480_000);
+      assert.equal(state.status, 'finished', state.message);
     });
 
     it('lists each client\'s latest update with its round and a download link', async () => {
@@ -190,5 +197,18 @@ describe('dashboard on a real dockerd', { skip: dockerHost?.startsWith('unix://'
     it('answers 401 to a download without a session', async () => {
       assert.equal((await get(`/dashboard/api/trainings/${training}/clients/client-1/model`, {})).status, 401);
     });
+  });
+
+  it('cancels a running training with a same-origin JSON POST, and its sandboxes are gone when it answers', { timeout: 600_000 }, async () => {
+    const id = await startTraining(50);
+    let state = { status: '', message: '' };
+    await until(async () => !['provisioning', 'waiting_clients'].includes((state = await json(`/dashboard/api/trainings/${id}`)).status), 480_000);
+    assert.equal(state.status, 'running', state.message);
+    assert.equal(containersOf(id).length, 2, 'the training runs in two sandboxes');
+    const cancelled = await post(`/dashboard/api/trainings/${id}/cancel`);
+    assert.equal(cancelled.status, 200);
+    assert.equal(((await cancelled.json()) as { status: string }).status, 'cancelled');
+    assert.deepEqual(containersOf(id), []);
+    assert.equal((await json<{ status: string }>(`/dashboard/api/trainings/${id}`)).status, 'cancelled');
   });
 });

@@ -103,7 +103,7 @@ describe('dashboard on a real dockerd', { skip: dockerHost?.startsWith('unix://'
 
   it('shows the ready warm pool on the overview and in anweddol_sandboxes', async () => {
     // A minute per docker run is common on the shared dockerd under load.
-    const deadline = Date.now() + 180_000;
+    const deadline = Date.now() + 300_000;
     let overview = await json<{ pool: number; pool_size: number }>('/dashboard/api/overview');
     while (overview.pool < 1 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));

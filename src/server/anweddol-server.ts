@@ -1,6 +1,7 @@
 // The library API (ARCHITECTURE.md): an Anweddol server with typed events, custom verbs and pluggable transports.
 import { OaepDecryptPool, type OaepDecryptor } from '../crypto/oaep-decrypt-pool.js';
 import type { Sandbox } from '../virtualization/virtualization-interface.js';
+import { POISON_REASONS, type PoisonReason } from './amqp/broker-delivery.js';
 import { clientInfo } from './client-info.js';
 import { lifetimePolicyOf } from './lifetimes/lifetime-policy.js';
 import { createClientLimits, type ClientLimitRefusals, type ClientLimits } from './client-limits/client-limits.js';
@@ -47,6 +48,8 @@ export interface RuntimeStatistics {
   /** Requests and connections refused by each per-client limit since start. */
   clientLimitRefusals: ClientLimitRefusals;
   warmPool: WarmPoolStatistics;
+  /** Broker messages rejected without requeue since start, by reason (all 0 without a broker transport). */
+  poisonMessages: Record<PoisonReason, number>;
 }
 
 export type { RequestHandler, RequestContext } from './request-dispatcher.js';
@@ -70,6 +73,7 @@ export class AnweddolServer {
   private startedAt: number | undefined;
   private runtimeErrors = 0;
   private connectionsServed = 0;
+  private readonly poisonMessages = Object.fromEntries(POISON_REASONS.map((reason) => [reason, 0])) as Record<PoisonReason, number>;
   private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped';
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -239,6 +243,17 @@ export class AnweddolServer {
     this.dispatcher.answered({ verb }, response, transport);
   }
 
+  /** A transport rejected a broker message without serving it: counted in the runtime statistics and reported to observers. */
+  reportPoisonMessage(reason: PoisonReason): void {
+    this.poisonMessages[reason]++;
+    this.observers.poisonMessage(reason);
+  }
+
+  /** True when requests must carry a valid access token (`accessTokens` given). */
+  get requiresAccessTokens(): boolean {
+    return this.options.accessTokens !== undefined;
+  }
+
   addTransport(transport: Transport): this {
     this.transports.push(transport);
     return this;
@@ -286,6 +301,7 @@ export class AnweddolServer {
       sessions: this.options.sessions.count(),
       clientLimitRefusals: this.clientLimits.refusals(),
       warmPool: this.pool?.statistics() ?? { size: 0, ready: 0, filling: 0, recycled: 0, replaced: 0 },
+      poisonMessages: { ...this.poisonMessages },
     };
   }
 

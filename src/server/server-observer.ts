@@ -1,5 +1,6 @@
 // What the server reports to observers (metrics) beyond its events: closed-set outcomes, never client input, addresses or secrets.
 import type { Logger } from '../shared/logger.js';
+import type { PoisonReason } from './amqp/broker-delivery.js';
 import type { AnweddolFailure } from './errors.js';
 import type { Transport } from './types.js';
 
@@ -51,6 +52,8 @@ export interface ServerObserver {
   refused?(reason: RefusalReason): void;
   /** A CREATE's sandbox is up (backend creation and readiness). */
   sandboxCreated?(seconds: number, source: SandboxSource): void;
+  /** A broker message was rejected without requeue (docs: README "RabbitMQ interface"). */
+  poisonMessage?(reason: PoisonReason): void;
 }
 
 /** The class of a protocol message; a message outside the protocol's set (never produced: responses are validated) is `Internal error`. */
@@ -84,6 +87,10 @@ export class ObserverSet implements Required<ServerObserver> {
 
   sandboxCreated(seconds: number, source: SandboxSource): void {
     this.each((o) => o.sandboxCreated?.(seconds, source));
+  }
+
+  poisonMessage(reason: PoisonReason): void {
+    this.each((o) => o.poisonMessage?.(reason));
   }
 
   private each(report: (observer: ServerObserver) => void): void {

@@ -11,10 +11,13 @@ export interface AnweddolResponse {
   data: Record<string, unknown>;
 }
 
-export type Transport = 'tcp' | 'http' | 'https';
+export type Transport = 'tcp' | 'http' | 'https' | 'amqp';
 
 export interface ClientInfo {
-  /** Remote IP address as seen by the listener (IPv4-mapped IPv6 already unmapped). */
+  /**
+   * Remote IP address as seen by the listener (IPv4-mapped IPv6 already unmapped); over the broker (`amqp`), which
+   * has no peer address, `amqp:token:<hash of the access token>` or `amqp:anonymous` (see brokerClientAddress).
+   */
   address: string;
   port: number;
   transport: Transport;

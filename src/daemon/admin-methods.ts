@@ -62,6 +62,7 @@ export function registerAdminMethods(admin: AdminRouter, ctx: AdminMethodsContex
       available: stats.availableContainers,
       pool: stats.warmPool,
       refused_by_client_limit: stats.clientLimitRefusals,
+      poison_messages: stats.poisonMessages,
     };
   });
 }

@@ -19,6 +19,7 @@ import type { AnweddolConfig } from './config/config-schema.js';
 import { packageVersion } from '../shared/package-info.js';
 import { AdminChannel, AdminRouter } from './admin-channel.js';
 import { registerAdminMethods } from './admin-methods.js';
+import { createAmqpTransport } from './amqp-transport-factory.js';
 import { checkRunAsUser, ignoredKeyWarnings, type ProcessIdentity } from './anweddol-compat.js';
 import { daemonExtensions } from './daemon-extensions.js';
 import { createEgressFirewall } from './egress-firewall-factory.js';
@@ -121,7 +122,9 @@ export function processIdentity(): ProcessIdentity {
 
 export async function startDaemon(config: AnweddolConfig, options: DaemonOptions = {}): Promise<RunningDaemon> {
   const web = options.web === true || config.web_server.enabled;
-  if (!config.server.enable_tcp && !web) throw new Error('nothing to serve: server.enable_tcp is false and REST is off (use --web or web_server.enabled)');
+  if (!config.server.enable_tcp && !web && !config.rabbitmq.enabled) {
+    throw new Error('nothing to serve: server.enable_tcp is false, REST is off (use --web or web_server.enabled) and rabbitmq.enabled is false');
+  }
   const runAs = checkRunAsUser(config.server.user, processIdentity());
   if (!runAs.ok) throw new Error(runAs.refusal);
   const logger = createDaemonLogger(config, options.logToStdout === true);
@@ -208,6 +211,8 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
       });
       server.addTransport(http);
     }
+    const amqp = createAmqpTransport(config, server, logger);
+    if (amqp) server.addTransport(amqp);
     const listeners = (): ListenerInfo[] => {
       const out: ListenerInfo[] = [];
       const tcp = server.tcpAddress();

@@ -16,7 +16,16 @@ export function isLoopbackAddress(address: string): boolean {
 
 /** One line per listener that strangers can use freely: a non-loopback address while access tokens are off, or metrics (never authenticated). */
 export function exposureWarnings(config: AnweddolConfig, options: { web: boolean }): string[] {
-  return [...protocolListenerWarnings(config, options), ...metricsWarnings(config)];
+  return [...protocolListenerWarnings(config, options), ...brokerWarnings(config), ...metricsWarnings(config)];
+}
+
+/** Whoever may publish to the request queue is a client, and without tokens all of them share one identity. */
+function brokerWarnings(config: AnweddolConfig): string[] {
+  if (!config.rabbitmq.enabled || config.access_token.enabled) return [];
+  return [
+    `the RabbitMQ interface serves ${config.rabbitmq.queue} with access tokens off: anyone who may publish to it can create sandboxes, ` +
+      'and all broker clients share one set of per-client limits (set access_token.enabled: true)',
+  ];
 }
 
 function metricsWarnings(config: AnweddolConfig): string[] {

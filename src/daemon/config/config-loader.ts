@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { isAmqpUrl } from '../../server/amqp/amqp-url.js';
 import { isRate } from '../../server/client-limits/rate.js';
 import { isWebOrigin } from '../../server/rest-request-policy.js';
 import { isIpv4Cidr } from '../../virtualization/egress/egress-rules.js';
@@ -81,6 +82,7 @@ ajv.addFormat('ip-or-cidr', (value: string) => value === 'any' || isIpOrCidr(val
 ajv.addFormat('web-origin', isWebOrigin);
 ajv.addFormat('rate', isRate);
 ajv.addFormat('ipv4-cidr', isIpv4Cidr);
+ajv.addFormat('amqp-url', isAmqpUrl);
 const validate = ajv.compile(configSchema);
 
 function isIpOrCidr(value: string): boolean {
@@ -101,6 +103,9 @@ export function keyPath(instancePath: string): string {
     .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
 }
 
+/** Keys whose value is never shown in an error. */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['rabbitmq.url']);
+
 function shown(value: unknown): string {
   const text = JSON.stringify(value);
   return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
@@ -119,7 +124,9 @@ function describeErrors(errors: ErrorObject[]): string[] {
     const at = keyPath(error.instancePath) || '(top level)';
     if (lines.has(at)) continue; // one line per key, even when several keywords fail
     const expect = (error.parentSchema as { 'x-expect'?: string } | undefined)?.['x-expect'];
-    lines.set(at, `${at}: must be ${expect ?? error.message ?? 'valid'}, got ${shown(error.data)}`);
+    // A broker URL may carry a password: its value is never echoed.
+    const got = SECRET_KEYS.has(at) ? 'a value that is not one (not shown: it may hold a password)' : shown(error.data);
+    lines.set(at, `${at}: must be ${expect ?? error.message ?? 'valid'}, got ${got}`);
   }
   return [...lines.values()];
 }
@@ -149,6 +156,14 @@ function checkRelations(config: AnweddolConfig): string[] {
   if (config.fl.enabled && config.fl.transport === 'rabbitmq' && config.fl.rabbitmq.url === null) {
     problems.push('fl.rabbitmq.url: must be an amqp:// or amqps:// URL when fl.transport is rabbitmq, got null');
   }
+  const broker = config.rabbitmq;
+  const tlsKeys = (['ca_file_path', 'client_certificate_file_path', 'client_private_key_file_path'] as const).filter((key) => broker[key] !== null);
+  if (tlsKeys.length > 0 && !broker.url.startsWith('amqps://')) {
+    problems.push(`rabbitmq.${tlsKeys[0]}: TLS files need an amqps:// rabbitmq.url`);
+  }
+  if ((broker.client_certificate_file_path === null) !== (broker.client_private_key_file_path === null)) {
+    problems.push('rabbitmq.client_certificate_file_path: must be given together with rabbitmq.client_private_key_file_path');
+  }
   return problems;
 }
 
@@ -177,6 +192,9 @@ const PATH_KEYS: ReadonlyArray<readonly [keyof AnweddolConfig, string]> = [
   ['database', 'file_path'],
   ['access_token', 'access_token_database_file_path'],
   ['log_rotation', 'log_archive_folder_path'],
+  ['rabbitmq', 'ca_file_path'],
+  ['rabbitmq', 'client_certificate_file_path'],
+  ['rabbitmq', 'client_private_key_file_path'],
   ['fl', 'data_dir'],
 ];
 

@@ -151,6 +151,19 @@ export interface AnweddolConfig {
     /** Seconds a dashboard login lasts. */
     dashboard_session_ttl: number;
   };
+  /** The RabbitMQ interface (README "RabbitMQ interface"): protocol requests consumed from a broker queue. */
+  rabbitmq: {
+    enabled: boolean;
+    /** `amqp://` or `amqps://`, credentials included (never logged). */
+    url: string;
+    queue: string;
+    prefetch: number;
+    max_message_size: number;
+    /** TLS (amqps): CA bundle to verify the broker, and an optional client certificate and key. */
+    ca_file_path: string | null;
+    client_certificate_file_path: string | null;
+    client_private_key_file_path: string | null;
+  };
   plugins: PluginConfigItem[];
 }
 
@@ -403,6 +416,16 @@ export const configSchema = {
       listen_port: port(9150),
       dashboard_enabled: bool(true),
       dashboard_session_ttl: int(3600, 60, 'a number of seconds (60–86400)', 86_400),
+    }),
+    rabbitmq: section({
+      enabled: bool(false),
+      url: { type: 'string', format: 'amqp-url', default: 'amqp://127.0.0.1:5672/', 'x-expect': 'a broker URL amqp://[user:password@]host[:port][/vhost] (or amqps://)' },
+      queue: { ...str('anweddol.requests', 'a queue name (1–255 characters)'), maxLength: 255 },
+      prefetch: int(8, 1, 'an integer from 1 to 1000 (requests served at once)', 1000),
+      max_message_size: int(65536, 256, 'an integer ≥ 256 (bytes)', 64 * 1024 * 1024),
+      ca_file_path: path(null),
+      client_certificate_file_path: path(null),
+      client_private_key_file_path: path(null),
     }),
     // An item is a module path, or {path, config}; the plugin's own configSchema checks `config` at load.
     plugins: {

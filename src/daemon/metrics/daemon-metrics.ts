@@ -1,5 +1,6 @@
 // The daemon's Prometheus series: one registry, every metric made once here, fed by server events and the server observer.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { POISON_REASONS, type PoisonReason } from '../../server/amqp/broker-delivery.js';
 import type { AnweddolServer } from '../../server/anweddol-server.js';
 import type { EventHandler } from '../../server/server-events.js';
 import { REFUSAL_REASONS, RESPONSE_CLASSES, type RefusalReason, type ServerObserver } from '../../server/server-observer.js';
@@ -19,6 +20,7 @@ export class DaemonMetrics {
   private readonly handshake: Histogram;
   private readonly sandboxCreate: Histogram<'source'>;
   private readonly refusals: Counter<'reason'>;
+  private readonly poisonMessages: Counter<'reason'>;
   private readonly flRounds: Counter;
   private readonly flRoundSeconds: Histogram;
   private readonly flAccuracy: Gauge<'training'>;
@@ -36,6 +38,7 @@ export class DaemonMetrics {
     this.handshake = new Histogram({ name: 'anweddol_handshake_seconds', help: 'Duration of the TCP key exchange', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
     this.sandboxCreate = new Histogram({ name: 'anweddol_sandbox_create_seconds', help: 'Time to make a CREATE sandbox ready, by source (cold or pool)', labelNames: ['source'], buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120], registers });
     this.refusals = new Counter({ name: 'anweddol_refusals_total', help: 'Clients or requests turned away, by reason', labelNames: ['reason'], registers });
+    this.poisonMessages = new Counter({ name: 'anweddol_amqp_poison_messages_total', help: 'Broker messages rejected without requeue, by reason', labelNames: ['reason'], registers });
     this.flRounds = new Counter({ name: 'anweddol_fl_rounds_total', help: 'FL rounds completed', registers });
     this.flRoundSeconds = new Histogram({ name: 'anweddol_fl_round_seconds', help: 'Duration of an FL round', buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers });
     this.flAccuracy = new Gauge({ name: 'anweddol_fl_accuracy', help: 'Test accuracy of the global model after the last round, per running training', labelNames: ['training'], registers });
@@ -79,6 +82,7 @@ export class DaemonMetrics {
     });
     // Every refusal reason and the cold creation histogram show from the first scrape, so dashboards need no absent() tricks.
     for (const reason of REFUSAL_REASONS) this.refusals.inc({ reason }, 0);
+    for (const reason of POISON_REASONS) this.poisonMessages.inc({ reason }, 0);
     this.sandboxCreate.zero({ source: 'cold' });
 
     this.unobserve = server.observe(this.observer());
@@ -111,6 +115,7 @@ export class DaemonMetrics {
       handshakeCompleted: (seconds) => this.handshake.observe(seconds),
       refused: (reason: RefusalReason) => this.refusals.inc({ reason: REFUSAL_REASONS.includes(reason) ? reason : 'other' }),
       sandboxCreated: (seconds, source) => this.sandboxCreate.observe({ source }, seconds),
+      poisonMessage: (reason: PoisonReason) => POISON_REASONS.includes(reason) && this.poisonMessages.inc({ reason }),
     };
   }
 

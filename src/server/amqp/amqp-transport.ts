@@ -5,6 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { refusedRequest } from '../errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import type { AnweddolResponse, ClientInfo, Transport } from '../types.js';
+import { brokerName } from './amqp-url.js';
 import { brokerClientAddress, parseDelivery, type PoisonReason } from './broker-delivery.js';
 import { RequestLedger } from './request-ledger.js';
 
@@ -105,11 +106,11 @@ export class AmqpTransport {
       try {
         const { closed } = await this.connectOnce();
         delay = initial;
-        this.logger.info(`amqp: consuming ${this.options.queue} on ${this.brokerName()}`);
+        this.logger.info(`amqp: consuming ${this.options.queue} on ${brokerName(this.options.url)}`);
         this.consuming.resolve();
         await closed;
       } catch (error) {
-        this.logger.warn(`amqp: cannot consume from ${this.brokerName()} (${describe(error)}); retrying in ${delay} ms`);
+        this.logger.warn(`amqp: cannot consume from ${brokerName(this.options.url)} (${describe(error)}); retrying in ${delay} ms`);
       }
       this.connection = undefined;
       this.session = undefined;
@@ -214,15 +215,6 @@ export class AmqpTransport {
     }
   }
 
-  /** The broker's host and port, never its credentials. */
-  private brokerName(): string {
-    try {
-      const url = new URL(this.options.url);
-      return `${url.protocol}//${url.host}`;
-    } catch {
-      return 'the broker';
-    }
-  }
 }
 
 /** Publishes an answer and waits for the broker's confirm; `mandatory`, so an unroutable answer comes back as a `return` first. */

@@ -1,0 +1,96 @@
+// The daemon's RabbitMQ interface from the configuration and the CLI: `rabbitmq.*`, `stat --amqp`, the poison metric, secrets kept out of output.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { AnweddolAmqpClient } from '../../src/client/amqp-client.js';
+import { uniqueQueue } from '../helpers/amqp-server.js';
+import { createTestInstall, jsonOf, runCli, startForeground, type Foreground, type TestInstall } from '../helpers/cli-runner.js';
+import { startRabbitmqBroker, type RabbitmqBroker } from '../helpers/rabbitmq-broker.js';
+
+let broker: RabbitmqBroker;
+let install: TestInstall;
+let daemon: Foreground;
+const queue = uniqueQueue('cli');
+
+before(async () => {
+  broker = await startRabbitmqBroker();
+  install = await createTestInstall({ rabbitmq: { enabled: true, url: broker.url, queue } });
+  daemon = startForeground(['start', '--foreground', '--config', install.configPath]);
+  await daemon.firstLine;
+  // Consuming once STAT is answered through the broker (the transport connects in the background).
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const run = await runCli(['stat', '--amqp', broker.url, '--queue', queue, '--json']);
+    if (run.code === 0) break;
+    if (Date.now() > deadline) throw new Error(`the daemon never answered over the broker: ${run.stdout}${run.stderr}\n${daemon.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+});
+
+after(async () => {
+  if (daemon !== undefined && daemon.child.exitCode === null) {
+    daemon.child.kill('SIGTERM');
+    await daemon.exit;
+  }
+  install?.remove();
+  await broker?.close();
+});
+
+describe('rabbitmq.* in the daemon and stat --amqp', () => {
+  it('answers stat --amqp with the server version, naming the broker without its credentials', async () => {
+    const human = await runCli(['stat', '--amqp', broker.url, '--queue', queue]);
+    assert.equal(human.code, 0, human.stderr);
+    const password = new URL(broker.url).password;
+    assert.match(human.stdout, new RegExp(`amqp://127\\.0\\.0\\.1:${broker.port} queue ${queue.replaceAll('.', '\\.')}: version \\S+, uptime \\d+ s`));
+    assert.equal(human.stdout.includes(password), false);
+    const json = jsonOf(await runCli(['stat', '--amqp', broker.url, '--queue', queue, '--json']));
+    assert.equal(json.status, 'OK');
+    assert.equal(typeof json.data.version, 'string');
+  });
+
+  it('warns at start that the broker interface runs with access tokens off', () => {
+    assert.match(daemon.output(), /WARN the RabbitMQ interface serves \S+ with access tokens off/);
+  });
+
+  it('never logs the broker password', () => {
+    assert.equal(daemon.output().includes(new URL(broker.url).password), false);
+  });
+
+  it('counts a poison message in the metrics and in the admin stat', async () => {
+    const client = await AnweddolAmqpClient.connect({ url: broker.url, queue });
+    try {
+      await client.publishRaw(Buffer.from('not json'), { correlationId: 'poison', replyTo: client.replyQueue });
+    } finally {
+      await client.close();
+    }
+    const metricsUrl = `http://127.0.0.1:${install.config.metrics!.listen_port as number}/metrics`;
+    const deadline = Date.now() + 10_000;
+    let text = '';
+    while (!/anweddol_amqp_poison_messages_total\{reason="not_json"\} 1/.test(text)) {
+      if (Date.now() > deadline) assert.fail(`no poison count in the metrics:\n${text}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      text = await (await fetch(metricsUrl)).text();
+    }
+    assert.match(text, /anweddol_amqp_poison_messages_total\{reason="too_large"\} 0/);
+    const stat = jsonOf(await runCli(['stat', '--config', install.configPath, '--json']));
+    assert.equal((stat.data.poison_messages as Record<string, number>).not_json, 1);
+  });
+
+  it('refuses a --amqp that is not a broker URL without echoing it', async () => {
+    const run = await runCli(['stat', '--amqp', 'http://someone:hunter2@127.0.0.1/', '--json']);
+    assert.notEqual(run.code, 0);
+    assert.match(jsonOf(run).message, /--amqp must be a broker URL/);
+    assert.equal(run.stdout.includes('hunter2') || run.stderr.includes('hunter2'), false);
+  });
+
+  it('rejects a rabbitmq.url that is not a broker URL, naming the key without echoing the value', async () => {
+    const bad = await createTestInstall({ rabbitmq: { enabled: true, url: 'http://someone:hunter2@127.0.0.1/' } });
+    try {
+      const run = await runCli(['start', '--check', '--config', bad.configPath, '--json']);
+      assert.notEqual(run.code, 0);
+      assert.match(run.stdout + run.stderr, /rabbitmq\.url: must be a broker URL/);
+      assert.equal((run.stdout + run.stderr).includes('hunter2'), false);
+    } finally {
+      bad.remove();
+    }
+  });
+});

@@ -87,9 +87,10 @@ export class AmqpTransport {
   async stop(): Promise<void> {
     if (this.stopping === undefined) return;
     this.stopping.abort();
-    const session = this.session;
-    if (session?.open) await session.channel.cancel(this.consumerTag).catch(() => {});
+    // One bound for both: a broker that stopped answering (partition) must not hold the daemon's stop.
     const grace = new Promise((resolve) => setTimeout(resolve, this.options.stopGraceMs ?? 10_000).unref());
+    const session = this.session;
+    if (session?.open) await Promise.race([session.channel.cancel(this.consumerTag).catch(() => {}), grace]);
     await Promise.race([Promise.allSettled([...this.inFlight]), grace]);
     await this.connection?.close().catch(() => {});
     await this.loop;

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { SANDBOX_STATES } from '../../src/daemon/metrics/daemon-metrics.js';
 import { FlCoordinator } from '../../src/fl/coordinator/fl-coordinator.js';
 import { InProcessClientHost } from '../../src/fl/coordinator/in-process-client-host.js';
+import { POISON_REASONS } from '../../src/server/amqp/broker-delivery.js';
 import { REFUSAL_REASONS, RESPONSE_CLASSES } from '../../src/server/server-observer.js';
 import { containersOf, dockerHost, REPO, SANDBOX_IMAGE, uniqueServerId } from '../helpers/docker-sandbox.js';
 import { serveMetrics, type Scrape, type ServedMetrics } from '../helpers/prometheus-text.js';
@@ -204,8 +205,9 @@ describe('Prometheus metrics', () => {
     const allowed: Record<string, (value: string) => boolean> = {
       verb: (v) => ['STAT', 'CREATE', 'DESTROY', 'CRASH', 'other'].includes(v),
       result: (v) => (RESPONSE_CLASSES as readonly string[]).includes(v),
-      transport: (v) => ['tcp', 'http', 'https'].includes(v),
-      reason: (v) => (REFUSAL_REASONS as readonly string[]).includes(v),
+      transport: (v) => ['tcp', 'http', 'https', 'amqp'].includes(v),
+      // Refusal reasons, and the broker's poison-message reasons (anweddol_amqp_poison_messages_total).
+      reason: (v) => [...REFUSAL_REASONS, ...POISON_REASONS].includes(v as never),
       state: (v) => (SANDBOX_STATES as readonly string[]).includes(v),
       source: (v) => ['cold', 'pool'].includes(v),
       training: (v) => /^[0-9a-f-]{36}$/.test(v),

@@ -9,9 +9,12 @@
 #              ANWEDDOL_RABBITMQ_PORT (AMQP port, default a free one chosen on the first `up`),
 #              ANWEDDOL_RABBITMQ_EXTRA_BIND (one more address to listen on besides 127.0.0.1, e.g. the sandbox bridge
 #                gateway, so sandboxes reach the broker; read on the first `up`),
+#              ANWEDDOL_RABBITMQ_TLS (1: also an amqps listener on 127.0.0.1 with a certificate for 127.0.0.1 signed by a
+#                CA made for this broker; `up` then also prints `ANWEDDOL_RABBITMQ_TLS_URL=amqps://…` and
+#                `ANWEDDOL_RABBITMQ_CA_FILE=…`; read on the first `up`),
 #              ANWEDDOL_RABBITMQ_TIMEOUT (seconds to wait for the broker, default 60),
 #              ANWEDDOL_RABBITMQ_OWNER_PID (a process: when it ends, a watcher runs `down`, so a killed test leaks nothing).
-# Only `ANWEDDOL_RABBITMQ_URL=…` goes to stdout, so `eval "$(bash scripts/rabbitmq.sh up)"` works. The URL carries a
+# Only `ANWEDDOL_RABBITMQ_URL=…` (and the two TLS lines) goes to stdout, so `eval "$(bash scripts/rabbitmq.sh up)"` works. The URL carries a
 # user and password generated for this broker (the default guest user is not created).
 set -euo pipefail
 
@@ -42,16 +45,39 @@ init_settings() {
     echo "user=anweddol-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     echo "password=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     echo "extra_bind=$extra"
+    [ "${ANWEDDOL_RABBITMQ_TLS:-}" != 1 ] || echo "tls_port=$(free_port)"
   } >"$settings.tmp"
   chmod 600 "$settings.tmp"
   mv "$settings.tmp" "$settings"
 }
 
 load_settings() {
-  node= amqp_port= dist_port= epmd_port= user= password= extra_bind=
+  node= amqp_port= dist_port= epmd_port= user= password= extra_bind= tls_port=
   # shellcheck disable=SC1090
   . "$settings"
   url=amqp://$user:$password@127.0.0.1:$amqp_port/
+}
+
+# The URL lines `up` and `status` print.
+print_urls() {
+  echo "ANWEDDOL_RABBITMQ_URL=$url"
+  [ -z "$tls_port" ] || {
+    echo "ANWEDDOL_RABBITMQ_TLS_URL=amqps://$user:$password@127.0.0.1:$tls_port/"
+    echo "ANWEDDOL_RABBITMQ_CA_FILE=$state/tls/ca.pem"
+  }
+}
+
+# A CA and a server certificate for 127.0.0.1 (IP SAN, so clients verify the host), made once.
+make_tls_files() {
+  local dir=$state/tls
+  [ -f "$dir/server.pem" ] && return 0
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=anweddol test broker CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$dir/san.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
+    -extfile "$dir/san.ext" -out "$dir/server.pem" 2>/dev/null
 }
 
 # What the broker, rabbitmqctl and epmd all need to find each other and stay out of the system's rabbitmq.
@@ -69,12 +95,20 @@ broker_env() {
 
 write_files() {
   mkdir -p "$state/mnesia" "$state/log"
+  [ -z "$tls_port" ] || make_tls_files
   echo '[].' >"$state/feature_flags"
   echo '[].' >"$state/enabled_plugins"
   : >"$state/rabbitmq-env.conf"
   {
     echo "listeners.tcp.1 = 127.0.0.1:$amqp_port"
     [ -z "$extra_bind" ] || echo "listeners.tcp.2 = $extra_bind:$amqp_port"
+    if [ -n "$tls_port" ]; then
+      echo "listeners.ssl.1 = 127.0.0.1:$tls_port"
+      echo "ssl_options.cacertfile = $state/tls/ca.pem"
+      echo "ssl_options.certfile = $state/tls/server.pem"
+      echo "ssl_options.keyfile = $state/tls/server.key"
+      echo "ssl_options.verify = verify_none"
+    fi
     echo "default_user = $user"
     echo "default_pass = $password"
     # Our generated user may log in from the extra address too (guest, loopback-only by default, does not exist).
@@ -126,7 +160,7 @@ up() {
   broker_env
   if pid_of "$state/broker.pid" beam >/dev/null && accepts_amqp; then
     log "reusing broker $node on 127.0.0.1:$amqp_port"
-    echo "ANWEDDOL_RABBITMQ_URL=$url"
+    print_urls
     return 0
   fi
   write_files
@@ -151,7 +185,7 @@ up() {
   done
   start_watcher
   log "broker accepts AMQP on 127.0.0.1:$amqp_port"
-  echo "ANWEDDOL_RABBITMQ_URL=$url"
+  print_urls
 }
 
 stop_broker() {
@@ -210,7 +244,7 @@ status() {
     load_settings
     if pid_of "$state/broker.pid" beam >/dev/null && accepts_amqp; then
       log "broker $node running on 127.0.0.1:$amqp_port"
-      echo "ANWEDDOL_RABBITMQ_URL=$url"
+      print_urls
       return 0
     fi
   fi

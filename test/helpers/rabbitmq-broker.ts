@@ -11,6 +11,10 @@ export interface RabbitmqBroker {
   /** `amqp://user:password@127.0.0.1:port/`: the broker's own generated credentials, on loopback. */
   url: string;
   port: number;
+  /** With `tls`: `amqps://…@127.0.0.1:port/` (a certificate for 127.0.0.1 signed by `caFile`). */
+  tlsUrl?: string;
+  /** With `tls`: the PEM CA that signed the broker's certificate. */
+  caFile?: string;
   /** Its state folder (settings, data, logs). */
   dir: string;
   /** The same credentials and port on another address the broker listens on (the `extraBindAddress`). */
@@ -26,6 +30,8 @@ export interface RabbitmqBroker {
 export interface RabbitmqBrokerOptions {
   /** One more address to listen on besides 127.0.0.1 (e.g. the sandbox bridge gateway). */
   extraBindAddress?: string;
+  /** Also an amqps listener on 127.0.0.1 (`tlsUrl`, `caFile`). */
+  tls?: boolean;
   timeoutSeconds?: number;
 }
 
@@ -74,11 +80,13 @@ export async function startRabbitmqBroker(options: RabbitmqBrokerOptions = {}): 
     ANWEDDOL_RABBITMQ_OWNER_PID: String(process.pid),
     ANWEDDOL_RABBITMQ_TIMEOUT: String(options.timeoutSeconds ?? 90),
     ANWEDDOL_RABBITMQ_EXTRA_BIND: options.extraBindAddress ?? '',
+    ANWEDDOL_RABBITMQ_TLS: options.tls === true ? '1' : '',
   };
   open.add(dir);
   let url: string;
+  let stdout: string;
   try {
-    const stdout = await run('up', env);
+    stdout = await run('up', env);
     const printed = /^ANWEDDOL_RABBITMQ_URL=(\S+)$/m.exec(stdout)?.[1];
     if (printed === undefined) throw new Error(`scripts/rabbitmq.sh up printed no URL: ${stdout}`);
     url = printed;
@@ -93,6 +101,8 @@ export async function startRabbitmqBroker(options: RabbitmqBrokerOptions = {}): 
   return {
     url,
     port: Number(parsed.port),
+    tlsUrl: /^ANWEDDOL_RABBITMQ_TLS_URL=(\S+)$/m.exec(stdout)?.[1],
+    caFile: /^ANWEDDOL_RABBITMQ_CA_FILE=(\S+)$/m.exec(stdout)?.[1],
     dir,
     urlFor: (host) => {
       const other = new URL(url);

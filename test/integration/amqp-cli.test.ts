@@ -12,7 +12,7 @@ let daemon: Foreground;
 const queue = uniqueQueue('cli');
 
 before(async () => {
-  broker = await startRabbitmqBroker();
+  broker = await startRabbitmqBroker({ tls: true });
   install = await createTestInstall({ rabbitmq: { enabled: true, url: broker.url, queue } });
   daemon = startForeground(['start', '--foreground', '--config', install.configPath]);
   await daemon.firstLine;
@@ -33,6 +33,46 @@ after(async () => {
   }
   install?.remove();
   await broker?.close();
+});
+
+/** A second daemon on the broker's amqps listener with `rabbitmq` overrides; stopped and removed after `use`. */
+async function withTlsDaemon(rabbitmq: Record<string, unknown>, use: (queue: string, output: () => string) => Promise<void>): Promise<void> {
+  const tlsQueue = uniqueQueue('tls');
+  const tls = await createTestInstall({ rabbitmq: { enabled: true, url: broker.tlsUrl, queue: tlsQueue, ...rabbitmq } });
+  const started = startForeground(['start', '--foreground', '--config', tls.configPath]);
+  try {
+    await started.firstLine;
+    await use(tlsQueue, started.output);
+  } finally {
+    started.child.kill('SIGTERM');
+    await started.exit;
+    tls.remove();
+  }
+}
+
+describe('rabbitmq.* over amqps', () => {
+  it('consumes over TLS, verifying the broker with rabbitmq.ca_file_path', async () => {
+    await withTlsDaemon({ ca_file_path: broker.caFile }, async (tlsQueue) => {
+      // The client may use the plain listener: only the daemon's connection is under test.
+      const client = await AnweddolAmqpClient.connect({ url: broker.url, queue: tlsQueue, timeoutMs: 30_000 });
+      try {
+        assert.equal((await client.stat()).message, 'OK');
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+  it('refuses a broker certificate it cannot verify, and says so without the credentials', async () => {
+    await withTlsDaemon({}, async (_queue, output) => {
+      const deadline = Date.now() + 20_000;
+      while (!/WARN amqp: cannot consume from amqps:\/\/127\.0\.0\.1:\d+ \(.*certificate/.test(output())) {
+        if (Date.now() > deadline) assert.fail(`no certificate refusal logged:\n${output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(output().includes(new URL(broker.url).password), false);
+    });
+  });
 });
 
 describe('rabbitmq.* in the daemon and stat --amqp', () => {

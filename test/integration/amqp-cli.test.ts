@@ -1,8 +1,10 @@
 // The daemon's RabbitMQ interface from the configuration and the CLI: `rabbitmq.*`, `stat --amqp`, the poison metric, secrets kept out of output.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AnweddolAmqpClient } from '../../src/client/amqp-client.js';
 import { uniqueQueue } from '../helpers/amqp-server.js';
+import { REPO } from '../helpers/docker-sandbox.js';
 import { createTestInstall, jsonOf, runCli, startForeground, type Foreground, type TestInstall } from '../helpers/cli-runner.js';
 import { startRabbitmqBroker, type RabbitmqBroker } from '../helpers/rabbitmq-broker.js';
 
@@ -14,6 +16,9 @@ const queue = uniqueQueue('cli');
 before(async () => {
   broker = await startRabbitmqBroker({ tls: true });
   install = await createTestInstall({ rabbitmq: { enabled: true, url: broker.url, queue } });
+  // The example plugin's custom verb, to be served through the broker like the built-in ones.
+  (install.config as Record<string, unknown>).plugins = [{ path: join(REPO, 'examples/plugins/custom-verb.mjs'), config: { motd: 'hello over the broker' } }];
+  install.save();
   daemon = startForeground(['start', '--foreground', '--config', install.configPath]);
   await daemon.firstLine;
   // Consuming once STAT is answered through the broker (the transport connects in the background).
@@ -50,13 +55,24 @@ async function withTlsDaemon(rabbitmq: Record<string, unknown>, use: (queue: str
   }
 }
 
+/** Waits (bounded) until the daemon's output shows `line`. */
+async function logged(output: () => string, line: RegExp): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!line.test(output())) {
+    if (Date.now() > deadline) assert.fail(`never logged ${line}:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 describe('rabbitmq.* over amqps', () => {
   it('consumes over TLS, verifying the broker with rabbitmq.ca_file_path', async () => {
-    await withTlsDaemon({ ca_file_path: broker.caFile }, async (tlsQueue) => {
+    await withTlsDaemon({ ca_file_path: broker.caFile }, async (tlsQueue, output) => {
+      await logged(output, /INFO amqp: consuming \S+ on amqps:\/\/127\.0\.0\.1:\d+/);
       // The client may use the plain listener: only the daemon's connection is under test.
       const client = await AnweddolAmqpClient.connect({ url: broker.url, queue: tlsQueue, timeoutMs: 30_000 });
       try {
-        assert.equal((await client.stat()).message, 'OK');
+        const response = await client.stat().catch((error: Error) => assert.fail(`${error.message}; daemon output:\n${output()}`));
+        assert.equal(response.message, 'OK');
       } finally {
         await client.close();
       }
@@ -65,11 +81,7 @@ describe('rabbitmq.* over amqps', () => {
 
   it('refuses a broker certificate it cannot verify, and says so without the credentials', async () => {
     await withTlsDaemon({}, async (_queue, output) => {
-      const deadline = Date.now() + 20_000;
-      while (!/WARN amqp: cannot consume from amqps:\/\/127\.0\.0\.1:\d+ \(.*certificate/.test(output())) {
-        if (Date.now() > deadline) assert.fail(`no certificate refusal logged:\n${output()}`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+      await logged(output, /WARN amqp: cannot consume from amqps:\/\/127\.0\.0\.1:\d+ \(.*certificate/);
       assert.equal(output().includes(new URL(broker.url).password), false);
     });
   });
@@ -85,6 +97,17 @@ describe('rabbitmq.* in the daemon and stat --amqp', () => {
     const json = jsonOf(await runCli(['stat', '--amqp', broker.url, '--queue', queue, '--json']));
     assert.equal(json.status, 'OK');
     assert.equal(typeof json.data.version, 'string');
+  });
+
+  it("serves a daemon plugin's custom verb through the broker", async () => {
+    const client = await AnweddolAmqpClient.connect({ url: broker.url, queue, timeoutMs: 30_000 });
+    try {
+      const response = await client.request('INFO');
+      assert.equal(response.message, 'OK');
+      assert.equal((response.data as { motd: string }).motd, 'hello over the broker');
+    } finally {
+      await client.close();
+    }
   });
 
   it('warns at start that the broker interface runs with access tokens off', () => {

@@ -113,6 +113,20 @@ describe('AMQP transport: the request chain', () => {
   });
 });
 
+describe('AMQP transport: server lifecycle', () => {
+  it('stops consuming when the server stops and consumes again when it starts', async () => {
+    const s = await startBrokerServer('lifecycle');
+    await s.server.stop();
+    const parked = s.client.send('STAT');
+    const correlationId = await parked;
+    // Nobody consumes while stopped: the request waits in the queue.
+    await until(async () => (await queueDepth(s.queue)) === 1);
+    await s.server.start();
+    await s.transport.whenConsuming();
+    assert.equal((await s.client.reply(correlationId)).message, 'OK');
+  });
+});
+
 describe('AMQP transport: poison messages', () => {
   let s: BrokerServer;
   before(async () => {

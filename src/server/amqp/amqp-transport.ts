@@ -75,6 +75,8 @@ export class AmqpTransport {
   async start(): Promise<void> {
     if (this.loop !== undefined) throw new Error('AMQP transport is already started');
     this.stopping = new AbortController();
+    // A restarted server waits for its new connection, not the one it had before stop().
+    if (this.consuming.settled) this.consuming = deferred();
     this.loop = this.connectLoop(this.stopping.signal);
   }
 
@@ -174,7 +176,7 @@ export class AmqpTransport {
     if (!parsed.ok) {
       this.logger.warn(`amqp: poison message rejected without requeue (${parsed.reason})`);
       o.server.reportPoisonMessage(parsed.reason);
-      if (session.open) session.channel.nack(message, false, false);
+      settle(session, () => session.channel.nack(message, false, false));
       return;
     }
     // A redelivery (the first delivery's connection died before its ack) joins or repeats the first answer.
@@ -191,7 +193,7 @@ export class AmqpTransport {
       this.logger.warn(`client ${client.id}: nobody listens on its reply_to (amqp)`);
       await o.server.undoUndelivered(response, client);
     }
-    if (session.open) session.channel.ack(message);
+    settle(session, () => session.channel.ack(message));
   }
 
   /** One request is one client, as one REST request is: admitted, announced, dispatched, closed. */
@@ -229,6 +231,16 @@ function publish(channel: ConfirmChannel, queue: string, body: Buffer, propertie
       reject(error instanceof Error ? error : new Error(String(error)));
     }
   });
+}
+
+/** Acknowledges on a channel that may have closed meanwhile: then the broker redelivers, and that is the intended outcome. */
+function settle(session: BrokerSession, acknowledge: () => void): void {
+  if (!session.open) return;
+  try {
+    acknowledge();
+  } catch {
+    // closed between the check and the call
+  }
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void; settled?: boolean } {

@@ -26,6 +26,9 @@ before(async () => {
   s = await startSandboxServer({
     databaseFile: join(dir, 'anweddol.db'),
     destroyOnStop: true,
+    // The shared dockerd takes minutes per `docker run` under load: the bounds are the machine's, not the transport's.
+    // Errors and warnings on stderr: a failure under load says what the server saw.
+    serverOptions: { createTimeoutMs: 240_000, logger: { error: (m) => console.error(`server error: ${m}`), warn: (m) => console.error(`server warn: ${m}`), info: () => {}, debug: () => {} } },
     backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId },
     beforeStart: (server) => {
       transport = amqpTransportFor(server, broker.url, queue);
@@ -38,7 +41,7 @@ before(async () => {
     },
   });
   await transport.whenConsuming();
-  client = await amqpClient(broker.url, queue, { timeoutMs: 240_000 });
+  client = await amqpClient(broker.url, queue, { timeoutMs: 300_000 });
 });
 
 after(async () => {
@@ -50,7 +53,7 @@ after(async () => {
 });
 
 async function loginWorks(data: CreatedData): Promise<void> {
-  const result = await sshRun(data.container_listen_port, data.container_username, data.container_password, 'id -un');
+  const result = await sshRun(data.container_listen_port, data.container_username, data.container_password, 'id -un', 60_000);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout.trim(), data.container_username);
 }
@@ -87,7 +90,7 @@ describe('AMQP transport with Docker sandboxes', () => {
     await brokerStopped;
     await first.close();
     await broker.start();
-    const second = await amqpClient(broker.url, queue, { replyQueue, timeoutMs: 240_000 });
+    const second = await amqpClient(broker.url, queue, { replyQueue, timeoutMs: 300_000 });
     try {
       const [created, waited] = await Promise.all([second.reply(createId), second.reply(waitId)]);
       assert.equal(waited.message, 'OK');

@@ -9,6 +9,16 @@ export interface TrainerCommand {
   timeoutSeconds: number;
 }
 
+/** A user trainer directory copied into the sandbox: its `train` program follows the file protocol (README, "Trainer protocol"). */
+export interface FileTrainerConfig {
+  /** Holds the executable `train`. */
+  dir: string;
+  /** Scratch folder for the model files of a round. */
+  workDir: string;
+  /** Kill the trainer after this many seconds (below the round deadline, so the failure is reported in time). */
+  timeoutSeconds: number;
+}
+
 export interface AgentHyperparameters {
   epochs: number;
   learningRate: number;
@@ -32,8 +42,10 @@ export interface AgentConfig {
   /** The client's own held-out rows (per-client data without a shared test set): test rounds evaluate on them. */
   testDataPath?: string;
   hyperparameters: AgentHyperparameters;
-  /** External trainer; absent = the built-in trainer. */
+  /** External trainer speaking the coordinator API itself; absent = the built-in trainer. */
   trainer?: TrainerCommand;
+  /** User trainer directory (file protocol); takes precedence over `trainer`. */
+  fileTrainer?: FileTrainerConfig;
 }
 
 export function validateAgentConfig(value: unknown): AgentConfig {
@@ -57,6 +69,10 @@ export function validateAgentConfig(value: unknown): AgentConfig {
   if (c.trainer !== undefined) {
     const t = c.trainer;
     if (typeof t.executor !== 'string' || typeof t.script !== 'string' || !(t.timeoutSeconds > 0)) fail('trainer needs executor, script and timeoutSeconds > 0');
+  }
+  if (c.fileTrainer !== undefined) {
+    const t = c.fileTrainer;
+    if (typeof t.dir !== 'string' || typeof t.workDir !== 'string' || !(t.timeoutSeconds > 0)) fail('fileTrainer needs dir, workDir and timeoutSeconds > 0');
   }
   return c as AgentConfig;
 }

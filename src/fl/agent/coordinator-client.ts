@@ -57,4 +57,13 @@ export class CoordinatorClient {
       body: JSON.stringify({ owner: this.owner, ...stats }),
     });
   }
+
+  /** Tells the coordinator this client gives no answer this round, and why (the trainer failed). */
+  async reportFailure(modelUuid: string, round: number, reason: string): Promise<void> {
+    await this.request(`/api/models/${modelUuid}/failure/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ owner: this.owner, round, reason }),
+    });
+  }
 }

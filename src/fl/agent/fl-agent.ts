@@ -8,6 +8,7 @@ import { computeFeatureStatistics } from '../data/standardizer.js';
 import type { AgentConfig } from './agent-config.js';
 import { runBuiltinTrainer, type TrainerTask } from './builtin-trainer.js';
 import { CoordinatorClient } from './coordinator-client.js';
+import { runFileTrainer } from './file-trainer.js';
 import { NotificationError, parseNotification, type Notification } from './notification.js';
 
 const MAX_NOTIFICATION_BYTES = 64 * 1024;
@@ -120,6 +121,9 @@ export class FlAgent {
   }
 
   private runTrainer(task: TrainerTask): Promise<void> {
+    if (this.config.fileTrainer) {
+      return runFileTrainer(task, { trainer: this.config.fileTrainer, dataPath: this.config.dataPath, ...(this.config.testDataPath ? { testDataPath: this.config.testDataPath } : {}), shardSize: this.shard.count, hyperparameters: this.config.hyperparameters, client: this.client });
+    }
     const t = this.config.trainer;
     if (!t) return runBuiltinTrainer(task, this.shard, this.config.hyperparameters, this.client, this.testShard);
     return new Promise((resolve, reject) => {

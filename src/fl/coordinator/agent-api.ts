@@ -54,6 +54,9 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
   }
 
   acceptUpdate(caller: Caller, modelUuid: string, update: UploadedUpdate): void {
+    const { run } = caller;
+    // An update for an earlier round's model comes from a straggler whose round closed without it: refused, counted.
+    if (run.phase?.modelUuid !== modelUuid && this.models.get(run.uuid, modelUuid) && caller.client.status !== 'dropped') run.lateUpdatesDiscarded++;
     const phase = this.expectPhase(caller, 'fit', modelUuid);
     checkOwnerAndRound(caller, phase, update.fields);
     const sampleSize = Number(update.fields.sample_size);
@@ -67,7 +70,7 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
       if (e instanceof SafetensorsError) throw invalid(e.message);
       throw e;
     }
-    const { run, client } = caller;
+    const { client } = caller;
     this.store?.recordParticipation({ trainingUuid: run.uuid, round: phase.round, clientId: client.id, phase: 'fit', sampleSize, metrics, receivedAt: Date.now() });
     phase.collector.accept(client.id, { clientId: client.id, weights, sampleSize } satisfies ClientUpdate);
   }
@@ -81,12 +84,28 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
     phase.collector.accept(client.id, metrics);
   }
 
+  acceptFailure(caller: Caller, modelUuid: string, body: unknown): void {
+    const kind = caller.run.phase?.kind;
+    if (kind !== 'fit' && kind !== 'test') throw conflict('the training is not running a round now');
+    const phase = this.expectPhase(caller, kind, modelUuid);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('failure body must be a JSON object');
+    const fields = body as Record<string, unknown>;
+    checkOwnerAndRound(caller, phase, fields);
+    if (typeof fields.reason !== 'string' || fields.reason.trim() === '') throw invalid('reason must be a non-empty string');
+    // Shown in fl status and logs: one printable line, bounded.
+    const reason = [...fields.reason].map((ch) => (ch < ' ' || ch === '\u007f' ? ' ' : ch)).join('').trim().slice(0, 200);
+    phase.failures.set(caller.client.id, reason);
+    phase.collector.drop(caller.client.id);
+  }
+
   acceptStatistics(caller: Caller, trainingUuid: string, body: unknown): void {
     const { run, client } = caller;
     if (trainingUuid !== run.uuid) throw forbidden('token belongs to another training');
     if (client.status === 'dropped') throw forbidden('this client was dropped from the training');
     const phase = run.phase;
-    if (!phase || phase.kind !== 'statistics') throw conflict('the training is not collecting statistics now');
+    // A client joining a running training sends its statistics on its own; they make it ready (the standardizer stays).
+    const joining = client.onJoined !== undefined && client.status === 'launching';
+    if (!joining && (!phase || phase.kind !== 'statistics')) throw conflict('the training is not collecting statistics now');
     if (typeof body !== 'object' || body === null || (body as { owner?: unknown }).owner !== client.id) throw forbidden('owner does not match the token');
     let stats: FeatureStatistics;
     try {
@@ -95,7 +114,12 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
       throw invalid((e as Error).message);
     }
     if (stats.count !== client.shard.count) throw invalid(`count ${stats.count} does not match this client's shard`);
-    const outcome = phase.collector.accept(client.id, stats);
+    if (joining) {
+      client.stats = stats;
+      client.onJoined!();
+      return;
+    }
+    const outcome = phase!.collector.accept(client.id, stats);
     if (outcome === 'duplicate') throw conflict('statistics already received');
     if (outcome !== 'accepted') throw conflict('statistics from this client are not expected now');
   }

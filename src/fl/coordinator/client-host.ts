@@ -1,6 +1,7 @@
 // Where FL agents run: in sandboxes (production) or as in-process HTTP servers (tests, benchmark baseline).
 import type { TrainerCommand, AgentHyperparameters } from '../agent/agent-config.js';
 import type { Dataset } from '../data/dataset.js';
+import type { TrainerBundle } from './trainer-bundle.js';
 
 export interface AgentLaunch {
   trainingUuid: string;
@@ -11,6 +12,8 @@ export interface AgentLaunch {
   testShard?: Dataset;
   hyperparameters: AgentHyperparameters;
   trainer?: TrainerCommand;
+  /** User trainer directory to copy next to the agent, and its time limit per round. */
+  trainerBundle?: { bundle: TrainerBundle; timeoutSeconds: number };
   /** Base URL of the coordinator API as the agent must reach it. */
   coordinatorUrl: string;
 }

@@ -10,7 +10,9 @@ import { evaluate, initParameters, parameterCount } from '../model/classifier.js
 import { Prng } from '../model/prng.js';
 import { initialOptimizerState, type OptimizerState } from '../strategy/fed-opt.js';
 import { aggregateEvaluate } from '../strategy/aggregate-evaluate.js';
-import { aggregateFit, configureFit, type ClientUpdate } from '../strategy/strategy.js';
+import { aggregateFit, configureFit, type ClientUpdate, type FitFailure } from '../strategy/strategy.js';
+import type { TrainerCommand } from '../agent/agent-config.js';
+import { loadDataset } from '../data/load-dataset.js';
 import { AgentApi, newClientToken } from './agent-api.js';
 import type { ClientHost } from './client-host.js';
 import { buildCoordinatorApi } from './coordinator-api.js';
@@ -18,6 +20,8 @@ import { ModelStore } from './model-store.js';
 import { Notifier } from './notifier.js';
 import { RoundCollector } from './round-collector.js';
 import { checkStopConditions } from './stop-conditions.js';
+import { checkJoinData, joinClientData } from './join-data.js';
+import { loadTrainerBundle } from './trainer-bundle.js';
 import { describeTrainingRequest, normalizeTrainingRequest, type TrainingRequestInput } from './training-request.js';
 import { abortableSleep } from './abortable-sleep.js';
 import { loadTrainingData } from './training-data.js';
@@ -32,6 +36,7 @@ export type FlEventName =
   | 'fl_training_started'
   | 'fl_round_completed'
   | 'fl_client_dropped'
+  | 'fl_client_joined'
   | 'fl_start_condition_met'
   | 'fl_target_reached'
   | 'fl_patience_exhausted'
@@ -120,7 +125,9 @@ export class FlCoordinator {
   startTraining(input: TrainingRequestInput): string {
     if (this.apis.length === 0) throw new Error('FL coordinator is not started');
     const request = normalizeTrainingRequest(input);
-    const run = new TrainingRun(randomUUID(), request);
+    // Read now: a bad trainer directory is refused before anything is stored or launched.
+    const trainerBundle = request.trainerDir === undefined ? undefined : loadTrainerBundle(request.trainerDir);
+    const run = new TrainingRun(randomUUID(), request, 0, trainerBundle);
     // Stored first: a failed write leaves no half-registered run for stop() to trip over. Data in memory cannot be replayed.
     const replayable = typeof input.dataset === 'object' ? null : { ...input };
     this.options.store?.createTraining(run.uuid, describeTrainingRequest(request), Date.now(), replayable as Record<string, unknown> | null);
@@ -276,16 +283,17 @@ export class FlCoordinator {
     }
     for (let round = (checkpoint?.round ?? 0) + 1; round <= r.rounds; round++) {
       const started = performance.now();
-      const { updates, failures } = await this.fitRound(run, round, modelUuid);
+      const { updates, failures, reported, late } = await this.fitRound(run, round, modelUuid);
       const outcome = aggregateFit(r.strategy, round, params, updates, failures, optimizer, r.minFitClients);
       if (!outcome.ok) throw new Error(outcome.reason);
       params = outcome.params;
       optimizer = outcome.state;
       modelUuid = this.publishModel(run, round, params, updates.length);
-      const ev = await this.evaluateRound(run, round, params, modelUuid);
+      const ev = await this.evaluateRound(run, round, params, modelUuid, late);
       const clientMetrics = ev.clientMetrics;
       this.models.finishRound(run.uuid, round, ev.accuracy, ev.loss, optimizer);
-      const summary = { round, accuracy: ev.accuracy, loss: ev.loss, clients: updates.length, duration_ms: performance.now() - started };
+      const dropped = [...reported].map(([client_id, reason]) => ({ client_id, reason }));
+      const summary = { round, accuracy: ev.accuracy, loss: ev.loss, clients: updates.length, duration_ms: performance.now() - started, ...(dropped.length > 0 ? { dropped } : {}), ...(late.length > 0 ? { late } : {}) };
       run.rounds.push(summary);
       this.log.info(`FL training ${run.uuid}: round ${round} accuracy ${(ev.accuracy * 100).toFixed(2)} % loss ${ev.loss.toFixed(4)} (${updates.length} clients)`);
       this.emit('fl_round_completed', { training_uuid: run.uuid, ...summary, client_metrics: clientMetrics });
@@ -308,42 +316,106 @@ export class FlCoordinator {
     run.spec = { kind: r.model, inputs: data.inputs, classes: data.classes, hidden: r.model === 'mlp' ? r.hidden : 0 };
     run.maxModelBytes = (parameterCount(run.spec) + 2 * run.spec.inputs) * 4 + 64 * 1024;
     run.test = data.test;
+    run.pool = data.pool;
     data.clients.forEach(({ train, test }, i) => {
       const c: ClientState = { id: `client-${i + 1}`, ...newClientToken(), shard: train, ...(test ? { testShard: test } : {}), status: 'launching', dropReason: null };
       run.clients.set(c.id, c);
       this.agents.register(run, c);
       this.saveClient(run, c);
     });
+    if (run.resumed > 0) this.retireJoinedClients(run);
+  }
+
+  /**
+   * A resumed training relaunches the clients of its request only: those an earlier run took in with `fl join` are recorded as
+   * dropped (they can join again), and new ids start after theirs.
+   */
+  private retireJoinedClients(run: TrainingRun): void {
+    const store = this.options.store;
+    if (!store) return;
+    for (const rec of store.clients(run.uuid)) {
+      if (run.clients.has(rec.clientId)) continue;
+      run.retiredJoins++;
+      if (rec.status === 'dropped') continue;
+      store.saveClient({ ...rec, status: 'dropped', dropReason: 'joined with fl join: a resumed training does not relaunch joined clients' });
+    }
   }
 
   private async provision(run: TrainingRun): Promise<void> {
-    const r = run.request;
-    const host = this.options.host;
-    const coordinatorUrl = host.coordinatorUrl(this.port);
     let index = 0;
     await Promise.all([...run.clients.values()].map(async (c) => {
       const i = index++;
-      const trainer = r.clientTrainers[i] ?? r.trainer;
       try {
-        const launched = await host.launch({
-          trainingUuid: run.uuid,
-          clientId: c.id,
-          token: c.token,
-          shard: c.shard,
-          ...(c.testShard ? { testShard: c.testShard } : {}),
-          coordinatorUrl,
-          hyperparameters: { epochs: r.localEpochs, learningRate: r.learningRate, batchSize: r.batchSize, mu: r.mu, seed: r.seed },
-          ...(trainer ? { trainer } : {}),
-        }, run.abort.signal);
-        c.launched = launched;
-        launched.onEnded((reason) => this.dropClient(run, c, `sandbox ended (${reason})`));
-        this.saveClient(run, c);
+        await this.launchClient(run, c, run.request.clientTrainers[i]);
       } catch (e) {
         if (run.abort.signal.aborted) return;
         this.dropClient(run, c, `launch failed: ${(e as Error).message}`);
       }
     }));
     run.abort.signal.throwIfAborted();
+  }
+
+  /** One client's sandbox (or in-process agent), with the training's hyperparameters and trainer. */
+  private async launchClient(run: TrainingRun, c: ClientState, clientTrainer?: TrainerCommand): Promise<void> {
+    const r = run.request;
+    const trainer = clientTrainer ?? r.trainer;
+    const launched = await this.options.host.launch({
+      trainingUuid: run.uuid,
+      clientId: c.id,
+      token: c.token,
+      shard: c.shard,
+      ...(c.testShard ? { testShard: c.testShard } : {}),
+      coordinatorUrl: this.options.host.coordinatorUrl(this.port),
+      hyperparameters: { epochs: r.localEpochs, learningRate: r.learningRate, batchSize: r.batchSize, mu: r.mu, seed: r.seed },
+      ...(trainer ? { trainer } : {}),
+      ...(run.trainerBundle ? { trainerBundle: { bundle: run.trainerBundle, timeoutSeconds: trainerTimeoutSeconds(r.roundTimeoutSeconds) } } : {}),
+    }, run.abort.signal);
+    c.launched = launched;
+    launched.onEnded((reason) => this.dropClient(run, c, `sandbox ended (${reason})`));
+    this.saveClient(run, c);
+  }
+
+  /**
+   * `fl join`: adds a client to a running training. Resolves with its id once it is ready (statistics received);
+   * it takes part from the first round selected after that, starting from that round's global model.
+   */
+  async joinTraining(uuid: string, dataPath?: string): Promise<string> {
+    const run = this.runs.get(uuid);
+    if (!run) throw new Error(`no running training ${uuid}`);
+    if (run.status !== 'running') throw new Error(`training ${uuid} is ${run.status}: clients join once its rounds run`);
+    const own = dataPath === undefined ? undefined : checkJoinData(await loadDataset(dataPath), run, dataPath);
+    const { train: shard, test } = joinClientData(run, own, dataPath);
+    const id = `client-${run.clients.size + run.retiredJoins + 1}`;
+    const c: ClientState = { id, ...newClientToken(), shard, ...(test ? { testShard: test } : {}), status: 'launching', dropReason: null };
+    const ready = new Promise<void>((resolve) => (c.onJoined = resolve));
+    run.clients.set(c.id, c);
+    this.agents.register(run, c);
+    this.saveClient(run, c);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await this.launchClient(run, c);
+      // The training may have ended while the sandbox started: its cleanup did not see this one.
+      if (run.ended) throw new Error(`training ${uuid} ended while the client started`);
+      const deadline = Date.now() + run.request.readyTimeoutSeconds * 1000;
+      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), run.request.readyTimeoutSeconds * 1000)));
+      while (!(await this.notify(run, c, { type: 'TRAINING_START', trainingUuid: run.uuid }, false))) {
+        if (Date.now() > deadline || run.ended) throw new Error('its agent did not answer before the ready timeout');
+        await abortableSleep(200, run.abort.signal);
+      }
+      if ((await Promise.race([ready, timeout])) === 'timeout') throw new Error('no statistics before the ready timeout');
+      if (run.ended) throw new Error(`training ${uuid} ended while the client started`);
+    } catch (e) {
+      this.dropClient(run, c, `join failed: ${(e as Error).message}`);
+      await c.launched?.destroy().catch((err: Error) => this.log.error(`FL: destroying client ${c.id} failed: ${err.message}`));
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    c.status = 'ready';
+    this.saveClient(run, c);
+    this.log.info(`FL training ${run.uuid}: ${c.id} joined (${shard.count} samples)`);
+    this.emit('fl_client_joined', { training_uuid: run.uuid, client_id: c.id, samples: shard.count });
+    return c.id;
   }
 
   /**
@@ -356,7 +428,7 @@ export class FlCoordinator {
     const deadline = Date.now() + r.readyTimeoutSeconds * 1000;
     const launched = [...run.clients.values()].filter((c) => c.launched && c.status === 'launching');
     const collector = new RoundCollector<FeatureStatistics>(launched.map((c) => c.id), r.readyTimeoutSeconds * 1000, r.startWhen ?? Infinity);
-    run.phase = { kind: 'statistics', round: 0, modelUuid: '', collector: collector as RoundCollector<unknown> };
+    run.phase = { kind: 'statistics', round: 0, modelUuid: '', collector: collector as RoundCollector<unknown>, failures: new Map() };
     await Promise.all(launched.map(async (c) => {
       while (Date.now() < deadline && !run.abort.signal.aborted && c.status === 'launching' && collector.isPending(c.id)) {
         if (await this.notify(run, c, { type: 'TRAINING_START', trainingUuid: run.uuid }, false)) return;
@@ -388,21 +460,27 @@ export class FlCoordinator {
     return this.models.publish(run.uuid, round, { spec: run.spec, params, standardizer: run.standardizer }, clients);
   }
 
-  private async fitRound(run: TrainingRun, round: number, modelUuid: string): Promise<{ updates: ClientUpdate[]; failures: Array<{ clientId: string; reason: string }> }> {
-    const selected = configureFit(run.activeClients().map((c) => c.id));
-    const received = await this.collectPhase<ClientUpdate>(run, selected, 'fit', round, modelUuid);
-    const failures = selected.filter((id) => !received.has(id)).map((id) => ({ clientId: id, reason: run.clients.get(id)?.dropReason ?? 'no update' }));
-    return { updates: [...received.values()], failures };
+  private async fitRound(run: TrainingRun, round: number, modelUuid: string): Promise<{ updates: ClientUpdate[]; failures: FitFailure[]; reported: Map<string, string>; late: string[] }> {
+    const r = run.request;
+    const fit = configureFit(run.activeClients().map((c) => c.id), { fraction: r.fraction, overselect: r.overselect, minFitClients: r.minFitClients, seed: r.seed }, round);
+    const { received, reported, late } = await this.collectPhase<ClientUpdate>(run, fit.asked, 'fit', round, modelUuid, fit.aggregate);
+    const failures = fit.asked.filter((id) => !received.has(id) && !late.includes(id)).map((id) => ({ clientId: id, reason: reported.get(id) ?? run.clients.get(id)?.dropReason ?? 'no update' }));
+    for (const [id, reason] of reported) this.log.warn(`FL training ${run.uuid}: client ${id} left out of round ${round} (${reason})`);
+    if (late.length > 0) this.log.info(`FL training ${run.uuid}: round ${round} aggregated the first ${received.size} updates; ${late.join(', ')} late (discarded)`);
+    return { updates: [...received.values()], failures, reported, late };
   }
 
   /**
    * The test phase and the round's held-out accuracy and loss: from the coordinator's test set, or (per-client data without one)
    * the clients' answers on their own held-out rows, weighted by their sizes. Round 0 has a test phase only in the latter case.
+   * Every active client evaluates, except this round's stragglers (`late`): still busy training, they would hold the round up.
    */
-  private async evaluateRound(run: TrainingRun, round: number, params: Float32Array, modelUuid: string): Promise<{ accuracy: number; loss: number; clientMetrics: Record<string, Record<string, number>> }> {
-    const selected = run.activeClients().map((c) => c.id);
+  private async evaluateRound(
+    run: TrainingRun, round: number, params: Float32Array, modelUuid: string, late: readonly string[] = [],
+  ): Promise<{ accuracy: number; loss: number; clientMetrics: Record<string, Record<string, number>> }> {
+    const selected = run.activeClients().map((c) => c.id).filter((id) => !late.includes(id));
     const central = run.test;
-    const answers = central && round === 0 ? new Map<string, Record<string, number>>() : await this.collectPhase<Record<string, number>>(run, selected, 'test', round, modelUuid);
+    const answers = central && round === 0 ? new Map<string, Record<string, number>>() : (await this.collectPhase<Record<string, number>>(run, selected, 'test', round, modelUuid)).received;
     const clientMetrics = Object.fromEntries(answers);
     if (central) return { ...evaluate(run.spec, params, central), clientMetrics };
     const outcome = aggregateEvaluate([...answers].map(([clientId, metrics]) => ({ clientId, metrics, testSize: run.clients.get(clientId)!.testShard?.count ?? 0 })));
@@ -410,20 +488,28 @@ export class FlCoordinator {
     return { accuracy: outcome.accuracy, loss: outcome.loss, clientMetrics };
   }
 
-  /** One phase of a round: notify the selected clients, collect until all answered or the deadline, drop the silent ones. */
-  private async collectPhase<T>(run: TrainingRun, selected: readonly string[], kind: 'fit' | 'test', round: number, modelUuid: string): Promise<Map<string, T>> {
+  /**
+   * One phase of a round: notify the selected clients, collect until all answered or the deadline, drop the silent ones.
+   * A client that reported a failure (`reported`, with its reason) stays in the training: it is only left out of this phase.
+   */
+  private async collectPhase<T>(
+    run: TrainingRun, selected: readonly string[], kind: 'fit' | 'test', round: number, modelUuid: string, enough = Infinity,
+  ): Promise<{ received: Map<string, T>; reported: Map<string, string>; late: string[] }> {
     // A cancel or stop between phases found no collector to cancel: do not start one that would wait out the deadline.
     run.abort.signal.throwIfAborted();
-    const collector = new RoundCollector<T>(selected, run.request.roundTimeoutSeconds * 1000);
-    run.phase = { kind, round, modelUuid, collector: collector as RoundCollector<unknown> };
+    const collector = new RoundCollector<T>(selected, run.request.roundTimeoutSeconds * 1000, enough);
+    const reported = new Map<string, string>();
+    run.phase = { kind, round, modelUuid, collector: collector as RoundCollector<unknown>, failures: reported };
     const type = kind === 'fit' ? 'UPDATE_ROUND_START' : 'MODEL_TEST_ROUND';
     await Promise.all(selected.map((id) => this.notify(run, run.clients.get(id)!, { type, trainingUuid: run.uuid, round, globalModelUuid: modelUuid })));
     const result = await collector.done;
     run.phase = undefined;
     run.abort.signal.throwIfAborted();
+    // Closed by the first `enough` answers: the others are stragglers (over-selection), not silent clients.
+    if (!result.timedOut && result.received.size >= enough) return { received: result.received, reported, late: result.missing };
     const what = kind === 'fit' ? 'update' : 'metrics';
     for (const id of result.missing) this.dropClient(run, run.clients.get(id)!, `no ${what} before the round ${round} deadline`);
-    return result.received;
+    return { received: result.received, reported, late: [] };
   }
 
   /** Sends a notification; a client that cannot be reached is dropped (unless `dropOnFailure` is false). */
@@ -434,4 +520,9 @@ export class FlCoordinator {
     if (dropOnFailure && !run.abort.signal.aborted) this.dropClient(run, c, outcome.reason);
     return false;
   }
+}
+
+/** A user trainer is stopped before the round deadline, so its failure reaches the coordinator in time. */
+export function trainerTimeoutSeconds(roundTimeoutSeconds: number): number {
+  return Math.round(Math.max(roundTimeoutSeconds * 0.8, roundTimeoutSeconds - 10) * 10) / 10;
 }

@@ -87,11 +87,14 @@ export class SandboxClientHost implements ClientHost {
         ...(launch.testShard ? { testDataPath: `${this.workDir}/test.csv` } : {}),
         hyperparameters: launch.hyperparameters,
         ...(launch.trainer ? { trainer: launch.trainer } : {}),
+        ...(launch.trainerBundle ? { fileTrainer: { dir: `${this.workDir}/trainer`, workDir: `${this.workDir}/rounds`, timeoutSeconds: launch.trainerBundle.timeoutSeconds } } : {}),
       };
       await virt.putFiles(sandbox.id, this.workDir, [
         { name: 'config.json', content: Buffer.from(JSON.stringify(config)), mode: 0o600 },
         { name: 'shard.csv', content: Buffer.from(formatCsvDataset(launch.shard)), mode: 0o644 },
         ...(launch.testShard ? [{ name: 'test.csv', content: Buffer.from(formatCsvDataset(launch.testShard)), mode: 0o644 }] : []),
+        // The backend's copy refuses absolute and `..` names; the bundle holds regular files only (trainer-bundle.ts).
+        ...(launch.trainerBundle?.bundle.files.map((f) => ({ name: `trainer/${f.name}`, content: f.content, mode: f.mode })) ?? []),
       ]);
       signal.throwIfAborted();
       // Started in the background by a short attached exec (a detached docker exec leaves its HTTP stream open).

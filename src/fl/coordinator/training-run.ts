@@ -5,6 +5,7 @@ import type { FeatureStatistics, Standardizer } from '../data/standardizer.js';
 import type { ModelSpec } from '../model/classifier.js';
 import type { LaunchedClient } from './client-host.js';
 import type { RoundCollector } from './round-collector.js';
+import type { TrainerBundle } from './trainer-bundle.js';
 import type { TrainingRequest } from './training-request.js';
 
 export interface RoundSummary {
@@ -13,6 +14,10 @@ export interface RoundSummary {
   loss: number;
   clients: number;
   duration_ms: number;
+  /** Clients left out of this round's aggregate, with the reason (their trainer failed); live trainings only. */
+  dropped?: Array<{ client_id: string; reason: string }>;
+  /** Over-selected clients whose update had not come when the first K had (`--overselect`): their update is discarded. */
+  late?: string[];
 }
 
 export interface TrainingSummary {
@@ -25,6 +30,8 @@ export interface TrainingSummary {
   /** How many times the training resumed after an interruption. */
   resumed: number;
   clients: Array<{ client_id: string; status: string; drop_reason: string | null }>;
+  /** Updates that arrived after their round had closed (over-selected stragglers), refused; live trainings only. */
+  late_updates_discarded?: number;
 }
 
 export type ClientStatus = 'launching' | 'ready' | 'dropped' | 'finished';
@@ -41,6 +48,8 @@ export interface ClientState {
   dropReason: string | null;
   launched?: LaunchedClient;
   stats?: FeatureStatistics;
+  /** Set for a client joining a running training (`fl join`): called once its statistics made it ready. */
+  onJoined?: () => void;
 }
 
 /** What the agent API accepts right now: one kind of answer, for one round's global model. */
@@ -49,6 +58,8 @@ export interface Phase {
   round: number;
   modelUuid: string;
   collector: RoundCollector<unknown>;
+  /** Clients that reported they give no answer this phase, with their reason. */
+  failures: Map<string, string>;
 }
 
 /** Allowed moves; an end state has none, so nothing can revive a finished, failed or cancelled training. */
@@ -81,14 +92,22 @@ export class TrainingRun {
   spec!: ModelSpec;
   /** The held-out set the coordinator evaluates; null when the clients evaluate their own held-out rows. */
   test: Dataset | null = null;
+  /** The training part of a single data set, kept for clients that join without a data file of their own; null with per-client data. */
+  pool: Dataset | null = null;
+  /** Clients an earlier run of this training had taken in with `fl join` (not relaunched on resume): new ids start after them. */
+  retiredJoins = 0;
   standardizer!: Standardizer;
   maxModelBytes = 0;
+  /** Updates refused because their round had closed (`late_updates_discarded`). */
+  lateUpdatesDiscarded = 0;
   done!: Promise<TrainingSummary>;
 
   constructor(
     readonly uuid: string,
     readonly request: TrainingRequest,
     readonly resumed = 0,
+    /** The user trainer directory (`--trainer`), read once at start (again on resume). */
+    readonly trainerBundle?: TrainerBundle,
   ) {}
 
   get status(): TrainingStatus {
@@ -124,6 +143,7 @@ export class TrainingRun {
       rounds: [...this.rounds],
       resumed: this.resumed,
       clients: [...this.clients.values()].map((c) => ({ client_id: c.id, status: c.status, drop_reason: c.dropReason })),
+      late_updates_discarded: this.lateUpdatesDiscarded,
     };
   }
 }

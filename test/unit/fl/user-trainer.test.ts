@@ -1,0 +1,60 @@
+// User trainers (`--trainer DIR`) under the coordinator with in-process agents: the examples train, a failing trainer misses one round.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { InProcessClientHost } from '../../../src/fl/coordinator/in-process-client-host.js';
+import { BASE, harness, type Harness } from '../../helpers/fl-harness.js';
+import { type MISBEHAVIOURS, misbehavingTrainer, NODE_TRAINER, PYTHON_TRAINER } from '../../helpers/trainer-dirs.js';
+
+describe('user trainers with in-process agents', () => {
+  let h: Harness;
+  const dirs: string[] = [];
+  before(async () => {
+    h = await harness(new InProcessClientHost());
+  });
+  after(async () => {
+    await h.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  for (const [name, dir] of [['Python (numpy)', PYTHON_TRAINER], ['Node', NODE_TRAINER]] as const) {
+    it(`trains with the ${name} example trainer`, async () => {
+      const s = await h.coordinator.waitForTraining(h.coordinator.startTraining({ ...BASE, rounds: 2, trainerDir: dir }));
+      assert.equal(s.status, 'finished', s.message);
+      assert.deepEqual(s.rounds.map((r) => r.clients), [3, 3]);
+      assert.ok(s.final_accuracy! > 0.8, `accuracy ${s.final_accuracy}`);
+    });
+  }
+
+  const expected: Record<Exclude<keyof typeof MISBEHAVIOURS, 'slow'>, RegExp> = {
+    crash: /^the trainer exited with code 3$/,
+    hang: /^the trainer ran past its 2\.4 s limit and was killed$/,
+    malformed: /^the trainer wrote a malformed model: /,
+  };
+  for (const kind of Object.keys(expected) as Array<keyof typeof expected>) {
+    it(`leaves a client whose trainer does "${kind}" out of that round only, with the reason, and goes on`, async () => {
+      const dir = misbehavingTrainer(kind, 'client-3', 2);
+      dirs.push(dir);
+      const s = await h.coordinator.waitForTraining(h.coordinator.startTraining({ ...BASE, minClients: 2, roundTimeoutSeconds: 3, trainerDir: dir }));
+      assert.equal(s.status, 'finished', s.message);
+      assert.deepEqual(s.rounds.map((r) => r.clients), [3, 2, 3]);
+      const dropped = s.rounds[1]!.dropped ?? [];
+      assert.deepEqual(dropped.map((d) => d.client_id), ['client-3']);
+      assert.match(dropped[0]!.reason, expected[kind]);
+      assert.ok(s.rounds[1]!.duration_ms < 3000, `round 2 waited for the deadline: ${s.rounds[1]!.duration_ms} ms`);
+      assert.deepEqual(s.clients.map((c) => c.status), ['finished', 'finished', 'finished']);
+    });
+  }
+
+  it('fails the training when the trainer failures leave fewer updates than --min-clients', async () => {
+    const dir = misbehavingTrainer('crash', 'client-3', 1);
+    dirs.push(dir);
+    const s = await h.coordinator.waitForTraining(h.coordinator.startTraining({ ...BASE, roundTimeoutSeconds: 3, trainerDir: dir }));
+    assert.equal(s.status, 'failed');
+    assert.match(s.message, /round 1: 2 update\(s\) received, min_fit_clients is 3/);
+  });
+
+  it('refuses a trainer directory without train before anything starts', () => {
+    assert.throws(() => h.coordinator.startTraining({ ...BASE, trainerDir: '/nonexistent-trainer' }), /trainer: \/nonexistent-trainer does not exist/);
+  });
+});

@@ -6,11 +6,10 @@ import type { FlStore, TrainingStatus } from '../../database/fl-store.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import type { Notification } from '../agent/notification.js';
 import { combineFeatureStatistics, standardize, type FeatureStatistics } from '../data/standardizer.js';
-import { evaluate, initParameters, parameterCount } from '../model/classifier.js';
+import { initParameters, parameterCount } from '../model/classifier.js';
 import { Prng } from '../model/prng.js';
 import { initialOptimizerState, type OptimizerState } from '../strategy/fed-opt.js';
-import { aggregateEvaluate } from '../strategy/aggregate-evaluate.js';
-import { aggregateFit, configureFit, type ClientUpdate, type FitFailure } from '../strategy/strategy.js';
+import { aggregateFit } from '../strategy/strategy.js';
 import type { TrainerCommand } from '../agent/agent-config.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { AgentApi, newClientToken } from './agent-api.js';
@@ -19,9 +18,10 @@ import { buildCoordinatorApi } from './coordinator-api.js';
 import { ModelStore } from './model-store.js';
 import { Notifier } from './notifier.js';
 import { RoundCollector } from './round-collector.js';
+import { RoundPhases } from './round-phases.js';
 import { checkStopConditions } from './stop-conditions.js';
-import { checkJoinData, joinClientData } from './join-data.js';
-import { loadTrainerBundle } from './trainer-bundle.js';
+import { checkJoinData, joinClientData, retireJoinedClients } from './join-data.js';
+import { loadTrainerBundle, trainerTimeoutSeconds } from './trainer-bundle.js';
 import { describeTrainingRequest, normalizeTrainingRequest, type TrainingRequestInput } from './training-request.js';
 import { abortableSleep } from './abortable-sleep.js';
 import { loadTrainingData } from './training-data.js';
@@ -65,6 +65,7 @@ export class FlCoordinator {
   private readonly models: ModelStore;
   private readonly agents: AgentApi;
   private readonly notifier: Notifier;
+  private readonly phases: RoundPhases;
   private apis: FastifyInstance[] = [];
   private port = 0;
   private readonly log: Logger;
@@ -74,6 +75,11 @@ export class FlCoordinator {
     this.models = new ModelStore(options.dataDir, options.store);
     this.agents = new AgentApi(this.models, options.store);
     this.notifier = new Notifier(options.notifyTimeoutMs);
+    this.phases = new RoundPhases({
+      notify: (run, c, n) => this.notify(run, c, n),
+      dropClient: (run, c, reason) => this.dropClient(run, c, reason),
+      log: this.log,
+    });
   }
 
   /** Starts the agent API on every address the host needs (same port on each). */
@@ -276,20 +282,20 @@ export class FlCoordinator {
     } else {
       params = initParameters(run.spec, new Prng(r.seed ^ 0x5eed));
       modelUuid = this.publishModel(run, 0, params, 0);
-      const ev0 = await this.evaluateRound(run, 0, params, modelUuid);
+      const ev0 = await this.phases.evaluate(run, 0, params, modelUuid);
       run.initialAccuracy = ev0.accuracy;
       this.models.finishRound(run.uuid, 0, ev0.accuracy, ev0.loss, null);
       optimizer = initialOptimizerState();
     }
     for (let round = (checkpoint?.round ?? 0) + 1; round <= r.rounds; round++) {
       const started = performance.now();
-      const { updates, failures, reported, late } = await this.fitRound(run, round, modelUuid);
+      const { updates, failures, reported, late } = await this.phases.fit(run, round, modelUuid);
       const outcome = aggregateFit(r.strategy, round, params, updates, failures, optimizer, r.minFitClients);
       if (!outcome.ok) throw new Error(outcome.reason);
       params = outcome.params;
       optimizer = outcome.state;
       modelUuid = this.publishModel(run, round, params, updates.length);
-      const ev = await this.evaluateRound(run, round, params, modelUuid, late);
+      const ev = await this.phases.evaluate(run, round, params, modelUuid, late);
       const clientMetrics = ev.clientMetrics;
       this.models.finishRound(run.uuid, round, ev.accuracy, ev.loss, optimizer);
       const dropped = [...reported].map(([client_id, reason]) => ({ client_id, reason }));
@@ -323,22 +329,7 @@ export class FlCoordinator {
       this.agents.register(run, c);
       this.saveClient(run, c);
     });
-    if (run.resumed > 0) this.retireJoinedClients(run);
-  }
-
-  /**
-   * A resumed training relaunches the clients of its request only: those an earlier run took in with `fl join` are recorded as
-   * dropped (they can join again), and new ids start after theirs.
-   */
-  private retireJoinedClients(run: TrainingRun): void {
-    const store = this.options.store;
-    if (!store) return;
-    for (const rec of store.clients(run.uuid)) {
-      if (run.clients.has(rec.clientId)) continue;
-      run.retiredJoins++;
-      if (rec.status === 'dropped') continue;
-      store.saveClient({ ...rec, status: 'dropped', dropReason: 'joined with fl join: a resumed training does not relaunch joined clients' });
-    }
+    if (run.resumed > 0 && this.options.store) retireJoinedClients(this.options.store, run);
   }
 
   private async provision(run: TrainingRun): Promise<void> {
@@ -460,58 +451,6 @@ export class FlCoordinator {
     return this.models.publish(run.uuid, round, { spec: run.spec, params, standardizer: run.standardizer }, clients);
   }
 
-  private async fitRound(run: TrainingRun, round: number, modelUuid: string): Promise<{ updates: ClientUpdate[]; failures: FitFailure[]; reported: Map<string, string>; late: string[] }> {
-    const r = run.request;
-    const fit = configureFit(run.activeClients().map((c) => c.id), { fraction: r.fraction, overselect: r.overselect, minFitClients: r.minFitClients, seed: r.seed }, round);
-    const { received, reported, late } = await this.collectPhase<ClientUpdate>(run, fit.asked, 'fit', round, modelUuid, fit.aggregate);
-    const failures = fit.asked.filter((id) => !received.has(id) && !late.includes(id)).map((id) => ({ clientId: id, reason: reported.get(id) ?? run.clients.get(id)?.dropReason ?? 'no update' }));
-    for (const [id, reason] of reported) this.log.warn(`FL training ${run.uuid}: client ${id} left out of round ${round} (${reason})`);
-    if (late.length > 0) this.log.info(`FL training ${run.uuid}: round ${round} aggregated the first ${received.size} updates; ${late.join(', ')} late (discarded)`);
-    return { updates: [...received.values()], failures, reported, late };
-  }
-
-  /**
-   * The test phase and the round's held-out accuracy and loss: from the coordinator's test set, or (per-client data without one)
-   * the clients' answers on their own held-out rows, weighted by their sizes. Round 0 has a test phase only in the latter case.
-   * Every active client evaluates, except this round's stragglers (`late`): still busy training, they would hold the round up.
-   */
-  private async evaluateRound(
-    run: TrainingRun, round: number, params: Float32Array, modelUuid: string, late: readonly string[] = [],
-  ): Promise<{ accuracy: number; loss: number; clientMetrics: Record<string, Record<string, number>> }> {
-    const selected = run.activeClients().map((c) => c.id).filter((id) => !late.includes(id));
-    const central = run.test;
-    const answers = central && round === 0 ? new Map<string, Record<string, number>>() : (await this.collectPhase<Record<string, number>>(run, selected, 'test', round, modelUuid)).received;
-    const clientMetrics = Object.fromEntries(answers);
-    if (central) return { ...evaluate(run.spec, params, central), clientMetrics };
-    const outcome = aggregateEvaluate([...answers].map(([clientId, metrics]) => ({ clientId, metrics, testSize: run.clients.get(clientId)!.testShard?.count ?? 0 })));
-    if (!outcome.ok) throw new Error(`round ${round}: ${outcome.reason}`);
-    return { accuracy: outcome.accuracy, loss: outcome.loss, clientMetrics };
-  }
-
-  /**
-   * One phase of a round: notify the selected clients, collect until all answered or the deadline, drop the silent ones.
-   * A client that reported a failure (`reported`, with its reason) stays in the training: it is only left out of this phase.
-   */
-  private async collectPhase<T>(
-    run: TrainingRun, selected: readonly string[], kind: 'fit' | 'test', round: number, modelUuid: string, enough = Infinity,
-  ): Promise<{ received: Map<string, T>; reported: Map<string, string>; late: string[] }> {
-    // A cancel or stop between phases found no collector to cancel: do not start one that would wait out the deadline.
-    run.abort.signal.throwIfAborted();
-    const collector = new RoundCollector<T>(selected, run.request.roundTimeoutSeconds * 1000, enough);
-    const reported = new Map<string, string>();
-    run.phase = { kind, round, modelUuid, collector: collector as RoundCollector<unknown>, failures: reported };
-    const type = kind === 'fit' ? 'UPDATE_ROUND_START' : 'MODEL_TEST_ROUND';
-    await Promise.all(selected.map((id) => this.notify(run, run.clients.get(id)!, { type, trainingUuid: run.uuid, round, globalModelUuid: modelUuid })));
-    const result = await collector.done;
-    run.phase = undefined;
-    run.abort.signal.throwIfAborted();
-    // Closed by the first `enough` answers: the others are stragglers (over-selection), not silent clients.
-    if (!result.timedOut && result.received.size >= enough) return { received: result.received, reported, late: result.missing };
-    const what = kind === 'fit' ? 'update' : 'metrics';
-    for (const id of result.missing) this.dropClient(run, run.clients.get(id)!, `no ${what} before the round ${round} deadline`);
-    return { received: result.received, reported, late: [] };
-  }
-
   /** Sends a notification; a client that cannot be reached is dropped (unless `dropOnFailure` is false). */
   private async notify(run: TrainingRun, c: ClientState, n: Notification, dropOnFailure = true): Promise<boolean> {
     if (!c.launched) return false;
@@ -520,9 +459,4 @@ export class FlCoordinator {
     if (dropOnFailure && !run.abort.signal.aborted) this.dropClient(run, c, outcome.reason);
     return false;
   }
-}
-
-/** A user trainer is stopped before the round deadline, so its failure reaches the coordinator in time. */
-export function trainerTimeoutSeconds(roundTimeoutSeconds: number): number {
-  return Math.round(Math.max(roundTimeoutSeconds * 0.8, roundTimeoutSeconds - 10) * 10) / 10;
 }

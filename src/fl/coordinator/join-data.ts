@@ -1,4 +1,5 @@
 // The data of a client joining a running training (`fl join`): its own file, checked against the model, or a sample of the training's data.
+import type { FlStore } from '../../database/fl-store.js';
 import { classCount, type Dataset } from '../data/dataset.js';
 import { splitShards, splitTrainTest } from '../data/split-dataset.js';
 import type { ClientData } from './training-data.js';
@@ -31,4 +32,17 @@ export function checkJoinData(data: Dataset, run: TrainingRun, path: string): Da
   if (data.dimensions !== run.spec.inputs) throw new Error(`${path} has ${data.dimensions} feature columns, the training has ${run.spec.inputs}`);
   if (classCount(data) > run.spec.classes) throw new Error(`${path} has label ${classCount(data) - 1}, the training knows classes 0..${run.spec.classes - 1}`);
   return data;
+}
+
+/**
+ * A resumed training relaunches the clients of its request only: those an earlier run took in with `fl join` are recorded as
+ * dropped (they can join again), and new ids start after theirs.
+ */
+export function retireJoinedClients(store: FlStore, run: TrainingRun): void {
+  for (const rec of store.clients(run.uuid)) {
+    if (run.clients.has(rec.clientId)) continue;
+    run.retiredJoins++;
+    if (rec.status === 'dropped') continue;
+    store.saveClient({ ...rec, status: 'dropped', dropReason: 'joined with fl join: a resumed training does not relaunch joined clients' });
+  }
 }

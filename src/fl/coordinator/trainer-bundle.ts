@@ -85,3 +85,8 @@ function statOrFail(path: string, dir: string) {
     throw new TrainerBundleError(code === 'ENOENT' ? `${path} does not exist` : `cannot read ${path} in ${dir} (${code ?? (e as Error).message})`);
   }
 }
+
+/** A user trainer is stopped before the round deadline, so its failure reaches the coordinator in time. */
+export function trainerTimeoutSeconds(roundTimeoutSeconds: number): number {
+  return Math.round(Math.max(roundTimeoutSeconds * 0.8, roundTimeoutSeconds - 10) * 10) / 10;
+}

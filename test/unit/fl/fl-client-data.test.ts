@@ -93,7 +93,8 @@ describe('FL training on per-client data files (in-process clients)', () => {
   });
 
   it('refuses a join without a data file, and gives a client joining with one its own held-out rows, which it evaluates', async () => {
-    const id = coordinator.startTraining({ ...BASE, rounds: 3, clientData: cut.files });
+    // Enough rounds that the newcomer, ready during one of the first, still fits and tests in a later one.
+    const id = coordinator.startTraining({ ...BASE, rounds: 10, clientData: cut.files });
     while (!events.some((e) => e.name === 'fl_round_completed' && e.payload.training_uuid === id && e.payload.round === 1)) await new Promise((r) => setTimeout(r, 10));
     await assert.rejects(coordinator.joinTraining(id), /has per-client data: a joining client needs its own data file \(--data\)/);
     assert.equal(await coordinator.joinTraining(id, cut.files[0]), 'client-4');

@@ -239,8 +239,8 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
     description: [
       'Provisions one more client sandbox for a running training and waits until it is ready. It takes part',
       'from the next round, starting from that round\'s global model. Its data file must have the training\'s feature columns.',
-      'Without --test-data it holds out the test fraction of its file, as --client-data clients do. A resumed training',
-      'does not relaunch joined clients (they are recorded as dropped): join them again.',
+      'On a --client-data training without --test-data it holds out the test fraction of its file, as the others do. A resumed',
+      'training does not relaunch joined clients (they are recorded as dropped): join them again.',
     ].join('\n'),
     examples: ['anweddol-server fl join 1b4e28ba-2fa1-11d2-883f-0016d3cca427 --data site-5.csv'],
   });

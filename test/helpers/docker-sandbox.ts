@@ -37,6 +37,11 @@ export function docker(args: string[], host = dockerHost()): string {
   }).trim();
 }
 
+/** Removes a sandbox network; one already gone (a backend removes its own at close when empty) is fine. */
+export function removeNetwork(name: string, host = dockerHost()): void {
+  if (docker(['network', 'ls', '-q', '--filter', `name=^${name}$`], host) !== '') docker(['network', 'rm', name], host);
+}
+
 /** A server id unique to one test file run, so files running in parallel never see each other's sandboxes. */
 export function uniqueServerId(name: string): string {
   return `test-${name}-${randomBytes(4).toString('hex')}`;

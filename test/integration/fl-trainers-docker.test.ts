@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { FlCoordinator } from '../../src/fl/coordinator/fl-coordinator.js';
 import { SandboxClientHost } from '../../src/fl/coordinator/sandbox-client-host.js';
 import { DockerVirtualization } from '../../src/virtualization/docker/docker-virtualization.js';
-import { containersOf, docker, dockerHost, SANDBOX_IMAGE, uniqueServerId } from '../helpers/docker-sandbox.js';
+import { containersOf, dockerHost, removeNetwork, SANDBOX_IMAGE, uniqueServerId } from '../helpers/docker-sandbox.js';
 import { misbehavingTrainer, NODE_TRAINER, PYTHON_TRAINER } from '../helpers/trainer-dirs.js';
 
 const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.url));
@@ -36,7 +36,7 @@ describe('user trainers in Docker sandboxes', () => {
     await coordinator?.stop();
     for (const id of containersOf(serverId)) await backend.destroy(id).catch(() => undefined);
     await backend?.close();
-    docker(['network', 'rm', networkName]);
+    removeNetwork(networkName);
     if (dir) rmSync(dir, { recursive: true, force: true });
     for (const d of trainerDirs) rmSync(d, { recursive: true, force: true });
   });

@@ -48,6 +48,13 @@ export interface AgentConfig {
   fileTrainer?: FileTrainerConfig;
 }
 
+/** Which trainer an agent runs: a user trainer directory (`file`), an external command, or the built-in one. */
+export type AgentTrainerKind = 'file' | 'external' | 'builtin';
+
+export function agentTrainerKind(config: Pick<AgentConfig, 'fileTrainer' | 'trainer'>): AgentTrainerKind {
+  return config.fileTrainer ? 'file' : config.trainer ? 'external' : 'builtin';
+}
+
 export function validateAgentConfig(value: unknown): AgentConfig {
   const c = value as Partial<AgentConfig> | null;
   const fail = (what: string): never => {

@@ -1,5 +1,6 @@
 // The agent's HTTP client for the coordinator API (Node built-ins only: global fetch, FormData, Blob).
 import type { FeatureStatistics } from '../data/standardizer.js';
+import type { AgentTrainerKind } from './agent-config.js';
 
 export interface Metrics {
   [name: string]: number;
@@ -50,11 +51,12 @@ export class CoordinatorClient {
     });
   }
 
-  async postStatistics(trainingUuid: string, stats: FeatureStatistics): Promise<void> {
+  /** `trainer` tells the coordinator which trainer this agent runs, so an agent that cannot run a user trainer is caught before round 1. */
+  async postStatistics(trainingUuid: string, stats: FeatureStatistics, trainer: AgentTrainerKind): Promise<void> {
     await this.request(`/api/trainings/${trainingUuid}/statistics/`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ owner: this.owner, ...stats }),
+      body: JSON.stringify({ owner: this.owner, trainer, ...stats }),
     });
   }
 

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Dataset } from '../data/dataset.js';
 import { computeFeatureStatistics } from '../data/standardizer.js';
-import type { AgentConfig } from './agent-config.js';
+import { agentTrainerKind, type AgentConfig } from './agent-config.js';
 import { runBuiltinTrainer, type TrainerTask } from './builtin-trainer.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import { runFileTrainer } from './file-trainer.js';
@@ -93,7 +93,7 @@ export class FlAgent {
       this.log('info', `notification ${n.type}${'round' in n ? ` round ${n.round}` : ''}`);
       switch (n.type) {
         case 'TRAINING_START':
-          this.enqueue(() => this.client.postStatistics(n.trainingUuid, computeFeatureStatistics(this.shard)), 'statistics');
+          this.enqueue(() => this.client.postStatistics(n.trainingUuid, computeFeatureStatistics(this.shard), agentTrainerKind(this.config)), 'statistics');
           return reply(202, { status: 'accepted' });
         case 'UPDATE_ROUND_START':
         case 'MODEL_TEST_ROUND': {

@@ -28,6 +28,8 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
   constructor(
     private readonly models: ModelStore,
     private readonly store?: FlStore,
+    /** Leaves a client out of the training for good (an agent that cannot run the training's trainer). */
+    private readonly dropClient?: (run: TrainingRun, client: ClientState, reason: string) => void,
   ) {}
 
   register(run: TrainingRun, client: ClientState): void {
@@ -114,6 +116,13 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
       throw invalid((e as Error).message);
     }
     if (stats.count !== client.shard.count) throw invalid(`count ${stats.count} does not match this client's shard`);
+    // An agent from an image older than user trainers ignores the trainer directory and would train with the built-in one.
+    if (run.trainerBundle !== undefined && (body as { trainer?: unknown }).trainer !== 'file') {
+      const reason = 'its agent cannot run a user trainer (the sandbox image predates --trainer: rebuild it with build-image)';
+      if (joining) client.onJoined!(reason);
+      else this.dropClient?.(run, client, reason);
+      throw invalid(reason);
+    }
     if (joining) {
       client.stats = stats;
       client.onJoined!();

@@ -73,7 +73,7 @@ export class FlCoordinator {
   constructor(private readonly options: FlCoordinatorOptions) {
     this.log = options.logger ?? silentLogger;
     this.models = new ModelStore(options.dataDir, options.store);
-    this.agents = new AgentApi(this.models, options.store);
+    this.agents = new AgentApi(this.models, options.store, (run, c, reason) => this.dropClient(run, c, reason));
     this.notifier = new Notifier(options.notifyTimeoutMs);
     this.phases = new RoundPhases({
       notify: (run, c, n) => this.notify(run, c, n),
@@ -378,7 +378,9 @@ export class FlCoordinator {
     const { train: shard, test } = joinClientData(run, own, dataPath);
     const id = `client-${run.clients.size + run.retiredJoins + 1}`;
     const c: ClientState = { id, ...newClientToken(), shard, ...(test ? { testShard: test } : {}), status: 'launching', dropReason: null };
-    const ready = new Promise<void>((resolve) => (c.onJoined = resolve));
+    const ready = new Promise<void>((resolve, reject) => (c.onJoined = (failure) => (failure === undefined ? resolve() : reject(new Error(failure)))));
+    // It may reject while the agent is still being reached; the race below reads it.
+    ready.catch(() => undefined);
     run.clients.set(c.id, c);
     this.agents.register(run, c);
     this.saveClient(run, c);

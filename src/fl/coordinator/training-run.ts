@@ -48,8 +48,8 @@ export interface ClientState {
   dropReason: string | null;
   launched?: LaunchedClient;
   stats?: FeatureStatistics;
-  /** Set for a client joining a running training (`fl join`): called once its statistics made it ready. */
-  onJoined?: () => void;
+  /** Set for a client joining a running training (`fl join`): called once its statistics made it ready, or with why they cannot. */
+  onJoined?: (failure?: string) => void;
 }
 
 /** What the agent API accepts right now: one kind of answer, for one round's global model. */

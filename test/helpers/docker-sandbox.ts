@@ -28,6 +28,21 @@ export function dockerHost(): string {
   return host;
 }
 
+let ownImage: string | undefined;
+
+/**
+ * This checkout's sandbox image, by id. `iso/build.sh` (quick when its recipe is built) tags it `latest`, but other
+ * checkouts on the same dockerd retag `latest` to theirs: a test whose sandboxes need this checkout's FL agent pins the id.
+ */
+export function ownSandboxImage(): string {
+  ownImage ??= execFileSync('bash', [join(REPO, 'iso/build.sh')], {
+    encoding: 'utf8',
+    env: { ...process.env, DOCKER_HOST: dockerHost(), DOCKER_API_VERSION: '1.41' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).trim().split('\n').at(-1)!;
+  return ownImage;
+}
+
 /** The docker CLI against a given daemon (API pinned to what Debian's dockerd speaks). */
 export function docker(args: string[], host = dockerHost()): string {
   return execFileSync('docker', args, {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { FlCoordinator } from '../../src/fl/coordinator/fl-coordinator.js';
 import { SandboxClientHost } from '../../src/fl/coordinator/sandbox-client-host.js';
 import { DockerVirtualization } from '../../src/virtualization/docker/docker-virtualization.js';
-import { containersOf, dockerHost, removeNetwork, SANDBOX_IMAGE, uniqueServerId } from '../helpers/docker-sandbox.js';
+import { containersOf, dockerHost, ownSandboxImage, removeNetwork, uniqueServerId } from '../helpers/docker-sandbox.js';
 import { misbehavingTrainer, NODE_TRAINER, PYTHON_TRAINER } from '../helpers/trainer-dirs.js';
 
 const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.url));
@@ -24,7 +24,7 @@ describe('user trainers in Docker sandboxes', () => {
   const trainerDirs: string[] = [];
 
   before(async () => {
-    backend = new DockerVirtualization({ dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId, networkName, publishedAddress: '127.0.0.1', portRange: [14000, 14499], memoryMiB: 512, vcpus: 1, pidsLimit: 256 });
+    backend = new DockerVirtualization({ dockerHost: dockerHost(), image: ownSandboxImage(), serverId, networkName, publishedAddress: '127.0.0.1', portRange: [14000, 14499], memoryMiB: 512, vcpus: 1, pidsLimit: 256 });
     await backend.start();
     assert.equal(backend.isAvailable(), true);
     dir = mkdtempSync(join(tmpdir(), 'fl-trainers-'));

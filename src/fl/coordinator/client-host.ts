@@ -16,6 +16,8 @@ export interface AgentLaunch {
   trainerBundle?: { bundle: TrainerBundle; timeoutSeconds: number };
   /** Base URL of the coordinator API as the agent must reach it. */
   coordinatorUrl: string;
+  /** The training's deadline (Unix ms): the client's environment ends then (reason `expired`) and its ended listener hears it. */
+  expiresAt?: number;
 }
 
 export interface LaunchedClient {

@@ -247,7 +247,11 @@ export class FlCoordinator {
       }
     } catch (e) {
       const cancelled = run.abort.signal.aborted;
-      const message = cancelled ? String((run.abort.signal.reason as Error | undefined)?.message ?? 'cancelled') : (e as Error).message;
+      // Its sandboxes were destroyed at the deadline: the round that lost them says why only in part.
+      const overran = !cancelled && Date.now() >= run.deadline;
+      const message = cancelled
+        ? String((run.abort.signal.reason as Error | undefined)?.message ?? 'cancelled')
+        : overran ? `ran past its deadline of ${run.request.deadlineSeconds} s: ${(e as Error).message}` : (e as Error).message;
       const end = run.abort.signal.reason instanceof CoordinatorStopping ? 'interrupted' : cancelled ? 'cancelled' : 'failed';
       if (!run.ended) this.setStatus(run, end, message);
       this.log.error(`FL training ${run.uuid} ${run.status}: ${message}`);
@@ -360,6 +364,7 @@ export class FlCoordinator {
       hyperparameters: { epochs: r.localEpochs, learningRate: r.learningRate, batchSize: r.batchSize, mu: r.mu, seed: r.seed },
       ...(trainer ? { trainer } : {}),
       ...(run.trainerBundle ? { trainerBundle: { bundle: run.trainerBundle, timeoutSeconds: trainerTimeoutSeconds(r.roundTimeoutSeconds) } } : {}),
+      expiresAt: run.deadline,
     }, run.abort.signal);
     c.launched = launched;
     launched.onEnded((reason) => this.dropClient(run, c, `sandbox ended (${reason})`));

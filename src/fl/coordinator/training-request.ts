@@ -47,6 +47,11 @@ export interface TrainingRequestInput {
   minFitClients?: number;
   roundTimeoutSeconds?: number;
   readyTimeoutSeconds?: number;
+  /**
+   * The training's deadline, in seconds from its start (or resume): the lifetime of its sandboxes, destroyed then (reason `expired`).
+   * Default: the ready timeout plus two round timeouts (fit and test) for each round and round 0.
+   */
+  deadlineSeconds?: number;
   seed?: number;
   testFraction?: number;
   keepSandboxes?: boolean;
@@ -114,6 +119,7 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
     overselect: input.overselect ?? 1,
     roundTimeoutSeconds: input.roundTimeoutSeconds ?? 60,
     readyTimeoutSeconds: input.readyTimeoutSeconds ?? 60,
+    deadlineSeconds: input.deadlineSeconds ?? defaultDeadlineSeconds(input),
     seed: input.seed ?? 0,
     testFraction: input.testFraction ?? 0.2,
     keepSandboxes: input.keepSandboxes ?? false,
@@ -137,11 +143,17 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
   if (r.startWhen !== null) int(r.startWhen, 'start when', r.minClients, r.clients);
   pos(r.roundTimeoutSeconds, 'round timeout');
   pos(r.readyTimeoutSeconds, 'ready timeout');
+  pos(r.deadlineSeconds, 'deadline');
   int(r.seed, 'seed', -(2 ** 31), 2 ** 31 - 1);
   if (!(r.testFraction > 0 && r.testFraction < 1)) bad(`test fraction must be in (0, 1), got ${r.testFraction}`);
   if (r.trainerDir !== undefined && (typeof r.trainerDir !== 'string' || !r.trainerDir.startsWith('/'))) bad('trainer must be an absolute directory path');
   checkData(input, r, bad);
   return r;
+}
+
+/** Long enough for every phase of every round to use its whole timeout: only a training that overruns them meets it. */
+function defaultDeadlineSeconds(input: TrainingRequestInput): number {
+  return (input.readyTimeoutSeconds ?? 60) + 2 * (input.rounds + 1) * (input.roundTimeoutSeconds ?? 60);
 }
 
 /** The request as stored and shown (no data, no secrets). */
@@ -168,6 +180,7 @@ export function describeTrainingRequest(r: TrainingRequest): Record<string, unkn
     ...(r.fraction !== 1 ? { fraction: r.fraction } : {}),
     ...(r.overselect !== 1 ? { overselect: r.overselect } : {}),
     round_timeout: r.roundTimeoutSeconds,
+    deadline: r.deadlineSeconds,
     seed: r.seed,
     keep_sandboxes: r.keepSandboxes,
     ...(r.trainerDir !== undefined ? { trainer: r.trainerDir } : {}),

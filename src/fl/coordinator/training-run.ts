@@ -98,6 +98,8 @@ export class TrainingRun {
   retiredJoins = 0;
   standardizer!: Standardizer;
   maxModelBytes = 0;
+  /** The training's deadline (Unix ms), from this run's start: its sandboxes' lifetime. */
+  deadline: number;
   /** Updates refused because their round had closed (`late_updates_discarded`). */
   lateUpdatesDiscarded = 0;
   done!: Promise<TrainingSummary>;
@@ -108,7 +110,9 @@ export class TrainingRun {
     readonly resumed = 0,
     /** The user trainer directory (`--trainer`), read once at start (again on resume). */
     readonly trainerBundle?: TrainerBundle,
-  ) {}
+  ) {
+    this.deadline = Date.now() + request.deadlineSeconds * 1000;
+  }
 
   get status(): TrainingStatus {
     return this.current;

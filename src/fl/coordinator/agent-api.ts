@@ -58,7 +58,10 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
   acceptUpdate(caller: Caller, modelUuid: string, update: UploadedUpdate): void {
     const { run } = caller;
     // An update for an earlier round's model comes from a straggler whose round closed without it: refused, counted.
-    if (run.phase?.modelUuid !== modelUuid && this.models.get(run.uuid, modelUuid) && caller.client.status !== 'dropped') run.lateUpdatesDiscarded++;
+    if (run.phase?.modelUuid !== modelUuid && this.models.get(run.uuid, modelUuid) && caller.client.status !== 'dropped') {
+      run.lateUpdatesDiscarded++;
+      this.store?.countLateUpdate(run.uuid);
+    }
     const phase = this.expectPhase(caller, 'fit', modelUuid);
     checkOwnerAndRound(caller, phase, update.fields);
     const sampleSize = Number(update.fields.sample_size);

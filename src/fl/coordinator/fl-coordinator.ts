@@ -288,12 +288,12 @@ export class FlCoordinator {
       modelUuid = this.publishModel(run, 0, params, 0);
       const ev0 = await this.phases.evaluate(run, 0, params, modelUuid);
       run.initialAccuracy = ev0.accuracy;
-      this.models.finishRound(run.uuid, 0, ev0.accuracy, ev0.loss, null);
+      this.models.finishRound(run.uuid, 0, { accuracy: ev0.accuracy, loss: ev0.loss }, null);
       optimizer = initialOptimizerState();
     }
     for (let round = (checkpoint?.round ?? 0) + 1; round <= r.rounds; round++) {
       const started = performance.now();
-      const { updates, failures, reported, late } = await this.phases.fit(run, round, modelUuid);
+      const { updates, failures, late } = await this.phases.fit(run, round, modelUuid);
       const outcome = aggregateFit(r.strategy, round, params, updates, failures, optimizer, r.minFitClients);
       if (!outcome.ok) throw new Error(outcome.reason);
       params = outcome.params;
@@ -301,8 +301,8 @@ export class FlCoordinator {
       modelUuid = this.publishModel(run, round, params, updates.length);
       const ev = await this.phases.evaluate(run, round, params, modelUuid, late);
       const clientMetrics = ev.clientMetrics;
-      this.models.finishRound(run.uuid, round, ev.accuracy, ev.loss, optimizer);
-      const dropped = [...reported].map(([client_id, reason]) => ({ client_id, reason }));
+      this.models.finishRound(run.uuid, round, { accuracy: ev.accuracy, loss: ev.loss, dropped: failures.map((f) => ({ clientId: f.clientId, reason: f.reason })), late }, optimizer);
+      const dropped = failures.map((f) => ({ client_id: f.clientId, reason: f.reason }));
       const summary = { round, accuracy: ev.accuracy, loss: ev.loss, clients: updates.length, duration_ms: performance.now() - started, ...(dropped.length > 0 ? { dropped } : {}), ...(late.length > 0 ? { late } : {}) };
       run.rounds.push(summary);
       this.log.info(`FL training ${run.uuid}: round ${round} accuracy ${(ev.accuracy * 100).toFixed(2)} % loss ${ev.loss.toFixed(4)} (${updates.length} clients)`);

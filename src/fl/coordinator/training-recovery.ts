@@ -43,7 +43,9 @@ export function reviveTraining(store: FlStore, uuid: string): TrainingRun {
   // The trainer directory is read again (the sandboxes are new); one that became unreadable leaves the training interrupted.
   const trainerBundle = request.trainerDir === undefined ? undefined : loadResumeTrainer(uuid, request.trainerDir);
   if (!store.markResumed(uuid)) throw new TrainingControlError(`training ${uuid} is no longer interrupted`);
-  return new TrainingRun(uuid, request, t.resumed + 1, trainerBundle);
+  const run = new TrainingRun(uuid, request, t.resumed + 1, trainerBundle);
+  run.lateUpdatesDiscarded = t.lateUpdatesDiscarded;
+  return run;
 }
 
 function loadResumeTrainer(uuid: string, dir: string): TrainerBundle {

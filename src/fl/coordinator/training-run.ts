@@ -1,5 +1,5 @@
 // One training's live state: an explicit state machine (provisioning → waiting_clients → running → an end state) and its clients.
-import type { FlStore, TrainingStatus } from '../../database/fl-store.js';
+import type { FlStore, RoundRecord, TrainingStatus } from '../../database/fl-store.js';
 import type { Dataset } from '../data/dataset.js';
 import type { FeatureStatistics, Standardizer } from '../data/standardizer.js';
 import type { ModelSpec } from '../model/classifier.js';
@@ -14,7 +14,7 @@ export interface RoundSummary {
   loss: number;
   clients: number;
   duration_ms: number;
-  /** Clients left out of this round's aggregate, with the reason (their trainer failed); live trainings only. */
+  /** Clients asked for an update and left out of this round's aggregate, with the reason (trainer failed, sandbox ended, silent). */
   dropped?: Array<{ client_id: string; reason: string }>;
   /** Over-selected clients whose update had not come when the first K had (`--overselect`): their update is discarded. */
   late?: string[];
@@ -30,7 +30,7 @@ export interface TrainingSummary {
   /** How many times the training resumed after an interruption. */
   resumed: number;
   clients: Array<{ client_id: string; status: string; drop_reason: string | null }>;
-  /** Updates that arrived after their round had closed (over-selected stragglers), refused; live trainings only. */
+  /** Updates that arrived after their round had closed (over-selected stragglers), refused. */
   late_updates_discarded?: number;
 }
 
@@ -163,10 +163,18 @@ export function storedTrainingSummary(store: FlStore, uuid: string): TrainingSum
     message: t.message,
     final_accuracy: t.finalAccuracy,
     initial_accuracy: rounds.find((r) => r.round === 0)?.accuracy ?? null,
-    rounds: rounds.filter((r) => r.round > 0 && r.accuracy !== null).map((r) => ({
-      round: r.round, accuracy: r.accuracy!, loss: r.loss!, clients: r.clients, duration_ms: (r.finishedAt ?? r.startedAt) - r.startedAt,
-    })),
+    rounds: rounds.filter((r) => r.round > 0 && r.accuracy !== null).map(roundSummaryOf),
     resumed: t.resumed,
     clients: store.clients(uuid).map((c) => ({ client_id: c.clientId, status: c.status, drop_reason: c.dropReason })),
+    late_updates_discarded: t.lateUpdatesDiscarded,
+  };
+}
+
+/** A recorded round as the summary shows it, with who it left out (as the live training showed it). */
+export function roundSummaryOf(r: RoundRecord): RoundSummary {
+  return {
+    round: r.round, accuracy: r.accuracy!, loss: r.loss!, clients: r.clients, duration_ms: (r.finishedAt ?? r.startedAt) - r.startedAt,
+    ...(r.dropped.length > 0 ? { dropped: r.dropped.map((d) => ({ client_id: d.clientId, reason: d.reason })) } : {}),
+    ...(r.late.length > 0 ? { late: r.late } : {}),
   };
 }

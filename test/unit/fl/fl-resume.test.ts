@@ -12,7 +12,7 @@ import type { TrainingRequestInput } from '../../../src/fl/coordinator/training-
 import type { Dataset } from '../../../src/fl/data/dataset.js';
 import { formatCsvDataset } from '../../../src/fl/data/parse-csv-dataset.js';
 import { Prng } from '../../../src/fl/model/prng.js';
-import { NODE_TRAINER } from '../../helpers/trainer-dirs.js';
+import { misbehavingTrainer, NODE_TRAINER } from '../../helpers/trainer-dirs.js';
 
 /** Four Gaussian blobs in 8 dimensions. */
 function blobs(count: number, seed: number): Dataset {
@@ -238,5 +238,44 @@ describe('resuming interrupted FL trainings (in-process clients, SQLite file)', 
     const client3 = store.clients(id).find((c) => c.clientId === 'client-3')!;
     assert.equal(client3.status, 'dropped');
     assert.match(client3.dropReason!, /joined with fl join: a resumed training does not relaunch/);
+  });
+});
+
+describe('who each round left out, across a daemon restart (in-process clients, SQLite file)', () => {
+  /** Runs a training to its end, restarts the daemon, and returns the live summary and the one the new daemon gives. */
+  async function acrossRestart(install: Install, extra: Partial<TrainingRequestInput>) {
+    const first = await install.boot();
+    const id = first.coordinator.startTraining({ ...request(install.csv), ...extra });
+    const live = await first.coordinator.waitForTraining(id);
+    assert.equal(live.status, 'finished', live.message);
+    await install.shutdown();
+    const { coordinator } = await install.boot();
+    return { live, restored: coordinator.summary(id)! };
+  }
+
+  it('shows a client whose trainer crashed as left out of that round, with the reason, after a restart', async () => {
+    const install = new Install();
+    const trainerDir = misbehavingTrainer('crash', 'client-2', 2);
+    after(async () => {
+      await install.remove();
+      rmSync(trainerDir, { recursive: true, force: true });
+    });
+    const { live, restored } = await acrossRestart(install, { rounds: 3, minClients: 1, trainerDir });
+    assert.deepEqual(live.rounds[1]!.dropped, [{ client_id: 'client-2', reason: 'the trainer exited with code 3' }]);
+    assert.deepEqual(restored.rounds.map((r) => r.dropped), [undefined, [{ client_id: 'client-2', reason: 'the trainer exited with code 3' }], undefined]);
+  });
+
+  it('shows the over-selected stragglers of each round and the late updates discarded after a restart', async () => {
+    const install = new Install();
+    const trainerDir = misbehavingTrainer('slow', 'client-3', 1);
+    after(async () => {
+      await install.remove();
+      rmSync(trainerDir, { recursive: true, force: true });
+    });
+    const { live, restored } = await acrossRestart(install, { clients: 3, minClients: 2, fraction: 0.5, overselect: 1.5, rounds: 20, trainerDir });
+    assert.deepEqual(live.rounds[0]!.late, ['client-3']);
+    assert.ok(live.late_updates_discarded! >= 1, `late updates discarded: ${live.late_updates_discarded}`);
+    assert.deepEqual(restored.rounds.map((r) => r.late), live.rounds.map((r) => r.late));
+    assert.equal(restored.late_updates_discarded, live.late_updates_discarded);
   });
 });

@@ -4,14 +4,11 @@ import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { FlStore, TrainingStatus } from '../../database/fl-store.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
-import type { Notification } from '../agent/notification.js';
 import { combineFeatureStatistics, standardize, type FeatureStatistics } from '../data/standardizer.js';
 import { initParameters, parameterCount } from '../model/classifier.js';
 import { Prng } from '../model/prng.js';
 import { initialOptimizerState, type OptimizerState } from '../strategy/fed-opt.js';
 import { aggregateFit } from '../strategy/strategy.js';
-import type { TrainerCommand } from '../agent/agent-config.js';
-import { loadDataset } from '../data/load-dataset.js';
 import { AgentApi, newClientToken } from './agent-api.js';
 import type { ClientHost } from './client-host.js';
 import { buildCoordinatorApi } from './coordinator-api.js';
@@ -19,9 +16,10 @@ import { ModelStore } from './model-store.js';
 import { Notifier } from './notifier.js';
 import { RoundCollector } from './round-collector.js';
 import { RoundPhases } from './round-phases.js';
+import { TrainingClients } from './training-clients.js';
 import { checkStopConditions } from './stop-conditions.js';
-import { checkJoinData, joinClientData, retireJoinedClients } from './join-data.js';
-import { loadTrainerBundle, trainerTimeoutSeconds } from './trainer-bundle.js';
+import { retireJoinedClients } from './join-data.js';
+import { loadTrainerBundle } from './trainer-bundle.js';
 import { describeTrainingRequest, normalizeTrainingRequest, type TrainingRequestInput } from './training-request.js';
 import { abortableSleep } from './abortable-sleep.js';
 import { loadTrainingData } from './training-data.js';
@@ -64,7 +62,7 @@ export class FlCoordinator {
   private readonly runs = new Map<string, TrainingRun>();
   private readonly models: ModelStore;
   private readonly agents: AgentApi;
-  private readonly notifier: Notifier;
+  private readonly clients: TrainingClients;
   private readonly phases: RoundPhases;
   private apis: FastifyInstance[] = [];
   private port = 0;
@@ -73,13 +71,17 @@ export class FlCoordinator {
   constructor(private readonly options: FlCoordinatorOptions) {
     this.log = options.logger ?? silentLogger;
     this.models = new ModelStore(options.dataDir, options.store);
-    this.agents = new AgentApi(this.models, options.store, (run, c, reason) => this.dropClient(run, c, reason));
-    this.notifier = new Notifier(options.notifyTimeoutMs);
-    this.phases = new RoundPhases({
-      notify: (run, c, n) => this.notify(run, c, n),
-      dropClient: (run, c, reason) => this.dropClient(run, c, reason),
+    this.agents = new AgentApi(this.models, options.store, (run, c, reason) => this.clients.dropClient(run, c, reason));
+    this.clients = new TrainingClients({
+      host: options.host,
+      agents: this.agents,
+      notifier: new Notifier(options.notifyTimeoutMs),
+      ...(options.store ? { store: options.store } : {}),
+      emit: (name, payload) => this.emit(name, payload),
+      port: () => this.port,
       log: this.log,
     });
+    this.phases = new RoundPhases(this.clients);
   }
 
   /** Starts the agent API on every address the host needs (same port on each). */
@@ -211,28 +213,12 @@ export class FlCoordinator {
     this.options.store?.setTrainingStatus(run.uuid, status, message, final);
   }
 
-  private saveClient(run: TrainingRun, c: ClientState): void {
-    this.options.store?.saveClient({
-      trainingUuid: run.uuid, clientId: c.id, sandboxUuid: c.launched?.sandboxUuid ?? null, shardSize: c.shard.count, status: c.status, dropReason: c.dropReason,
-    });
-  }
-
-  private dropClient(run: TrainingRun, c: ClientState, reason: string): void {
-    if (c.status === 'dropped' || c.status === 'finished') return;
-    c.status = 'dropped';
-    c.dropReason = reason;
-    this.saveClient(run, c);
-    run.phase?.collector.drop(c.id);
-    this.log.warn(`FL training ${run.uuid}: client ${c.id} dropped (${reason})`);
-    this.emit('fl_client_dropped', { training_uuid: run.uuid, client_id: c.id, reason });
-  }
-
   private async execute(run: TrainingRun): Promise<TrainingSummary> {
     try {
       await this.prepare(run);
       // The data, shards and statistics are rebuilt from the same seeds, so the stored models fit them; checked before any sandbox.
       const checkpoint = run.resumed > 0 && this.options.store ? loadCheckpoint(this.options.store, this.models, run.uuid, run.spec) : undefined;
-      await this.provision(run);
+      await this.clients.provision(run);
       await this.collectStatistics(run);
       this.setStatus(run, 'running');
       this.emit('fl_training_started', {
@@ -241,9 +227,9 @@ export class FlCoordinator {
       });
       await this.runRounds(run, checkpoint);
       for (const c of run.activeClients()) {
-        await this.notify(run, c, { type: 'TRAINING_FINISHED', trainingUuid: run.uuid });
+        await this.clients.notify(run, c, { type: 'TRAINING_FINISHED', trainingUuid: run.uuid });
         c.status = 'finished';
-        this.saveClient(run, c);
+        this.clients.save(run, c);
       }
     } catch (e) {
       const cancelled = run.abort.signal.aborted;
@@ -331,44 +317,9 @@ export class FlCoordinator {
       const c: ClientState = { id: `client-${i + 1}`, ...newClientToken(), shard: train, ...(test ? { testShard: test } : {}), status: 'launching', dropReason: null };
       run.clients.set(c.id, c);
       this.agents.register(run, c);
-      this.saveClient(run, c);
+      this.clients.save(run, c);
     });
     if (run.resumed > 0 && this.options.store) retireJoinedClients(this.options.store, run);
-  }
-
-  private async provision(run: TrainingRun): Promise<void> {
-    let index = 0;
-    await Promise.all([...run.clients.values()].map(async (c) => {
-      const i = index++;
-      try {
-        await this.launchClient(run, c, run.request.clientTrainers[i]);
-      } catch (e) {
-        if (run.abort.signal.aborted) return;
-        this.dropClient(run, c, `launch failed: ${(e as Error).message}`);
-      }
-    }));
-    run.abort.signal.throwIfAborted();
-  }
-
-  /** One client's sandbox (or in-process agent), with the training's hyperparameters and trainer. */
-  private async launchClient(run: TrainingRun, c: ClientState, clientTrainer?: TrainerCommand): Promise<void> {
-    const r = run.request;
-    const trainer = clientTrainer ?? r.trainer;
-    const launched = await this.options.host.launch({
-      trainingUuid: run.uuid,
-      clientId: c.id,
-      token: c.token,
-      shard: c.shard,
-      ...(c.testShard ? { testShard: c.testShard } : {}),
-      coordinatorUrl: this.options.host.coordinatorUrl(this.port),
-      hyperparameters: { epochs: r.localEpochs, learningRate: r.learningRate, batchSize: r.batchSize, mu: r.mu, seed: r.seed },
-      ...(trainer ? { trainer } : {}),
-      ...(run.trainerBundle ? { trainerBundle: { bundle: run.trainerBundle, timeoutSeconds: trainerTimeoutSeconds(r.roundTimeoutSeconds) } } : {}),
-      expiresAt: run.deadline,
-    }, run.abort.signal);
-    c.launched = launched;
-    launched.onEnded((reason) => this.dropClient(run, c, `sandbox ended (${reason})`));
-    this.saveClient(run, c);
   }
 
   /**
@@ -379,41 +330,7 @@ export class FlCoordinator {
     const run = this.runs.get(uuid);
     if (!run) throw new Error(`no running training ${uuid}`);
     if (run.status !== 'running') throw new Error(`training ${uuid} is ${run.status}: clients join once its rounds run`);
-    const own = dataPath === undefined ? undefined : checkJoinData(await loadDataset(dataPath), run, dataPath);
-    const { train: shard, test } = joinClientData(run, own, dataPath);
-    const id = `client-${run.clients.size + run.retiredJoins + 1}`;
-    const c: ClientState = { id, ...newClientToken(), shard, ...(test ? { testShard: test } : {}), status: 'launching', dropReason: null };
-    const ready = new Promise<void>((resolve, reject) => (c.onJoined = (failure) => (failure === undefined ? resolve() : reject(new Error(failure)))));
-    // It may reject while the agent is still being reached; the race below reads it.
-    ready.catch(() => undefined);
-    run.clients.set(c.id, c);
-    this.agents.register(run, c);
-    this.saveClient(run, c);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await this.launchClient(run, c);
-      // The training may have ended while the sandbox started: its cleanup did not see this one.
-      if (run.ended) throw new Error(`training ${uuid} ended while the client started`);
-      const deadline = Date.now() + run.request.readyTimeoutSeconds * 1000;
-      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), run.request.readyTimeoutSeconds * 1000)));
-      while (!(await this.notify(run, c, { type: 'TRAINING_START', trainingUuid: run.uuid }, false))) {
-        if (Date.now() > deadline || run.ended) throw new Error('its agent did not answer before the ready timeout');
-        await abortableSleep(200, run.abort.signal);
-      }
-      if ((await Promise.race([ready, timeout])) === 'timeout') throw new Error('no statistics before the ready timeout');
-      if (run.ended) throw new Error(`training ${uuid} ended while the client started`);
-    } catch (e) {
-      this.dropClient(run, c, `join failed: ${(e as Error).message}`);
-      await c.launched?.destroy().catch((err: Error) => this.log.error(`FL: destroying client ${c.id} failed: ${err.message}`));
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
-    c.status = 'ready';
-    this.saveClient(run, c);
-    this.log.info(`FL training ${run.uuid}: ${c.id} joined (${shard.count} samples)`);
-    this.emit('fl_client_joined', { training_uuid: run.uuid, client_id: c.id, samples: shard.count });
-    return c.id;
+    return this.clients.join(run, dataPath);
   }
 
   /**
@@ -429,7 +346,7 @@ export class FlCoordinator {
     run.phase = { kind: 'statistics', round: 0, modelUuid: '', collector: collector as RoundCollector<unknown>, failures: new Map() };
     await Promise.all(launched.map(async (c) => {
       while (Date.now() < deadline && !run.abort.signal.aborted && c.status === 'launching' && collector.isPending(c.id)) {
-        if (await this.notify(run, c, { type: 'TRAINING_START', trainingUuid: run.uuid }, false)) return;
+        if (await this.clients.notify(run, c, { type: 'TRAINING_START', trainingUuid: run.uuid }, false)) return;
         await abortableSleep(200, run.abort.signal).catch(() => undefined);
       }
     }));
@@ -440,12 +357,12 @@ export class FlCoordinator {
       const c = run.clients.get(id)!;
       c.stats = stats;
       c.status = 'ready';
-      this.saveClient(run, c);
+      this.clients.save(run, c);
     }
     const startedEarly = r.startWhen !== null && result.received.size >= r.startWhen;
     // Without elastic clients a latecomer cannot join the rounds: it leaves now, with the reason.
     const lateReason = startedEarly ? `not ready when ${r.startWhen} clients were (start_when)` : 'not ready before the ready timeout';
-    for (const id of result.missing) this.dropClient(run, run.clients.get(id)!, lateReason);
+    for (const id of result.missing) this.clients.dropClient(run, run.clients.get(id)!, lateReason);
     const ready = run.activeClients();
     if (r.startWhen !== null && !startedEarly) throw new Error(`only ${ready.length} of ${r.clients} clients became ready before the ready timeout, start_when is ${r.startWhen}`);
     if (ready.length < r.minClients) throw new Error(`only ${ready.length} of ${r.clients} clients became ready, min_clients is ${r.minClients}`);
@@ -458,12 +375,4 @@ export class FlCoordinator {
     return this.models.publish(run.uuid, round, { spec: run.spec, params, standardizer: run.standardizer }, clients);
   }
 
-  /** Sends a notification; a client that cannot be reached is dropped (unless `dropOnFailure` is false). */
-  private async notify(run: TrainingRun, c: ClientState, n: Notification, dropOnFailure = true): Promise<boolean> {
-    if (!c.launched) return false;
-    const outcome = await this.notifier.send(c.launched.agentUrl, c.token, n, run.abort.signal);
-    if (outcome.delivered) return true;
-    if (dropOnFailure && !run.abort.signal.aborted) this.dropClient(run, c, outcome.reason);
-    return false;
-  }
 }

@@ -31,16 +31,22 @@ export function dockerHost(): string {
 let ownImage: string | undefined;
 
 /**
- * This checkout's sandbox image, by id. `iso/build.sh` (quick when its recipe is built) tags it `latest`, but other
- * checkouts on the same dockerd retag `latest` to theirs: a test whose sandboxes need this checkout's FL agent pins the id.
+ * This checkout's sandbox image, under a tag of its own. `iso/build.sh` (quick when its recipe is built) tags it `latest`
+ * and its recipe hash, but other checkouts on the same dockerd retag `latest` to theirs and remove older recipes' tags
+ * (the image goes with its last tag): a test whose sandboxes need this checkout's FL agent uses `anweddol/sandbox-pinned:<id>`,
+ * a repository no build prunes.
  */
 export function ownSandboxImage(): string {
-  ownImage ??= execFileSync('bash', [join(REPO, 'iso/build.sh')], {
+  if (ownImage !== undefined) return ownImage;
+  const id = execFileSync('bash', [join(REPO, 'iso/build.sh')], {
     encoding: 'utf8',
     env: { ...process.env, DOCKER_HOST: dockerHost(), DOCKER_API_VERSION: '1.41' },
     stdio: ['ignore', 'pipe', 'ignore'],
   }).trim().split('\n').at(-1)!;
-  return ownImage;
+  const pinned = `anweddol/sandbox-pinned:${id.replace('sha256:', '').slice(0, 16)}`;
+  docker(['tag', id, pinned]);
+  ownImage = pinned;
+  return pinned;
 }
 
 /** The docker CLI against a given daemon (API pinned to what Debian's dockerd speaks). */

@@ -80,8 +80,9 @@ describe('FL sandboxes under the server\'s sandbox rules', { skip: dockerHost?.s
     const training = cli(...endless);
     // Running: its agents are up and its sandboxes were announced (a container exists a while before that).
     const trainingId = await until('the training to run', async () => {
-      const listed = jsonOf(await cli('fl', 'status', '--json'));
-      return (listed.data.trainings as Array<{ training_uuid: string; status: string }>).find((t) => t.status === 'running')?.training_uuid;
+      const [t] = jsonOf(await cli('fl', 'status', '--json')).data.trainings as Array<{ training_uuid: string; status: string; message: string }>;
+      if (t !== undefined && ['failed', 'cancelled', 'finished'].includes(t.status)) assert.fail(`the training ended: ${t.status} ${t.message}`);
+      return t?.status === 'running' ? t.training_uuid : undefined;
     });
     const sandboxes = flSandboxes();
     assert.equal(sandboxes.size, 2);

@@ -119,8 +119,8 @@ describe('FL sandboxes under the server\'s sandbox rules', { skip: dockerHost?.s
     assert.ok(elapsed >= 25, `ended after ${elapsed} s`);
     const status = jsonOf(await cli('fl', 'status', id, '--json'));
     assert.deepEqual((status.data.clients as Array<{ drop_reason: string }>).map((c) => c.drop_reason), ['sandbox ended (expired)', 'sandbox ended (expired)']);
-    // The training hears of the expiry as it begins; dockerd's removal takes up to a few seconds more.
-    await until('its sandboxes to be removed', () => ([...flSandboxes().values()].includes(id) ? undefined : true), 30_000);
+    // The training hears of the expiry as it begins; dockerd's removal took up to 15 s at load average 14.
+    await until('its sandboxes to be removed', () => ([...flSandboxes().values()].includes(id) ? undefined : true), 120_000);
     const log = readFileSync(join(install.dir, 'log/server.log'), 'utf8');
     for (const client of ['client-1', 'client-2']) assert.match(log, new RegExp(`FL training ${id} ${client}: sandbox [0-9a-f]{12} destroyed \\(expired\\)`));
   });

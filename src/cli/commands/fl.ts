@@ -117,7 +117,7 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
     .option('--lr <x>', 'learning rate', '0.1')
     .option('--min-clients <n>', 'clients needed to start and to aggregate a round (default: --clients)')
     .option('--round-timeout <s>', 'seconds a round waits for updates before dropping the silent clients', '60')
-    .option('--deadline <s>', 'seconds the training may run (from its start or resume): its sandboxes\' lifetime, destroyed then (default: 60 + 2·(rounds+1)·round-timeout)')
+    .option('--deadline <s>', 'seconds the training may run (from its start or resume): its sandboxes\' lifetime, destroyed then (default: 180 + 60 + 2·(rounds+1)·round-timeout)')
     .option('--mu <x>', 'FedProx proximal coefficient (0 = FedAvg)', '0')
     .option('--strategy <name>', 'fedavg, fedprox, fedavgm, fedadam, fedyogi or fedadagrad (default: fedprox with --mu > 0, else fedavg)')
     .option('--server-lr <x>', 'server learning rate η (fedavgm 1, fedadam 0.1, fedyogi 0.01, fedadagrad 0.1)')

@@ -134,18 +134,21 @@ export class SandboxClientHost implements ClientHost {
       void announceEnd(s.reason);
       ended?.(s.reason);
     };
-    /** Our own destroy: the training's end, or its deadline. */
-    const destroy = async (reason: DestroyReason) => {
-      if (destroyed) return;
-      destroyed = true;
-      virt.off('sandbox_ended', onEnded);
-      this.deadlines.delete(expire);
-      try {
-        await virt.destroy(box.id);
-      } finally {
-        slot.release();
-      }
-      await announceEnd(reason);
+    /** Our own destroy (the training's end, or its deadline), once: a second call waits for the first. */
+    let destroying: Promise<void> | undefined;
+    const destroy = (reason: DestroyReason): Promise<void> => {
+      destroying ??= (async () => {
+        destroyed = true;
+        virt.off('sandbox_ended', onEnded);
+        this.deadlines.delete(expire);
+        try {
+          await virt.destroy(box.id);
+        } finally {
+          slot.release();
+        }
+        await announceEnd(reason);
+      })();
+      return destroying;
     };
     // The training overran its deadline: the sandbox goes as an expired client sandbox does, and the training loses the client.
     const expire = () => {

@@ -49,7 +49,7 @@ export interface TrainingRequestInput {
   readyTimeoutSeconds?: number;
   /**
    * The training's deadline, in seconds from its start (or resume): the lifetime of its sandboxes, destroyed then (reason `expired`).
-   * Default: the ready timeout plus two round timeouts (fit and test) for each round and round 0.
+   * Default: 180 s to start the sandboxes, the ready timeout, and two round timeouts (fit and test) for each round and round 0.
    */
   deadlineSeconds?: number;
   seed?: number;
@@ -151,9 +151,12 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
   return r;
 }
 
-/** Long enough for every phase of every round to use its whole timeout: only a training that overruns them meets it. */
+/** Sandboxes may take this long to start on a loaded engine (measured: 1 min 45 s for two at load average 17). */
+const PROVISIONING_ALLOWANCE_SECONDS = 180;
+
+/** Long enough for the sandboxes to start and every phase of every round to use its whole timeout: only a training that overruns them meets it. */
 function defaultDeadlineSeconds(input: TrainingRequestInput): number {
-  return (input.readyTimeoutSeconds ?? 60) + 2 * (input.rounds + 1) * (input.roundTimeoutSeconds ?? 60);
+  return PROVISIONING_ALLOWANCE_SECONDS + (input.readyTimeoutSeconds ?? 60) + 2 * (input.rounds + 1) * (input.roundTimeoutSeconds ?? 60);
 }
 
 /** The request as stored and shown (no data, no secrets). */

@@ -53,9 +53,9 @@ describe('training request: start_when', () => {
 });
 
 describe('training request: deadline', () => {
-  it('defaults the deadline to the ready timeout plus two round timeouts for each round and round 0', () => {
-    assert.equal(normalizeTrainingRequest(BASE).deadlineSeconds, 60 + 2 * 4 * 60);
-    assert.equal(normalizeTrainingRequest({ ...BASE, readyTimeoutSeconds: 5, roundTimeoutSeconds: 10 }).deadlineSeconds, 5 + 2 * 4 * 10);
+  it('defaults the deadline to 180 s of provisioning, the ready timeout and two round timeouts for each round and round 0', () => {
+    assert.equal(normalizeTrainingRequest(BASE).deadlineSeconds, 180 + 60 + 2 * 4 * 60);
+    assert.equal(normalizeTrainingRequest({ ...BASE, readyTimeoutSeconds: 5, roundTimeoutSeconds: 10 }).deadlineSeconds, 180 + 5 + 2 * 4 * 10);
   });
 
   it('keeps a given deadline and stores it with the request', () => {

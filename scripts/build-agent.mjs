@@ -14,6 +14,7 @@ await build({
   target: 'node18',
   format: 'esm',
   outfile: 'dist/fl-agent/agent.mjs',
-  banner: { js: '// anweddol FL agent (bundled)' },
+  // amqplib is CommonJS: its require() of Node built-ins needs a real require inside an ESM bundle.
+  banner: { js: "// anweddol FL agent (bundled)\nimport { createRequire as __agentCreateRequire } from 'node:module';\nconst require = __agentCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });

@@ -27,7 +27,7 @@ import type { PluginEntry } from './plugins/plugin-api.js';
 import { PluginHost } from './plugins/plugin-host.js';
 import { loadPlugins } from './plugins/plugin-loader.js';
 import { removePidFile, writePidFile } from './pid-file.js';
-import { createVirtualization, diskLimitProblem } from './virtualization-factory.js';
+import { createVirtualization, diskLimitProblem, portForwardingOf } from './virtualization-factory.js';
 
 export interface DaemonOptions {
   /** Also serve REST (`start --web`), whatever web_server.enabled says. */
@@ -170,6 +170,7 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
       maxFrameSize: config.server.max_frame_size,
       rsaKeyPair,
       virtualization,
+      portForwarding: portForwardingOf(config),
       sessions,
       maxSandboxes: config.container.max_allowed_running_container_domains,
       destroyOnStop: config.container.destroy_on_stop,

@@ -5,6 +5,7 @@ import { FlStore } from '../database/fl-store.js';
 import { FlCoordinator, TrainingControlError, type FlEventName } from '../fl/coordinator/fl-coordinator.js';
 import { SandboxClientHost } from '../fl/coordinator/sandbox-client-host.js';
 import type { TrainingRequestInput } from '../fl/coordinator/training-request.js';
+import { flAgentTransport } from './fl-transport-factory.js';
 
 type Listener = (name: FlEventName, payload: Record<string, unknown>) => void;
 
@@ -13,6 +14,7 @@ export const flDaemonExtension: DaemonExtension = async ({ config, server, datab
   const store = new FlStore(database);
   const listeners = new Set<Listener>();
   const reserve = server.reserveSandboxSlot.bind(server);
+  const transport = flAgentTransport(config, virtualization, logger);
   const coordinator = new FlCoordinator({
     host: new SandboxClientHost({
       virtualization,
@@ -29,6 +31,7 @@ export const flDaemonExtension: DaemonExtension = async ({ config, server, datab
     store,
     logger,
     resumeOnStart: config.fl.resume_on_start,
+    ...(transport ? { transport } : {}),
     emit: (name, payload) => {
       void server.emitEvent(name, payload);
       for (const l of listeners) l(name, payload);

@@ -1,7 +1,9 @@
 // The sandbox backend the daemon uses, built from the `docker`, `container` and `port_forwarding` sections.
 import { sha256Hex } from '../crypto/hash.js';
 import type { Logger } from '../shared/logger.js';
+import type { PortForwardingOptions } from '../server/server-options.js';
 import { DockerVirtualization } from '../virtualization/docker/docker-virtualization.js';
+import { bindProbe, PortPool } from '../virtualization/docker/port-pool.js';
 import type { DiskLimitUnsupportedError } from '../virtualization/virtualization-errors.js';
 import type { SandboxNetworkInfo, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import type { AnweddolConfig } from './config/config-schema.js';
@@ -41,4 +43,19 @@ export function createVirtualization(
     logger,
     beforeAvailable,
   });
+}
+
+/**
+ * The forwarders' side of `port_forwarding`: ports of the same range as the backend's, probed on the address clients
+ * connect to, so a port docker publishes there is never handed to a forwarder (and the other way round).
+ */
+export function portForwardingOf(config: AnweddolConfig): PortForwardingOptions {
+  const [first, last] = config.port_forwarding.port_range;
+  const listenAddress = config.container.published_address;
+  return {
+    mode: config.port_forwarding.mode,
+    listenAddress,
+    ports: new PortPool(first, last, bindProbe(listenAddress)),
+    maxConnections: config.port_forwarding.max_connections,
+  };
 }

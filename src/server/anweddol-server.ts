@@ -8,6 +8,7 @@ import { badRequest } from './errors.js';
 import type { Logger } from '../shared/logger.js';
 import { RequestDispatcher, type RequestHandler } from './request-dispatcher.js';
 import { SandboxCapacity, type CapacitySlot } from './sandbox-capacity.js';
+import { SandboxForwarders } from './port-forwarding/sandbox-forwarders.js';
 import { SandboxManager, createdPayload, type AdminDestroyOutcome, type DestroySelector } from './sandbox-manager.js';
 import {
   ServerEvents,
@@ -62,6 +63,7 @@ export class AnweddolServer {
   private readonly clientLimits: ClientLimits;
   private readonly sandboxes: SandboxManager;
   private readonly pool: WarmPool | undefined;
+  private readonly forwarders: SandboxForwarders;
   private readonly transports: Transport[] = [];
   private tcp: TcpListener | undefined;
   private decryptor: OaepDecryptor | undefined;
@@ -94,6 +96,15 @@ export class AnweddolServer {
             logger: this.logger,
             onRuntimeError: (source, error) => this.runtimeError(source, error),
           });
+    const forwarding = o.portForwarding ?? {};
+    this.forwarders = new SandboxForwarders({
+      mode: forwarding.mode ?? 'auto',
+      listenAddress: forwarding.listenAddress ?? '0.0.0.0',
+      ports: forwarding.ports,
+      maxConnections: forwarding.maxConnections ?? 32,
+      events: this.events,
+      logger: this.logger,
+    });
     this.sandboxes = new SandboxManager({
       virtualization: o.virtualization,
       sessions: o.sessions,
@@ -106,6 +117,7 @@ export class AnweddolServer {
       onRuntimeError: (source, error) => this.runtimeError(source, error),
       observer: this.observers,
       pool: this.pool,
+      forwarders: this.forwarders,
     });
     this.dispatcher = new RequestDispatcher({
       events: this.events,
@@ -241,6 +253,11 @@ export class AnweddolServer {
 
   tcpAddress(): { address: string; port: number; family: string } | undefined {
     return this.tcp?.address();
+  }
+
+  /** Port forwarders listening now (leak checks). */
+  forwarderCount(): number {
+    return this.forwarders.count();
   }
 
   /** Sockets still open on the TCP listener (leak checks). */

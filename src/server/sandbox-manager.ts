@@ -3,6 +3,7 @@ import { constantTimeHexEqual, sha256Hex } from '../crypto/hash.js';
 import { generateClientToken } from '../crypto/tokens.js';
 import type { SessionRecord, SessionStore } from '../database/session-store.js';
 import type { Sandbox, SandboxEndReason, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
+import { adminDestroy, type AdminDestroyOutcome, type DestroySelector } from './admin-destroy.js';
 import { badAuthentication, refusedRequest, unavailable } from './errors.js';
 import type { Logger } from '../shared/logger.js';
 import { ClientCounter } from './client-limits/client-counter.js';
@@ -13,6 +14,7 @@ import type { SandboxCapacity } from './sandbox-capacity.js';
 import type { CreatedSandboxPayload, DestroyedSandboxPayload, DestroyReason, FlSandboxMark, Refusal, ServerEvents } from './server-events.js';
 import type { ServerObserver } from './server-observer.js';
 import type { ClientInfo } from './types.js';
+import type { SandboxForwarders } from './port-forwarding/sandbox-forwarders.js';
 import { obtainSandbox } from './warm-pool/obtain-sandbox.js';
 import type { WarmPool } from './warm-pool/warm-pool.js';
 
@@ -27,22 +29,7 @@ export interface CreatedSandbox {
   expires_at: number | null;
 }
 
-/** Which sandboxes an administrator destroys: one (by the uuid its client got), a client's, the overdue ones, or all. */
-export type DestroySelector = { uuid: string } | { sessionId: number } | { clientId: string } | { expired: true } | { all: true };
-
-/** A destroyed sandbox as the admin sees it: no credential, not even hashed. */
-export interface DestroyedSandbox {
-  sessionId: number;
-  containerId: string;
-  port: number;
-  clientId: string;
-  reason: DestroyReason;
-}
-
-export interface AdminDestroyOutcome {
-  destroyed: DestroyedSandbox[];
-  failed: Array<{ sessionId: number; containerId: string; error: string }>;
-}
+export type { AdminDestroyOutcome, DestroyedSandbox, DestroySelector } from './admin-destroy.js';
 
 export interface SandboxManagerOptions {
   virtualization: VirtualizationInterface | undefined;
@@ -59,6 +46,8 @@ export interface SandboxManagerOptions {
   observer?: Pick<ServerObserver, 'refused' | 'sandboxCreated'>;
   /** Ready sandboxes CREATE claims before creating one cold. */
   pool?: WarmPool;
+  /** The port forwarders of sandboxes clients cannot reach on their own port (README "Port forwarding"). */
+  forwarders: SandboxForwarders;
 }
 
 // A well-formed hash that matches no session, so a miss costs the same comparison as a hit.
@@ -104,6 +93,17 @@ export class SandboxManager {
     virtualization.on('sandbox_ended', this.endedListener);
     virtualization.on('availability_changed', this.availabilityListener);
     await this.reconcile();
+    await this.restoreForwarders(virtualization);
+  }
+
+  /** Sandboxes kept across a restart get their forwarders back; one a handler refuses is destroyed. */
+  private async restoreForwarders(virtualization: VirtualizationInterface): Promise<void> {
+    if (!virtualization.isAvailable()) return;
+    const { sessions, forwarders } = this.options;
+    for (const id of await forwarders.restore(await virtualization.list(), (containerId) => sessions.findByContainerId(containerId)?.port)) {
+      const session = sessions.findByContainerId(id);
+      if (session !== undefined) await this.destroySession(session.id, 'vetoed');
+    }
   }
 
   /**
@@ -143,13 +143,14 @@ export class SandboxManager {
       if (session.createdAt >= listedAt) continue;
       // A DESTROY cut short by a crash left its row in 'destroying': nobody can finish it but us.
       if (session.state === 'destroying' && liveIds.has(session.containerId) && !this.destroying.has(session.id)) {
-        await this.discard(session.containerId, session);
+        await this.discard(session.containerId, session, 'reconciled');
         await this.announceDestroyed({ client: null, container_id: session.containerId, container_uuid: null, reason: 'reconciled', fl: null });
         forgotten++;
         continue;
       }
       if (liveIds.has(session.containerId)) continue;
       this.forgetSession(session.id);
+      await this.options.forwarders.stop(session.containerId, 'reconciled');
       // Its sandbox ended while nobody watched (e.g. during a backend outage): listeners still hear of it.
       await this.announceDestroyed({ client: null, container_id: session.containerId, container_uuid: null, reason: 'reconciled', fl: null });
       forgotten++;
@@ -180,11 +181,15 @@ export class SandboxManager {
   private async createSandbox(virtualization: VirtualizationInterface, client: ClientInfo, clientKeyDigest: string): Promise<CreatedSandbox> {
     const { sessions } = this.options;
     const obtainStart = performance.now();
-    const { sandbox, username, password, slot, source } = await obtainSandbox({ ...this.options, virtualization });
+    const { sandbox: obtained, username, password, slot, source } = await obtainSandbox({ ...this.options, virtualization });
     this.options.observer?.sandboxCreated?.((performance.now() - obtainStart) / 1000, source);
     let session: SessionRecord | undefined;
     let announced = false;
     try {
+      // The port the client is told: the sandbox's own, or its forwarder's (made before any container event, which carries it).
+      const exposure = await this.options.forwarders.expose(obtained, client);
+      if (exposure.refusal !== undefined) throw refusedRequest(exposure.refusal.reason);
+      const sandbox: Sandbox = { ...obtained, port: exposure.port };
       const clientToken = generateClientToken();
       // Lifetimes and idle time start here, at claim, for a pooled sandbox as for a cold one.
       const createdAt = Date.now();
@@ -220,9 +225,9 @@ export class SandboxManager {
       // A sandbox that ended while the hooks ran was announced as ended already (its session is gone).
       const endedMeanwhile = session !== undefined && sessions.findByContainerId(session.containerId) === undefined;
       // Nothing half-made survives a failed or vetoed CREATE.
-      await this.discard(sandbox.id, session);
+      await this.discard(obtained.id, session, 'vetoed');
       // Only a veto can fail a CREATE once announced: listeners hear the end of what they saw start.
-      if (announced && !endedMeanwhile) await this.announceDestroyed({ client, container_id: sandbox.id, container_uuid: sandbox.uuid, reason: 'vetoed', fl: null });
+      if (announced && !endedMeanwhile) await this.announceDestroyed({ client, container_id: obtained.id, container_uuid: obtained.uuid, reason: 'vetoed', fl: null });
       throw error;
     } finally {
       slot.release();
@@ -250,31 +255,12 @@ export class SandboxManager {
   }
 
   /** The admin's `destroy`: sessions only (FL sandboxes have their own deadlines and are never selected). */
-  async adminDestroy(selector: DestroySelector): Promise<AdminDestroyOutcome> {
-    const outcome: AdminDestroyOutcome = { destroyed: [], failed: [] };
-    if ('expired' in selector) {
-      for (const { session, reason } of await this.lifetimes.expireOverdue()) outcome.destroyed.push(describeDestroyed(session, reason));
-      return outcome;
-    }
-    const { sessions } = this.options;
-    const selected =
-      'uuid' in selector
-        ? [sessions.findByUuidHash(sha256Hex(selector.uuid))].filter((s) => s !== undefined)
-        : 'sessionId' in selector
-          ? [sessions.findById(selector.sessionId)].filter((s) => s !== undefined)
-          : sessions.list().filter((s) => 'all' in selector || s.clientId === selector.clientId);
-    await Promise.all(
-      selected.map(async (session) => {
-        try {
-          const destroyed = await this.destroySession(session.id, 'admin', null, 'uuid' in selector ? selector.uuid : null);
-          if (destroyed !== undefined) outcome.destroyed.push(describeDestroyed(destroyed, 'admin'));
-        } catch (error) {
-          outcome.failed.push({ sessionId: session.id, containerId: session.containerId.slice(0, 12), error: error instanceof Error ? error.message : String(error) });
-        }
-      }),
-    );
-    outcome.destroyed.sort((a, b) => a.sessionId - b.sessionId);
-    return outcome;
+  adminDestroy(selector: DestroySelector): Promise<AdminDestroyOutcome> {
+    return adminDestroy(selector, {
+      sessions: this.options.sessions,
+      expireOverdue: () => this.lifetimes.expireOverdue(),
+      destroySession: (sessionId, uuid) => this.destroySession(sessionId, 'admin', null, uuid),
+    });
   }
 
   /** The running session these credentials open; Bad authentication otherwise (same cost whether the uuid exists or not). */
@@ -312,6 +298,7 @@ export class SandboxManager {
       this.destroying.delete(session.id);
     }
     sessions.deleteById(session.id);
+    await this.options.forwarders.stop(session.containerId, reason);
     await this.announceDestroyed({ client, container_id: session.containerId, container_uuid: containerUuid, reason, fl: null });
     return session;
   }
@@ -326,7 +313,7 @@ export class SandboxManager {
       sessions.list().map(async (session) => {
         sessions.setState(session.id, 'destroying');
         this.destroying.add(session.id);
-        await this.discard(session.containerId, session).finally(() => this.destroying.delete(session.id));
+        await this.discard(session.containerId, session, 'server_stopped').finally(() => this.destroying.delete(session.id));
         await this.announceDestroyed({ client: null, container_id: session.containerId, container_uuid: null, reason: 'server_stopped', fl: null });
       }),
     );
@@ -349,6 +336,8 @@ export class SandboxManager {
 
   async close(): Promise<void> {
     await this.lifetimes.stop();
+    // Sandboxes kept across a restart (destroy_on_stop: false) get their forwarders back at the next start.
+    await this.options.forwarders.stopAll('server_stopped');
     await this.options.pool?.close();
     const virtualization = this.options.virtualization;
     if (virtualization === undefined) return;
@@ -364,17 +353,19 @@ export class SandboxManager {
     // A sandbox we are destroying ourselves is accounted for by DESTROY.
     if (session === undefined || session.state === 'destroying') return;
     this.forgetSession(session.id);
+    await this.options.forwarders.stop(containerId, reason);
     logger.info(`sandbox ${containerId.slice(0, 12)} ended (${reason}); session removed`);
     await this.announceDestroyed({ client: null, container_id: containerId, container_uuid: containerUuid, reason, fl: null });
   }
 
-  private async discard(containerId: string, session: SessionRecord | undefined): Promise<void> {
+  private async discard(containerId: string, session: SessionRecord | undefined, reason: DestroyReason): Promise<void> {
     try {
       await this.options.virtualization?.destroy(containerId);
     } catch (error) {
       this.options.onRuntimeError(`destroy ${containerId.slice(0, 12)}`, error);
     } finally {
       if (session !== undefined) this.forgetSession(session.id);
+      await this.options.forwarders.stop(containerId, reason);
     }
   }
 
@@ -382,10 +373,6 @@ export class SandboxManager {
     this.options.sessions.deleteById(sessionId);
     this.lifetimes.untrack(sessionId);
   }
-}
-
-function describeDestroyed(session: SessionRecord, reason: DestroyReason): DestroyedSandbox {
-  return { sessionId: session.id, containerId: session.containerId.slice(0, 12), port: session.port, clientId: session.clientId, reason };
 }
 
 /** The payload of `container_started` / `created_container` for a sandbox (a client's, or an FL training's with `fl`). */

@@ -63,6 +63,21 @@ export interface DestroyedSandboxPayload {
   fl: FlSandboxMark | null;
 }
 
+/**
+ * What `forwarder_created`, `forwarder_started` and `forwarder_stopped` carry (Anweddol 5's `forwarder_instance`, flattened):
+ * the port clients are told, and the sandbox endpoint it is piped to.
+ */
+export interface ForwarderPayload {
+  /** The network client whose CREATE made the sandbox; null when none did (a restarted daemon, server stop). */
+  client: ClientInfo | null;
+  container_id: string;
+  /** Null when only the backend id is known (as on `destroyed_container`). */
+  container_uuid: string | null;
+  server_origin_port: number;
+  container_ip: string;
+  container_destination_port: number;
+}
+
 export interface ServerEventPayloads {
   server_started: { tcp_address: { address: string; port: number } | null };
   server_stopped: Record<string, never>;
@@ -77,14 +92,25 @@ export interface ServerEventPayloads {
   container_started: CreatedSandboxPayload;
   created_container: CreatedSandboxPayload;
   destroyed_container: DestroyedSandboxPayload;
+  forwarder_created: ForwarderPayload;
+  forwarder_started: ForwarderPayload;
+  forwarder_stopped: ForwarderPayload & { reason: DestroyReason };
 }
 
 export type ServerEventName = keyof ServerEventPayloads;
 
 /** The events whose handlers get `ctx.refuse`: each one's action is refused when a handler vetoes. */
-export type VetoableEventName = 'connection_accepted' | 'client_initialized' | 'request' | 'container_started' | 'created_container';
+export type VetoableEventName = 'connection_accepted' | 'client_initialized' | 'request' | 'container_started' | 'created_container' | 'forwarder_created' | 'forwarder_started';
 
-const VETOABLE: ReadonlySet<string> = new Set<VetoableEventName>(['connection_accepted', 'client_initialized', 'request', 'container_started', 'created_container']);
+const VETOABLE: ReadonlySet<string> = new Set<VetoableEventName>([
+  'connection_accepted',
+  'client_initialized',
+  'request',
+  'container_started',
+  'created_container',
+  'forwarder_created',
+  'forwarder_started',
+]);
 const BUILT_IN: ReadonlySet<string> = new Set<ServerEventName>([
   'server_started',
   'server_stopped',
@@ -99,6 +125,9 @@ const BUILT_IN: ReadonlySet<string> = new Set<ServerEventName>([
   'container_started',
   'created_container',
   'destroyed_container',
+  'forwarder_created',
+  'forwarder_started',
+  'forwarder_stopped',
 ]);
 
 /** Anweddol 4.x's callback names and the event each one is here; `server.on` accepts either spelling. */

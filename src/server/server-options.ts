@@ -12,6 +12,7 @@ import { LIFETIME_DEFAULTS, type LifetimeServerOptions } from './lifetimes/lifet
 import { MemorySessionStore } from './memory-session-store.js';
 import { DEFAULT_MAX_FRAME_SIZE } from './protocol/frame.js';
 import { DEFAULT_MAX_KEY_LENGTH } from './protocol/handshake.js';
+import type { PortAllocator, PortForwardingMode } from './port-forwarding/sandbox-forwarders.js';
 import type { AccessTokenVerifier } from './request-dispatcher.js';
 
 export interface AnweddolServerOptions extends ClientLimitServerOptions, LifetimeServerOptions {
@@ -24,6 +25,8 @@ export interface AnweddolServerOptions extends ClientLimitServerOptions, Lifetim
   rsaKeyPair: RsaKeyPair;
   /** Absent → CREATE answers `Unavailable (no virtualization backend)`. */
   virtualization?: VirtualizationInterface;
+  /** Port forwarders (README "Port forwarding"). Absent: mode `auto` without ports, so a sandbox whose port is on another host cannot be handed out. */
+  portForwarding?: PortForwardingOptions;
   /** Absent → an in-memory store. */
   sessions?: SessionStore;
   /** Default 6; null = no limit ("nolimit" in STAT). */
@@ -55,9 +58,20 @@ export interface AnweddolServerOptions extends ClientLimitServerOptions, Lifetim
   clientIdKey?: Buffer;
 }
 
+export interface PortForwardingOptions {
+  /** Default `auto`: only sandboxes whose port is not on this host (swarm) are forwarded. */
+  mode?: PortForwardingMode;
+  /** Where forwarders listen (`container.published_address`); default 0.0.0.0. */
+  listenAddress?: string;
+  /** Ports of `port_forwarding.port_range`. */
+  ports?: PortAllocator;
+  /** Connections one forwarder pipes at once; default 32. */
+  maxConnections?: number;
+}
+
 /** Every option set: the optional collaborators stay optional, everything else has its default. */
-export type ResolvedServerOptions = Readonly<Required<Omit<AnweddolServerOptions, 'virtualization' | 'accessTokens' | 'ipFilter'>>> &
-  Pick<AnweddolServerOptions, 'virtualization' | 'accessTokens' | 'ipFilter'>;
+export type ResolvedServerOptions = Readonly<Required<Omit<AnweddolServerOptions, 'virtualization' | 'accessTokens' | 'ipFilter' | 'portForwarding'>>> &
+  Pick<AnweddolServerOptions, 'virtualization' | 'accessTokens' | 'ipFilter' | 'portForwarding'>;
 
 /** The options merged over their defaults; throws a RangeError naming the first bad value. */
 export function resolveServerOptions(options: AnweddolServerOptions): ResolvedServerOptions {

@@ -10,6 +10,12 @@ export interface SandboxSpec {
   labels?: Record<string, string>;
 }
 
+/** An address and port the daemon reaches a sandbox's sshd at. */
+export interface SshEndpoint {
+  host: string;
+  port: number;
+}
+
 export interface Sandbox {
   /** Backend id (Docker container id). */
   id: string;
@@ -26,6 +32,8 @@ export interface Sandbox {
   labels: Record<string, string>;
   /** The sandbox's address on the backend's private network (reachable from the daemon only). */
   ipAddress?: string;
+  /** Where the daemon reaches the sandbox's sshd with no published port in between (engine: bridge address:22), for `port_forwarding.mode: forwarder`. */
+  sshEndpoint?: SshEndpoint;
 }
 
 export interface ExecResult {

@@ -38,6 +38,7 @@ describe('egress policy on the real sandbox network', () => {
   let publicHost: NetnsHost;
   let service: { port: number; close(): Promise<void> };
   let coordinator: { port: number; close(): Promise<void> };
+  let broker: { port: number; close(): Promise<void> };
   let firewall: EgressFirewall | undefined;
   let parentsBefore: string;
   const cleanup: Array<() => Promise<unknown> | unknown> = [];
@@ -64,6 +65,7 @@ describe('egress policy on the real sandbox network', () => {
       serverId,
       policy: { mode: 'internet', allow: [], deny: [], ...policy },
       flPort: coordinator.port,
+      flBrokerPort: broker.port,
       resolvers: () => [LAN.address],
     });
     await firewall.install(network);
@@ -97,6 +99,8 @@ describe('egress policy on the real sandbox network', () => {
     cleanup.push(() => service.close());
     coordinator = await hostService('fl-coordinator');
     cleanup.push(() => coordinator.close());
+    broker = await hostService('fl-broker');
+    cleanup.push(() => broker.close());
     lan = createNetnsHost(LAN);
     cleanup.push(() => lan.close());
     await lan.listen(SERVICE_PORT, 'lan-host');
@@ -141,6 +145,10 @@ describe('egress policy on the real sandbox network', () => {
 
   it('keeps the FL coordinator port on the gateway reachable', async () => {
     await assertReached(network.gateway, coordinator.port, 'fl-coordinator');
+  });
+
+  it('keeps the FL broker port on the gateway reachable (fl.transport: rabbitmq)', async () => {
+    await assertReached(network.gateway, broker.port, 'fl-broker');
   });
 
   it('blocks a LAN host at a private address under internet', async () => {

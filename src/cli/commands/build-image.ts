@@ -7,6 +7,8 @@ import { CliError } from '../cli-output.js';
 import { buildStep, BUILD_STEPS, ProgressBar, wantsProgressBar } from '../progress.js';
 import { describeCommand, readConfig, runCommand, type CommandRegistrar, type CommonOptions } from '../command-kit.js';
 import { packageRoot } from '../../shared/package-info.js';
+import { dockerFromHost } from '../../virtualization/docker/docker-engine.js';
+import { ImagePushError, pushImageToRegistry } from '../../virtualization/swarm/image-reference.js';
 
 export const registerBuildImage: CommandRegistrar = (program: Command, ctx) => {
   const command = program.command('build-image').summary('build the sandbox image');
@@ -16,6 +18,8 @@ export const registerBuildImage: CommandRegistrar = (program: Command, ctx) => {
       '`docker import`, then the sandbox layer (sshd, endpoint setup, FL agent). Needs root.',
       'The build output is streamed (to stderr with --json); the image ID is reported at the end.',
       'On a terminal, a bar shows the build steps instead (the output is shown if the build fails).',
+      'With swarm.registry set, the image is then pushed there and its digest reference printed: swarm services',
+      'run exactly that image (README "Running on a swarm").',
     ].join('\n'),
     examples: ['anweddol-server build-image', 'anweddol-server build-image --json'],
   });
@@ -58,6 +62,16 @@ export const registerBuildImage: CommandRegistrar = (program: Command, ctx) => {
     }
     if (code !== 0 && hidden.length > 0) process.stderr.write(`${hidden.join('\n')}\n`);
     if (code !== 0) throw new CliError(`iso/build.sh failed with exit code ${code}`, { exit_code: code });
-    return { message: 'Sandbox image built', data: { image: config.container.image, image_id: lastLine.trim() }, lines: [`Sandbox image built: ${lastLine.trim()}`] };
+    const built = { image: config.container.image, image_id: lastLine.trim() };
+    const registry = config.swarm.registry;
+    if (registry === null) return { message: 'Sandbox image built', data: built, lines: [`Sandbox image built: ${built.image_id}`] };
+    const pushed = await pushImageToRegistry(dockerFromHost(config.docker.host), config.container.image, registry).catch((error: unknown) => {
+      throw error instanceof ImagePushError ? new CliError(error.message) : error;
+    });
+    return {
+      message: 'Sandbox image built and pushed',
+      data: { ...built, registry, registry_reference: pushed.reference },
+      lines: [`Sandbox image built: ${built.image_id}`, `Pushed to the registry: ${pushed.reference}`],
+    };
   });
 };

@@ -138,6 +138,9 @@ function checkRelations(config: AnweddolConfig): string[] {
   if (max !== null && pool > max) {
     problems.push(`container.warm_pool_size: must be ≤ container.max_allowed_running_container_domains (${max}), pool sandboxes count against it; got ${pool}`);
   }
+  if (config.fl.enabled && config.fl.transport === 'rabbitmq' && config.fl.rabbitmq.url === null) {
+    problems.push('fl.rabbitmq.url: must be an amqp:// or amqps:// URL when fl.transport is rabbitmq, got null');
+  }
   return problems;
 }
 

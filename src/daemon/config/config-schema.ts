@@ -48,6 +48,10 @@ export interface AnweddolConfig {
     /** Resolved by the loader: $DOCKER_HOST, else unix:///var/run/docker.sock, when left null. */
     host: string;
   };
+  swarm: {
+    /** `host:port` of the registry on the manager that serves the sandbox image to every node (`build-image` pushes there); null: none. */
+    registry: string | null;
+  };
   container: {
     image: string;
     max_allowed_running_container_domains: number | null;
@@ -74,6 +78,10 @@ export interface AnweddolConfig {
   } & AnweddolVmKeys;
   port_forwarding: {
     port_range: [number, number];
+    /** `auto`: the daemon forwards only ports the backend publishes on another host (swarm); `forwarder`: every sandbox's. */
+    mode: 'auto' | 'forwarder';
+    /** Connections one forwarder pipes at once. */
+    max_connections: number;
   };
   database: {
     file_path: string;
@@ -106,6 +114,18 @@ export interface AnweddolConfig {
     listen_port: number;
     data_dir: string;
     resume_on_start: boolean;
+    /** How agents reach the coordinator: its HTTP API, or a RabbitMQ broker (`fl.rabbitmq`). */
+    transport: 'http' | 'rabbitmq';
+    rabbitmq: {
+      /** The daemon's own broker connection (declares each training's exchanges and queues). */
+      url: string | null;
+      /** What agents dial; null = `url` on the sandbox network's gateway, without its credentials. */
+      agent_url: string | null;
+      /** rabbitmqctl and its leading arguments: per-client broker users; null = agents use agent_url's credentials. */
+      rabbitmqctl: string[] | null;
+      /** Ceiling on any agent message in bytes, before the training's own model size check. */
+      max_message_bytes: number;
+    };
   };
   metrics: {
     enabled: boolean;
@@ -174,6 +194,7 @@ const ipv4Cidrs = () => ({
   default: [],
   'x-expect': 'a list of IPv4 addresses or CIDR ranges',
 });
+const amqpUrl = () => ({ type: ['string', 'null'], pattern: '^amqps?://[^\\s]+$', default: null, 'x-expect': 'an amqp:// or amqps:// URL, or null' });
 const section = (properties: Record<string, unknown>) => ({
   type: 'object',
   additionalProperties: false,
@@ -227,6 +248,9 @@ export const configSchema = {
     docker: section({
       host: str(null, 'a Docker endpoint (unix:///path or tcp://host:port) or null ($DOCKER_HOST)'),
     }),
+    swarm: section({
+      registry: { ...str(null, 'host:port of a registry (e.g. 10.240.0.1:5000) or null'), pattern: '^([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:]+\\])(:[0-9]{1,5})?$' },
+    }),
     container: section({
       image: str('anweddol/sandbox:latest', 'an image reference (non-empty string)'),
       max_allowed_running_container_domains: intOrNull(6, 1, 'an integer ≥ 1 (sandboxes) or null (no limit)'),
@@ -272,6 +296,8 @@ export const configSchema = {
         default: [10000, 15000],
         'x-expect': 'a pair [first, last] of port numbers, first ≤ last',
       },
+      mode: { type: 'string', enum: ['auto', 'forwarder'], default: 'auto', 'x-expect': 'auto or forwarder' },
+      max_connections: int(32, 1, 'an integer ≥ 1 (connections per forwarder)', 4096),
     }),
     database: section({
       file_path: path('/var/lib/anweddol/anweddol.db'),
@@ -303,6 +329,16 @@ export const configSchema = {
       listen_port: port(6160),
       data_dir: path('/var/lib/anweddol/fl'),
       resume_on_start: bool(true),
+      transport: { type: 'string', enum: ['http', 'rabbitmq'], default: 'http', 'x-expect': 'http or rabbitmq' },
+      rabbitmq: section({
+        url: amqpUrl(),
+        agent_url: amqpUrl(),
+        rabbitmqctl: {
+          type: ['array', 'null'], minItems: 1, items: { type: 'string', minLength: 1 }, default: null,
+          'x-expect': 'a command as a list of strings (e.g. [rabbitmqctl, -n, rabbit@host]) or null',
+        },
+        max_message_bytes: int(64 * 1024 * 1024, 1024, 'an integer ≥ 1024 (bytes)', 512 * 1024 * 1024),
+      }),
     }),
     metrics: section({
       enabled: bool(true),

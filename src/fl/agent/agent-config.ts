@@ -28,6 +28,18 @@ export interface AgentHyperparameters {
   seed: number;
 }
 
+/** The broker channel (`fl.transport: rabbitmq`): the agent consumes its queue and publishes to the training's upload exchange. */
+export interface AgentBrokerConfig {
+  /** amqp:// or amqps:// URL with this agent's own credentials (the sandbox network's gateway, never 127.0.0.1). */
+  url: string;
+  /** The queue this agent alone may read: its notifications. */
+  queue: string;
+  /** The exchange this agent may publish its updates, metrics and statistics to. */
+  exchange: string;
+  /** Stamped on every message (the broker rejects a user_id other than the login): the coordinator checks it. */
+  userId?: string;
+}
+
 export interface AgentConfig {
   trainingUuid: string;
   /** The client's name in uploads (`owner`). */
@@ -46,6 +58,8 @@ export interface AgentConfig {
   trainer?: TrainerCommand;
   /** User trainer directory (file protocol); takes precedence over `trainer`. */
   fileTrainer?: FileTrainerConfig;
+  /** Present: notifications and uploads go through the broker, and the agent listens on no port. */
+  broker?: AgentBrokerConfig;
 }
 
 /** Which trainer an agent runs: a user trainer directory (`file`), an external command, or the built-in one. */
@@ -80,6 +94,15 @@ export function validateAgentConfig(value: unknown): AgentConfig {
   if (c.fileTrainer !== undefined) {
     const t = c.fileTrainer;
     if (typeof t.dir !== 'string' || typeof t.workDir !== 'string' || !(t.timeoutSeconds > 0)) fail('fileTrainer needs dir, workDir and timeoutSeconds > 0');
+  }
+  if (c.broker !== undefined) {
+    const b = c.broker;
+    if (typeof b !== 'object' || b === null) return fail('broker must be an object');
+    for (const k of ['url', 'queue', 'exchange'] as const) if (typeof b[k] !== 'string' || b[k] === '') fail(`broker.${k} must be a non-empty string`);
+    if (!/^amqps?:\/\//.test(b.url)) fail('broker.url must be an amqp:// or amqps:// URL');
+    if (b.userId !== undefined && (typeof b.userId !== 'string' || b.userId === '')) fail('broker.userId must be a non-empty string');
+    if (c.trainer !== undefined) fail('an external trainer cannot be used with the broker channel');
+    if (c.fileTrainer !== undefined) fail('a user trainer cannot be used with the broker channel');
   }
   return c as AgentConfig;
 }

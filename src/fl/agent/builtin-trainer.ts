@@ -5,7 +5,7 @@ import { evaluate } from '../model/classifier.js';
 import { decodeModelFile, encodeModelFile } from '../model/model-file.js';
 import { trainLocal } from '../model/sgd.js';
 import type { AgentHyperparameters } from './agent-config.js';
-import type { CoordinatorClient } from './coordinator-client.js';
+import type { CoordinatorChannel } from './coordinator-client.js';
 
 export type TrainerMode = 'train' | 'test';
 
@@ -17,7 +17,7 @@ export interface TrainerTask {
 }
 
 /** `testShard`: the client's own held-out rows, evaluated in test rounds instead of the training shard. */
-export async function runBuiltinTrainer(task: TrainerTask, shard: Dataset, hyper: AgentHyperparameters, client: CoordinatorClient, testShard?: Dataset): Promise<void> {
+export async function runBuiltinTrainer(task: TrainerTask, shard: Dataset, hyper: AgentHyperparameters, client: CoordinatorChannel, testShard?: Dataset): Promise<void> {
   const model = decodeModelFile(await client.downloadModel(task.modelId));
   if (task.mode === 'test') {
     const ev = evaluate(model.spec, model.params, standardize(testShard ?? shard, model.standardizer));

@@ -6,7 +6,39 @@ export interface Metrics {
   [name: string]: number;
 }
 
-export class CoordinatorClient {
+/** What the trainer and the agent need from the coordinator, whatever carries it (HTTP here, the broker in broker-link.ts). */
+export interface CoordinatorChannel {
+  readonly owner: string;
+  downloadModel(modelUuid: string): Promise<Uint8Array>;
+  uploadModel(baseModelUuid: string, update: ModelUpdate): Promise<void>;
+  postMetrics(modelUuid: string, round: number, metrics: Metrics): Promise<void>;
+  postStatistics(trainingUuid: string, stats: FeatureStatistics, trainer: AgentTrainerKind): Promise<void>;
+}
+
+export interface ModelUpdate {
+  round: number;
+  sampleSize: number;
+  metrics: Metrics;
+  file: Uint8Array;
+}
+
+/** The fields of an update besides its model file, as the HTTP form and the broker headers carry them. */
+export function updateFields(owner: string, update: ModelUpdate): Record<string, string> {
+  return {
+    owner,
+    round: String(update.round),
+    sample_size: String(update.sampleSize),
+    metric_names: JSON.stringify(Object.keys(update.metrics)),
+    metric_values: JSON.stringify(Object.values(update.metrics)),
+  };
+}
+
+/** The JSON body of a test round's answer. */
+export function metricsBody(owner: string, round: number, metrics: Metrics): string {
+  return JSON.stringify({ owner, round, metric_names: Object.keys(metrics), metric_values: Object.values(metrics) });
+}
+
+export class CoordinatorClient implements CoordinatorChannel {
   constructor(
     private readonly baseUrl: string,
     private readonly token: string,
@@ -32,13 +64,9 @@ export class CoordinatorClient {
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  async uploadModel(baseModelUuid: string, update: { round: number; sampleSize: number; metrics: Metrics; file: Uint8Array }): Promise<void> {
+  async uploadModel(baseModelUuid: string, update: ModelUpdate): Promise<void> {
     const form = new FormData();
-    form.set('owner', this.owner);
-    form.set('round', String(update.round));
-    form.set('sample_size', String(update.sampleSize));
-    form.set('metric_names', JSON.stringify(Object.keys(update.metrics)));
-    form.set('metric_values', JSON.stringify(Object.values(update.metrics)));
+    for (const [k, v] of Object.entries(updateFields(this.owner, update))) form.set(k, v);
     form.set('model_file', new Blob([update.file]), 'model.safetensors');
     await this.request(`/api/models/${baseModelUuid}/`, { method: 'POST', body: form });
   }
@@ -47,7 +75,7 @@ export class CoordinatorClient {
     await this.request(`/api/models/${modelUuid}/metrics/`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ owner: this.owner, round, metric_names: Object.keys(metrics), metric_values: Object.values(metrics) }),
+      body: metricsBody(this.owner, round, metrics),
     });
   }
 

@@ -1,4 +1,4 @@
-// The in-sandbox FL agent: an HTTP endpoint for coordinator notifications that runs the trainer per round.
+// The in-sandbox FL agent: receives coordinator notifications (HTTP endpoint, or its broker queue) and runs the trainer per round.
 import { spawn } from 'node:child_process';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -6,8 +6,9 @@ import type { AddressInfo } from 'node:net';
 import type { Dataset } from '../data/dataset.js';
 import { computeFeatureStatistics } from '../data/standardizer.js';
 import { agentTrainerKind, type AgentConfig } from './agent-config.js';
+import { BrokerLink, type IncomingNotification } from './broker-link.js';
 import { runBuiltinTrainer, type TrainerTask } from './builtin-trainer.js';
-import { CoordinatorClient } from './coordinator-client.js';
+import { CoordinatorClient, type CoordinatorChannel } from './coordinator-client.js';
 import { runFileTrainer } from './file-trainer.js';
 import { NotificationError, parseNotification, type Notification } from './notification.js';
 
@@ -20,7 +21,8 @@ export interface AgentLog {
 export class FlAgent {
   private server: Server | undefined;
   private queue: Promise<void> = Promise.resolve();
-  private readonly client: CoordinatorClient;
+  private client: CoordinatorChannel;
+  private link: BrokerLink | undefined;
   private readonly tokenDigest: Buffer;
   private finishedResolve!: () => void;
   /** Resolves once TRAINING_FINISHED arrived (main exits then). */
@@ -38,7 +40,16 @@ export class FlAgent {
     this.finished = new Promise((resolve) => (this.finishedResolve = resolve));
   }
 
+  /** Listens for notifications: the HTTP port (returned), or the broker queue (0 is returned). */
   async start(): Promise<number> {
+    if (this.config.broker) {
+      const link = await BrokerLink.connect(this.config.broker, this.config.token, this.config.owner);
+      this.link = link;
+      this.client = link;
+      link.onLost((reason) => this.log('error', `broker connection lost: ${reason}`));
+      await link.consume((n) => this.onBrokerNotification(n), (message) => this.log('error', message));
+      return 0;
+    }
     const server = createServer((req, res) => void this.handle(req, res));
     server.requestTimeout = 10_000;
     this.server = server;
@@ -51,6 +62,8 @@ export class FlAgent {
 
   /** Stops listening; waits for the running trainer task. */
   async stop(): Promise<void> {
+    await this.link?.close();
+    this.link = undefined;
     const server = this.server;
     this.server = undefined;
     if (server) {
@@ -62,9 +75,41 @@ export class FlAgent {
 
   private authorized(req: IncomingMessage): boolean {
     const h = req.headers.authorization ?? '';
-    if (!h.startsWith('Bearer ')) return false;
-    const digest = createHash('sha256').update(h.slice(7)).digest();
-    return timingSafeEqual(digest, this.tokenDigest);
+    return h.startsWith('Bearer ') && this.tokenMatches(h.slice(7));
+  }
+
+  /** The coordinator presents the client's token with every notification, on either channel. */
+  private tokenMatches(presented: string | undefined): boolean {
+    if (presented === undefined) return false;
+    return timingSafeEqual(createHash('sha256').update(presented).digest(), this.tokenDigest);
+  }
+
+  /** A broker message: same checks and actions as an HTTP notification; round notifications bring their model. */
+  private onBrokerNotification(m: IncomingNotification): void {
+    if (!this.tokenMatches(m.token)) throw new NotificationError('bad or missing bearer token');
+    const n = parseNotification(m.raw);
+    if ('globalModelUuid' in n && m.model) this.link?.rememberModel(n.globalModelUuid, m.model);
+    if (this.act(n) === 'other training') throw new NotificationError('notification for another training');
+  }
+
+  /** What a valid notification starts; shared by both channels. */
+  private act(n: Notification): 'accepted' | 'finished' | 'other training' {
+    if (n.trainingUuid !== this.config.trainingUuid) return 'other training';
+    this.log('info', `notification ${n.type}${'round' in n ? ` round ${n.round}` : ''}`);
+    switch (n.type) {
+      case 'TRAINING_START':
+        this.enqueue(() => this.client.postStatistics(n.trainingUuid, computeFeatureStatistics(this.shard), agentTrainerKind(this.config)), 'statistics');
+        return 'accepted';
+      case 'UPDATE_ROUND_START':
+      case 'MODEL_TEST_ROUND': {
+        const task: TrainerTask = { mode: n.type === 'UPDATE_ROUND_START' ? 'train' : 'test', trainingId: n.trainingUuid, round: n.round, modelId: n.globalModelUuid };
+        this.enqueue(() => this.runTrainer(task), `${task.mode} round ${task.round}`);
+        return 'accepted';
+      }
+      case 'TRAINING_FINISHED':
+        this.finishedResolve();
+        return 'finished';
+    }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -89,23 +134,9 @@ export class FlAgent {
         if (e instanceof NotificationError) return reply(400, { error: e.message });
         throw e;
       }
-      if (n.trainingUuid !== this.config.trainingUuid) return reply(409, { error: 'notification for another training' });
-      this.log('info', `notification ${n.type}${'round' in n ? ` round ${n.round}` : ''}`);
-      switch (n.type) {
-        case 'TRAINING_START':
-          this.enqueue(() => this.client.postStatistics(n.trainingUuid, computeFeatureStatistics(this.shard), agentTrainerKind(this.config)), 'statistics');
-          return reply(202, { status: 'accepted' });
-        case 'UPDATE_ROUND_START':
-        case 'MODEL_TEST_ROUND': {
-          const task: TrainerTask = { mode: n.type === 'UPDATE_ROUND_START' ? 'train' : 'test', trainingId: n.trainingUuid, round: n.round, modelId: n.globalModelUuid };
-          this.enqueue(() => this.runTrainer(task), `${task.mode} round ${task.round}`);
-          return reply(202, { status: 'accepted' });
-        }
-        case 'TRAINING_FINISHED':
-          reply(200, { status: 'finished' });
-          this.finishedResolve();
-          return;
-      }
+      const outcome = this.act(n);
+      if (outcome === 'other training') return reply(409, { error: 'notification for another training' });
+      return outcome === 'finished' ? reply(200, { status: 'finished' }) : reply(202, { status: 'accepted' });
     } catch (e) {
       this.log('error', `notification handling failed: ${(e as Error).message}`);
       if (!res.headersSent) reply(500, { error: 'internal error' });
@@ -122,6 +153,8 @@ export class FlAgent {
 
   private runTrainer(task: TrainerTask): Promise<void> {
     if (this.config.fileTrainer) {
+      // It reports failures, which only the HTTP channel carries (the config refuses a user trainer with the broker).
+      if (!(this.client instanceof CoordinatorClient)) return Promise.reject(new Error('a user trainer needs the HTTP channel'));
       return runFileTrainer(task, { trainer: this.config.fileTrainer, dataPath: this.config.dataPath, ...(this.config.testDataPath ? { testDataPath: this.config.testDataPath } : {}), shardSize: this.shard.count, hyperparameters: this.config.hyperparameters, client: this.client });
     }
     const t = this.config.trainer;

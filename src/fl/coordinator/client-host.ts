@@ -1,5 +1,5 @@
 // Where FL agents run: in sandboxes (production) or as in-process HTTP servers (tests, benchmark baseline).
-import type { TrainerCommand, AgentHyperparameters } from '../agent/agent-config.js';
+import type { AgentBrokerConfig, TrainerCommand, AgentHyperparameters } from '../agent/agent-config.js';
 import type { Dataset } from '../data/dataset.js';
 import type { TrainerBundle } from './trainer-bundle.js';
 
@@ -18,6 +18,8 @@ export interface AgentLaunch {
   coordinatorUrl: string;
   /** The training's deadline (Unix ms): the client's environment ends then (reason `expired`) and its ended listener hears it. */
   expiresAt?: number;
+  /** The broker channel (`fl.transport: rabbitmq`): the agent then listens on no port. */
+  broker?: AgentBrokerConfig;
 }
 
 export interface LaunchedClient {

@@ -10,10 +10,10 @@ import { Prng } from '../model/prng.js';
 import { initialOptimizerState, type OptimizerState } from '../strategy/fed-opt.js';
 import { aggregateFit } from '../strategy/strategy.js';
 import { AgentApi, newClientToken } from './agent-api.js';
+import { HttpAgentTransport, type AgentTransport } from './agent-transport.js';
 import type { ClientHost } from './client-host.js';
 import { buildCoordinatorApi } from './coordinator-api.js';
 import { ModelStore } from './model-store.js';
-import { Notifier } from './notifier.js';
 import { RoundCollector } from './round-collector.js';
 import { RoundPhases } from './round-phases.js';
 import { TrainingClients } from './training-clients.js';
@@ -55,6 +55,8 @@ export interface FlCoordinatorOptions {
   maxUploadBytes?: number;
   /** Resume interrupted trainings when the API starts (`fl.resume_on_start`, default true); else they wait for `resumeTraining`. */
   resumeOnStart?: boolean;
+  /** How agents get notifications and send uploads (`fl.transport`); default: HTTP both ways. Handed the agent API to check uploads. */
+  transport?: (agents: AgentApi) => AgentTransport;
 }
 
 
@@ -64,6 +66,7 @@ export class FlCoordinator {
   private readonly agents: AgentApi;
   private readonly clients: TrainingClients;
   private readonly phases: RoundPhases;
+  private readonly transport: AgentTransport;
   private apis: FastifyInstance[] = [];
   private port = 0;
   private readonly log: Logger;
@@ -72,10 +75,11 @@ export class FlCoordinator {
     this.log = options.logger ?? silentLogger;
     this.models = new ModelStore(options.dataDir, options.store);
     this.agents = new AgentApi(this.models, options.store, (run, c, reason) => this.clients.dropClient(run, c, reason));
+    this.transport = options.transport?.(this.agents) ?? new HttpAgentTransport(options.notifyTimeoutMs);
     this.clients = new TrainingClients({
       host: options.host,
       agents: this.agents,
-      notifier: new Notifier(options.notifyTimeoutMs),
+      transport: this.transport,
       ...(options.store ? { store: options.store } : {}),
       emit: (name, payload) => this.emit(name, payload),
       port: () => this.port,
@@ -95,8 +99,10 @@ export class FlCoordinator {
         await app.listen({ host, port });
         port = (app.server.address() as { port: number }).port;
       }
+      await this.transport.start();
     } catch (e) {
       await this.closeApis();
+      await this.transport.stop();
       throw e;
     }
     this.port = port;
@@ -121,6 +127,7 @@ export class FlCoordinator {
     });
     await Promise.all(pending);
     await this.closeApis();
+    await this.transport.stop();
   }
 
   private async closeApis(): Promise<void> {
@@ -133,6 +140,10 @@ export class FlCoordinator {
   startTraining(input: TrainingRequestInput): string {
     if (this.apis.length === 0) throw new Error('FL coordinator is not started');
     const request = normalizeTrainingRequest(input);
+    // A trainer command or directory runs as its own process, with the HTTP client only.
+    if (this.transport.kind === 'rabbitmq' && (request.trainer || Object.keys(request.clientTrainers).length > 0 || request.trainerDir !== undefined)) {
+      throw new Error('trainer commands and --trainer need fl.transport http (over the broker, agents run the built-in trainer)');
+    }
     // Read now: a bad trainer directory is refused before anything is stored or launched.
     const trainerBundle = request.trainerDir === undefined ? undefined : loadTrainerBundle(request.trainerDir);
     const run = new TrainingRun(randomUUID(), request, 0, trainerBundle);
@@ -216,9 +227,10 @@ export class FlCoordinator {
   private async execute(run: TrainingRun): Promise<TrainingSummary> {
     try {
       await this.prepare(run);
+      const channels = await this.transport.openTraining(run);
       // The data, shards and statistics are rebuilt from the same seeds, so the stored models fit them; checked before any sandbox.
       const checkpoint = run.resumed > 0 && this.options.store ? loadCheckpoint(this.options.store, this.models, run.uuid, run.spec) : undefined;
-      await this.clients.provision(run);
+      await this.clients.provision(run, channels);
       await this.collectStatistics(run);
       this.setStatus(run, 'running');
       this.emit('fl_training_started', {
@@ -248,6 +260,7 @@ export class FlCoordinator {
       if (!run.request.keepSandboxes) {
         await Promise.all([...run.clients.values()].map((c) => c.launched?.destroy().catch((e: Error) => this.log.error(`FL: destroying client ${c.id} failed: ${e.message}`))));
       }
+      await this.transport.closeTraining(run);
     }
     const summary = run.summary();
     this.emit('fl_training_finished', { training_uuid: run.uuid, status: run.status, message: run.message, final_accuracy: summary.final_accuracy });
@@ -330,6 +343,8 @@ export class FlCoordinator {
     const run = this.runs.get(uuid);
     if (!run) throw new Error(`no running training ${uuid}`);
     if (run.status !== 'running') throw new Error(`training ${uuid} is ${run.status}: clients join once its rounds run`);
+    // A newcomer would need a broker channel of its own, which only a training's start sets up.
+    if (this.transport.kind === 'rabbitmq') throw new Error('fl join needs fl.transport http');
     return this.clients.join(run, dataPath);
   }
 

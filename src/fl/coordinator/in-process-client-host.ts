@@ -54,6 +54,7 @@ export class InProcessClientHost implements ClientHost {
         hyperparameters: launch.hyperparameters,
         ...(launch.trainer ? { trainer: launch.trainer } : {}),
         ...(dir && launch.trainerBundle ? { fileTrainer: { dir: join(dir, 'trainer'), workDir: join(dir, 'rounds'), timeoutSeconds: launch.trainerBundle.timeoutSeconds } } : {}),
+        ...(launch.broker ? { broker: launch.broker } : {}),
       },
       launch.shard,
       undefined,

@@ -91,6 +91,7 @@ export class SandboxClientHost implements ClientHost {
         hyperparameters: launch.hyperparameters,
         ...(launch.trainer ? { trainer: launch.trainer } : {}),
         ...(launch.trainerBundle ? { fileTrainer: { dir: `${this.workDir}/trainer`, workDir: `${this.workDir}/rounds`, timeoutSeconds: launch.trainerBundle.timeoutSeconds } } : {}),
+        ...(launch.broker ? { broker: launch.broker } : {}),
       };
       await virt.putFiles(sandbox.id, this.workDir, [
         { name: 'config.json', content: Buffer.from(JSON.stringify(config)), mode: 0o600 },

@@ -1,7 +1,7 @@
 // A training's clients: launching their agents (at the start and by `fl join`), reaching them, recording and dropping them.
 import type { FlStore } from '../../database/fl-store.js';
 import type { Logger } from '../../shared/logger.js';
-import type { TrainerCommand } from '../agent/agent-config.js';
+import type { AgentBrokerConfig, TrainerCommand } from '../agent/agent-config.js';
 import type { Notification } from '../agent/notification.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { abortableSleep } from './abortable-sleep.js';
@@ -9,7 +9,7 @@ import { newClientToken, type AgentApi } from './agent-api.js';
 import type { ClientHost } from './client-host.js';
 import type { FlEventName } from './fl-coordinator.js';
 import { checkJoinData, joinClientData } from './join-data.js';
-import type { Notifier } from './notifier.js';
+import type { AgentTransport } from './agent-transport.js';
 import type { PhaseClients } from './round-phases.js';
 import { trainerTimeoutSeconds } from './trainer-bundle.js';
 import type { ClientState, TrainingRun } from './training-run.js';
@@ -17,7 +17,8 @@ import type { ClientState, TrainingRun } from './training-run.js';
 export interface TrainingClientsOptions {
   host: ClientHost;
   agents: AgentApi;
-  notifier: Notifier;
+  /** How notifications reach the agents (HTTP, or the broker). */
+  transport: AgentTransport;
   store?: FlStore;
   emit(name: FlEventName, payload: Record<string, unknown>): void;
   /** The agent API's port, known once the coordinator listens. */
@@ -51,12 +52,12 @@ export class TrainingClients implements PhaseClients {
   }
 
   /** Launches every client of a starting training; one that cannot launch is dropped with the reason. */
-  async provision(run: TrainingRun): Promise<void> {
+  async provision(run: TrainingRun, channels: Map<string, AgentBrokerConfig>): Promise<void> {
     let index = 0;
     await Promise.all([...run.clients.values()].map(async (c) => {
       const i = index++;
       try {
-        await this.launch(run, c, run.request.clientTrainers[i]);
+        await this.launch(run, c, run.request.clientTrainers[i], channels.get(c.id));
       } catch (e) {
         if (run.abort.signal.aborted) return;
         this.dropClient(run, c, `launch failed: ${(e as Error).message}`);
@@ -66,7 +67,7 @@ export class TrainingClients implements PhaseClients {
   }
 
   /** One client's sandbox (or in-process agent), with the training's hyperparameters and trainer. */
-  private async launch(run: TrainingRun, c: ClientState, clientTrainer?: TrainerCommand): Promise<void> {
+  private async launch(run: TrainingRun, c: ClientState, clientTrainer?: TrainerCommand, broker?: AgentBrokerConfig): Promise<void> {
     const r = run.request;
     const trainer = clientTrainer ?? r.trainer;
     const launched = await this.options.host.launch({
@@ -76,6 +77,7 @@ export class TrainingClients implements PhaseClients {
       shard: c.shard,
       ...(c.testShard ? { testShard: c.testShard } : {}),
       coordinatorUrl: this.options.host.coordinatorUrl(this.options.port()),
+      ...(broker ? { broker } : {}),
       hyperparameters: { epochs: r.localEpochs, learningRate: r.learningRate, batchSize: r.batchSize, mu: r.mu, seed: r.seed },
       ...(trainer ? { trainer } : {}),
       ...(run.trainerBundle ? { trainerBundle: { bundle: run.trainerBundle, timeoutSeconds: trainerTimeoutSeconds(r.roundTimeoutSeconds) } } : {}),
@@ -132,7 +134,7 @@ export class TrainingClients implements PhaseClients {
   /** Sends a notification; a client that cannot be reached is dropped (unless `dropOnFailure` is false). */
   async notify(run: TrainingRun, c: ClientState, n: Notification, dropOnFailure = true): Promise<boolean> {
     if (!c.launched) return false;
-    const outcome = await this.options.notifier.send(c.launched.agentUrl, c.token, n, run.abort.signal);
+    const outcome = await this.options.transport.notify(run, c, n, run.abort.signal);
     if (outcome.delivered) return true;
     if (dropOnFailure && !run.abort.signal.aborted) this.dropClient(run, c, outcome.reason);
     return false;

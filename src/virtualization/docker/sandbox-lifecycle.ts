@@ -123,7 +123,7 @@ export class SandboxLifecycle {
         port,
         imageSha256: info.Image.replace(/^sha256:/, ''),
         labels: info.Config.Labels ?? {},
-        ipAddress: info.NetworkSettings.Networks[this.settings.networkName]?.IPAddress || undefined,
+        ...bridgeEndpoint(info.NetworkSettings.Networks[this.settings.networkName]?.IPAddress),
       };
     } catch (error) {
       if (containerId !== undefined) await this.destroy(containerId).catch((e) => this.options.logger.warn(`cleanup of ${containerId!.slice(0, 12)} failed: ${describe(e)}`));
@@ -170,7 +170,7 @@ export class SandboxLifecycle {
       port: Number(c.Labels[PORT_LABEL] ?? c.Ports.find((p) => p.PrivatePort === 22)?.PublicPort ?? 0),
       imageSha256: c.ImageID.replace(/^sha256:/, ''),
       labels: c.Labels,
-      ipAddress: c.NetworkSettings?.Networks?.[this.settings.networkName]?.IPAddress || undefined,
+      ...bridgeEndpoint(c.NetworkSettings?.Networks?.[this.settings.networkName]?.IPAddress),
     }));
   }
 
@@ -246,4 +246,9 @@ export class SandboxLifecycle {
     if (port !== undefined) this.options.ports.release(port);
     this.sandboxPorts.delete(id);
   }
+}
+
+/** The sandbox's bridge address, and its sshd there (port 22, no docker-proxy in between): what a forwarder pipes to. */
+function bridgeEndpoint(ipAddress: string | undefined): Pick<Sandbox, 'ipAddress' | 'sshEndpoint'> {
+  return ipAddress ? { ipAddress, sshEndpoint: { host: ipAddress, port: 22 } } : {};
 }

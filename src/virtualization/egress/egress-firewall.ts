@@ -29,6 +29,8 @@ export interface EgressFirewallOptions {
   policy: EgressPolicy;
   /** FL coordinator port on the gateway, when FL is on. */
   flPort?: number;
+  /** The broker's port on the gateway, when FL agents go through it. */
+  flBrokerPort?: number;
   logger?: Logger;
   /** Default: the `iptables` binary with `-w` (waits for the xtables lock instead of failing). */
   exec?: IptablesExec;
@@ -156,6 +158,7 @@ export class EgressFirewall {
       hostAddresses: (this.options.hostAddresses ?? localIpv4Addresses)(),
       resolvers: (this.options.resolvers ?? hostEngineResolvers)(),
       flPort: this.options.flPort,
+      flBrokerPort: this.options.flBrokerPort,
     });
     await this.requireDockerUser();
     try {

@@ -36,6 +36,8 @@ export interface EgressRuleInput {
   resolvers: readonly string[];
   /** FL coordinator port on the gateway, open to every sandbox (the agent API authenticates each request). */
   flPort?: number;
+  /** The broker's port on the gateway for FL agents (`fl.transport: rabbitmq`), open to every sandbox (the broker authenticates). */
+  flBrokerPort?: number;
 }
 
 export interface EgressRuleSet {
@@ -90,9 +92,8 @@ export function buildEgressRules(input: EgressRuleInput): EgressRuleSet {
   if (policy.mode === 'open') return { rules: [], jumps: [] };
   if (!IFNAME.test(network.bridge)) throw new RangeError(`invalid bridge name ${JSON.stringify(network.bridge)}`);
   for (const name of [chains.forward, chains.input]) if (!CHAIN.test(name)) throw new RangeError(`invalid chain name ${JSON.stringify(name)}`);
-  if (input.flPort !== undefined && !(Number.isInteger(input.flPort) && input.flPort >= 1 && input.flPort <= 65535)) {
-    throw new RangeError(`invalid FL port ${input.flPort}`);
-  }
+  const flPorts = unique([input.flPort, input.flBrokerPort].filter((p) => p !== undefined).map(String));
+  for (const p of flPorts) if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new RangeError(`invalid FL port ${p}`);
   const hostAddresses = unique(input.hostAddresses.filter((a) => isIPv4(a)).map(cidr));
   const gateway = cidr(network.gateway);
   const resolvers = policy.mode === 'internet' ? unique(input.resolvers.filter((a) => isIPv4(a)).map(cidr)) : [];
@@ -108,12 +109,12 @@ export function buildEgressRules(input: EgressRuleInput): EgressRuleSet {
     ...policy.allow.map((a) => ['-d', cidr(a), ...RETURN]),
     ...(policy.mode === 'internet' ? NON_PUBLIC_IPV4.map((d) => ['-d', d, ...REJECT]) : [REJECT]),
   ];
-  // To the host itself: replies, a resolver that lives on the host, the FL coordinator; nothing else, whatever allow says.
+  // To the host itself: replies, a resolver that lives on the host, the FL coordinator and broker; nothing else, whatever allow says.
   const local = new Set([...hostAddresses, gateway]);
   const toHost: string[][] = [
     [...REPLIES, ...RETURN],
     ...resolvers.filter((r) => local.has(r)).flatMap(dns),
-    ...(input.flPort === undefined ? [] : [['-d', gateway, '-p', 'tcp', '-m', 'tcp', '--dport', String(input.flPort), ...RETURN]]),
+    ...flPorts.map((p) => ['-d', gateway, '-p', 'tcp', '-m', 'tcp', '--dport', p, ...RETURN]),
     REJECT,
   ];
   return {

@@ -64,6 +64,14 @@ describe('config loader', () => {
     ]);
   });
 
+  it('needs fl.rabbitmq.url when FL agents go through the broker', () => {
+    assert.deepEqual(problemsOf('fl:\n  transport: rabbitmq\n'), ['fl.rabbitmq.url: must be an amqp:// or amqps:// URL when fl.transport is rabbitmq, got null']);
+  });
+
+  it('refuses an FL broker URL that is not amqp:// or amqps://', () => {
+    assert.deepEqual(problemsOf('fl:\n  rabbitmq:\n    agent_url: "http://10.0.0.1:5672/"\n'), ['fl.rabbitmq.agent_url: must be an amqp:// or amqps:// URL, or null, got "http://10.0.0.1:5672/"']);
+  });
+
   it('refuses an allowed origin that is not exactly "scheme://host[:port]"', () => {
     assert.deepEqual(problemsOf('web_server:\n  allowed_origins: ["https://ok.example", "https://a.example/"]\n'), [
       'web_server.allowed_origins[1]: must be an origin "scheme://host[:port]" as browsers send it (http or https, no path), got "https://a.example/"',

@@ -89,6 +89,20 @@ describe('buildEgressRules', () => {
     }
   });
 
+  it('opens the FL broker port on the gateway beside the coordinator port, and nothing else of the host', () => {
+    const inputChain = lines(buildEgressRules(input({ mode: 'none' }, { flPort: 6160, flBrokerPort: 5672 })), IN);
+    assert.deepEqual(inputChain, [
+      '-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
+      '-d 10.231.7.1/32 -p tcp -m tcp --dport 6160 -j RETURN',
+      '-d 10.231.7.1/32 -p tcp -m tcp --dport 5672 -j RETURN',
+      REJECT,
+    ]);
+  });
+
+  it('refuses an FL broker port that is not a port number', () => {
+    assert.throws(() => buildEgressRules(input({}, { flBrokerPort: 70000 })), /invalid FL port 70000/);
+  });
+
   it('lets DNS reach a resolver on the host itself through the input chain', () => {
     const inputChain = lines(buildEgressRules(input({}, { resolvers: ['192.0.2.2', '10.255.255.53'] })), IN);
     assert.deepEqual(inputChain, [

@@ -1,0 +1,41 @@
+// The keys of port forwarding (`port_forwarding.mode`, `max_connections`) and of the swarm registry (`swarm.registry`).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, parseConfig } from '../../../src/daemon/config/config-loader.js';
+
+function problemsOf(yaml: string): string[] {
+  try {
+    parseConfig(yaml, {}, '/etc/anweddol');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('port forwarding and registry configuration', () => {
+  it('forwards only ports on other hosts, with 32 connections per forwarder, and has no registry by default', () => {
+    const config = parseConfig('', {}, '/etc/anweddol');
+    assert.equal(config.port_forwarding.mode, 'auto');
+    assert.equal(config.port_forwarding.max_connections, 32);
+    assert.equal(config.swarm.registry, null);
+  });
+
+  it('accepts forwarder mode and a registry at host:port', () => {
+    const config = parseConfig('port_forwarding:\n  mode: forwarder\nswarm:\n  registry: 10.240.0.1:5000\n', {}, '/etc/anweddol');
+    assert.equal(config.port_forwarding.mode, 'forwarder');
+    assert.equal(config.swarm.registry, '10.240.0.1:5000');
+  });
+
+  it('refuses an unknown forwarding mode, naming the key and the choices', () => {
+    assert.match(problemsOf('port_forwarding:\n  mode: docker\n')[0]!, /^port_forwarding\.mode: .*auto or forwarder/);
+  });
+
+  it('refuses a forwarder connection cap below 1', () => {
+    assert.match(problemsOf('port_forwarding:\n  max_connections: 0\n')[0]!, /^port_forwarding\.max_connections: /);
+  });
+
+  it('refuses a registry given as a URL rather than host:port', () => {
+    assert.match(problemsOf('swarm:\n  registry: http://10.240.0.1:5000/\n')[0]!, /^swarm\.registry: .*host:port/);
+  });
+});

@@ -13,7 +13,10 @@ export async function runTraining(host: ClientHost, request: TrainingRequestInpu
   await coordinator.start();
   try {
     const s = await coordinator.waitForTraining(coordinator.startTraining(request));
-    if (s.status !== 'finished') throw new Error(`training ${s.status}: ${s.message}`);
+    if (s.status !== 'finished') {
+      const dropped = s.clients.filter((c) => c.drop_reason).map((c) => `${c.client_id}: ${c.drop_reason}`);
+      throw new Error(`training ${s.status}: ${s.message}${dropped.length > 0 ? ` (${dropped.join('; ')})` : ''}`);
+    }
     return s;
   } finally {
     await coordinator.stop();

@@ -14,7 +14,7 @@ cache=${ANWEDDOL_CACHE_DIR:-$repo/.cache}
 mirror=${ANWEDDOL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 image_repo=${ANWEDDOL_IMAGE_REPO:-anweddol/sandbox}
 suite=bookworm
-packages=(openssh-server sudo nodejs python3 ca-certificates procps iproute2)
+packages=(openssh-server sudo nodejs python3 python3-numpy ca-certificates procps iproute2)
 # Bump when the rootfs steps below change in a way the package list does not show.
 rootfs_recipe_version=1
 

@@ -1,4 +1,4 @@
-// Plugs the FL coordinator into the daemon: agent API, SQLite state, server events, admin methods fl.train/status/export/client_updates/resume/cancel.
+// Plugs the FL coordinator into the daemon: agent API, SQLite state, server events, admin methods fl.train/status/join/export/client_updates/resume/cancel.
 import type { DaemonExtension } from './daemon-context.js';
 import { AdminError } from './admin-channel.js';
 import { FlStore } from '../database/fl-store.js';
@@ -105,6 +105,16 @@ export const flDaemonExtension: DaemonExtension = async ({ config, server, datab
   admin.register('fl.cancel', async (params) => {
     const id = needId('fl.cancel', params);
     return controlled(() => coordinator.cancel(id));
+  });
+
+  admin.register('fl.join', async (params) => {
+    const id = needId('fl.join', params);
+    if (params.data !== undefined && typeof params.data !== 'string') throw new AdminError('fl.join data must be a file path');
+    try {
+      return { training_uuid: id, client_id: await coordinator.joinTraining(id, params.data as string | undefined) };
+    } catch (e) {
+      throw new AdminError((e as Error).message);
+    }
   });
 
   /** A model file as the admin channel carries it. */

@@ -17,6 +17,23 @@ export interface TrainingRecord {
   finalAccuracy: number | null;
   /** How many times the training resumed after an interruption. */
   resumed: number;
+  /** Updates refused because their round had closed (over-selected stragglers), over every run of the training. */
+  lateUpdatesDiscarded: number;
+}
+
+/** A client left out of a round's aggregate, and why (its trainer failed, its sandbox ended, it was silent). */
+export interface LeftOutClient {
+  clientId: string;
+  reason: string;
+}
+
+/** A round's held-out result and who was not in its aggregate. */
+export interface RoundResult {
+  accuracy: number;
+  loss: number;
+  dropped?: LeftOutClient[];
+  /** Over-selected clients whose update came after the round closed. */
+  late?: string[];
 }
 
 export interface RoundRecord {
@@ -29,6 +46,8 @@ export interface RoundRecord {
   clients: number;
   startedAt: number;
   finishedAt: number | null;
+  dropped: LeftOutClient[];
+  late: string[];
 }
 
 export interface ClientRecord {
@@ -100,6 +119,10 @@ const MIGRATIONS = [
   // What a resumed training needs to start again (the request as given, data by path), and how often it resumed.
   `ALTER TABLE fl_trainings ADD COLUMN request_json TEXT;
   ALTER TABLE fl_trainings ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0;`,
+  // Who each round left out, and the late updates, outlive the daemon (`fl status` after a restart).
+  `ALTER TABLE fl_rounds ADD COLUMN dropped_json TEXT;
+  ALTER TABLE fl_rounds ADD COLUMN late_json TEXT;
+  ALTER TABLE fl_trainings ADD COLUMN late_updates_discarded INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export class FlStore {
@@ -121,8 +144,9 @@ export class FlStore {
       // A round cut short by a crash is started again by the resumed training: its row is replaced, never doubled.
       insertRound: db.prepare(`INSERT INTO fl_rounds (training_uuid, round, global_model_uuid, model_path, clients, started_at) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (training_uuid, round) DO UPDATE SET global_model_uuid = excluded.global_model_uuid, model_path = excluded.model_path,
-        clients = excluded.clients, started_at = excluded.started_at, accuracy = NULL, loss = NULL, finished_at = NULL`),
-      finishRound: db.prepare('UPDATE fl_rounds SET accuracy = ?, loss = ?, finished_at = ? WHERE training_uuid = ? AND round = ?'),
+        clients = excluded.clients, started_at = excluded.started_at, accuracy = NULL, loss = NULL, finished_at = NULL, dropped_json = NULL, late_json = NULL`),
+      finishRound: db.prepare('UPDATE fl_rounds SET accuracy = ?, loss = ?, finished_at = ?, dropped_json = ?, late_json = ? WHERE training_uuid = ? AND round = ?'),
+      countLateUpdate: db.prepare('UPDATE fl_trainings SET late_updates_discarded = late_updates_discarded + 1 WHERE uuid = ?'),
       rounds: db.prepare('SELECT * FROM fl_rounds WHERE training_uuid = ? ORDER BY round'),
       roundByModel: db.prepare('SELECT * FROM fl_rounds WHERE global_model_uuid = ?'),
       insertParticipation: db.prepare(`INSERT OR REPLACE INTO fl_participation (training_uuid, round, client_id, phase, sample_size, metrics_json, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
@@ -134,13 +158,15 @@ export class FlStore {
       interrupted: db.prepare(`SELECT uuid FROM fl_trainings WHERE status = 'interrupted' ORDER BY created_at`).pluck(),
     };
     // The round's result and the optimizer moments it produced land together: a crash leaves both at the previous round.
-    this.completeRound = db.transaction((trainingUuid: string, round: number, accuracy: number, loss: number, state: Uint8Array | null, now: number) => {
-      this.s.finishRound.run(accuracy, loss, now, trainingUuid, round);
+    this.completeRound = db.transaction((trainingUuid: string, round: number, result: RoundResult, state: Uint8Array | null, now: number) => {
+      const dropped = result.dropped?.length ? JSON.stringify(result.dropped) : null;
+      const late = result.late?.length ? JSON.stringify(result.late) : null;
+      this.s.finishRound.run(result.accuracy, result.loss, now, dropped, late, trainingUuid, round);
       if (state) this.saveOptimizerState(trainingUuid, round, state);
     });
   }
 
-  private readonly completeRound: (trainingUuid: string, round: number, accuracy: number, loss: number, state: Uint8Array | null, now: number) => void;
+  private readonly completeRound: (trainingUuid: string, round: number, result: RoundResult, state: Uint8Array | null, now: number) => void;
 
   /** `request` is the training request as given, stored only when it can be replayed (data by path). */
   createTraining(uuid: string, config: Record<string, unknown>, now = Date.now(), request: Record<string, unknown> | null = null): void {
@@ -201,9 +227,14 @@ export class FlStore {
     this.s.insertRound.run(r.trainingUuid, r.round, r.globalModelUuid, r.modelPath, r.clients, now);
   }
 
-  /** Records a round's held-out result and, in the same transaction, the server optimizer's state after it (if any). */
-  finishRound(trainingUuid: string, round: number, accuracy: number, loss: number, optimizerState: Uint8Array | null = null, now = Date.now()): void {
-    this.completeRound(trainingUuid, round, accuracy, loss, optimizerState, now);
+  /** Records a round's held-out result and who it left out and, in the same transaction, the server optimizer's state after it (if any). */
+  finishRound(trainingUuid: string, round: number, result: RoundResult, optimizerState: Uint8Array | null = null, now = Date.now()): void {
+    this.completeRound(trainingUuid, round, result, optimizerState, now);
+  }
+
+  /** One more update refused because its round had closed. */
+  countLateUpdate(trainingUuid: string): void {
+    this.s.countLateUpdate.run(trainingUuid);
   }
 
   rounds(trainingUuid: string): RoundRecord[] {
@@ -251,6 +282,7 @@ function toTraining(r: Record<string, unknown>): TrainingRecord {
     finishedAt: r.finished_at as number | null,
     finalAccuracy: r.final_accuracy as number | null,
     resumed: (r.resumed as number | undefined) ?? 0,
+    lateUpdatesDiscarded: (r.late_updates_discarded as number | undefined) ?? 0,
   };
 }
 
@@ -265,5 +297,7 @@ function toRound(r: Record<string, unknown>): RoundRecord {
     clients: r.clients as number,
     startedAt: r.started_at as number,
     finishedAt: r.finished_at as number | null,
+    dropped: r.dropped_json ? (JSON.parse(r.dropped_json as string) as LeftOutClient[]) : [],
+    late: r.late_json ? (JSON.parse(r.late_json as string) as string[]) : [],
   };
 }

@@ -37,6 +37,8 @@ export interface FlSandboxMark {
   training_uuid: string;
   /** The training's client id (`client-1` …), not a network client. */
   client_id: string;
+  /** The sandbox's deadline, the training's (Unix seconds, as CREATE's `expires_at`); null without one. */
+  expires_at: number | null;
 }
 
 /** What `container_started` and `created_container` carry about a new sandbox. */

@@ -28,6 +28,27 @@ export function dockerHost(): string {
   return host;
 }
 
+let ownImage: string | undefined;
+
+/**
+ * This checkout's sandbox image, under a tag of its own. `iso/build.sh` (quick when its recipe is built) tags it `latest`
+ * and its recipe hash, but other checkouts on the same dockerd retag `latest` to theirs and remove older recipes' tags
+ * (the image goes with its last tag): a test whose sandboxes need this checkout's FL agent uses `anweddol/sandbox-pinned:<id>`,
+ * a repository no build prunes.
+ */
+export function ownSandboxImage(): string {
+  if (ownImage !== undefined) return ownImage;
+  const id = execFileSync('bash', [join(REPO, 'iso/build.sh')], {
+    encoding: 'utf8',
+    env: { ...process.env, DOCKER_HOST: dockerHost(), DOCKER_API_VERSION: '1.41' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).trim().split('\n').at(-1)!;
+  const pinned = `anweddol/sandbox-pinned:${id.replace('sha256:', '').slice(0, 16)}`;
+  docker(['tag', id, pinned]);
+  ownImage = pinned;
+  return pinned;
+}
+
 /** The docker CLI against a given daemon (API pinned to what Debian's dockerd speaks). */
 export function docker(args: string[], host = dockerHost()): string {
   return execFileSync('docker', args, {
@@ -35,6 +56,11 @@ export function docker(args: string[], host = dockerHost()): string {
     env: { ...process.env, DOCKER_HOST: host, DOCKER_API_VERSION: '1.41' },
     stdio: ['ignore', 'pipe', 'pipe'],
   }).trim();
+}
+
+/** Removes a sandbox network; one already gone (a backend removes its own at close when empty) is fine. */
+export function removeNetwork(name: string, host = dockerHost()): void {
+  if (docker(['network', 'ls', '-q', '--filter', `name=^${name}$`], host) !== '') docker(['network', 'rm', name], host);
 }
 
 /** A server id unique to one test file run, so files running in parallel never see each other's sandboxes. */

@@ -17,6 +17,7 @@ import { DIGITS } from '../helpers/digits-files.js';
 import { brokerTransports, type BrokerTransports } from '../helpers/fl-broker.js';
 import { MemoryLogger } from '../helpers/memory-logger.js';
 import { startRabbitmqBroker, type RabbitmqBroker } from '../helpers/rabbitmq-broker.js';
+import { NODE_TRAINER } from '../helpers/trainer-dirs.js';
 
 const BASE = { clients: 3, rounds: 2, dataset: DIGITS, localEpochs: 1, seed: 11, roundTimeoutSeconds: 20, readyTimeoutSeconds: 20 };
 
@@ -115,6 +116,12 @@ describe('FL agents over a real broker (in-process agents)', () => {
   it('refuses a trainer command: it would run outside the broker channel', async () => {
     await withCoordinator({ host: new InProcessClientHost(), transport: brokerTransports(broker, '127.0.0.1').factory }, async (c) => {
       assert.throws(() => c.startTraining({ ...BASE, trainer: { executor: 'python3', script: 'train.py', timeoutSeconds: 5 } }), /fl\.transport http/);
+    });
+  });
+
+  it('refuses a --trainer directory: its trainer reports failures over HTTP', async () => {
+    await withCoordinator({ host: new InProcessClientHost(), transport: brokerTransports(broker, '127.0.0.1').factory }, async (c) => {
+      assert.throws(() => c.startTraining({ ...BASE, trainerDir: NODE_TRAINER }), /--trainer need fl\.transport http/);
     });
   });
 

@@ -1,7 +1,8 @@
 // `anweddol-server fl train|status|export` against a real daemon, real dockerd and the real sandbox image.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeModelFile } from '../../src/fl/model/model-file.js';
@@ -104,5 +105,23 @@ describe('fl commands against the daemon', { skip: dockerHost?.startsWith('unix:
     const run = await cli('fl', 'train', '--clients', '2', '--rounds', '1', '--dataset', DIGITS, '--strategy', 'fedadam', '--server-momentum', '0.9');
     assert.equal(run.code, 1);
     assert.match(run.stderr.trim(), /server-momentum applies to fedavgm, not to fedadam$/);
+  });
+
+  it('fl train --trainer refuses a directory holding a symbolic link, in one line naming it, before any sandbox', async () => {
+    const trainer = mkdtempSync(join(tmpdir(), 'fl-cli-trainer-'));
+    try {
+      symlinkSync('/etc/passwd', join(trainer, 'train'));
+      const run = await cli('fl', 'train', '--clients', '2', '--rounds', '1', '--dataset', DIGITS, '--trainer', trainer);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr.trim(), /^error: trainer: .*\/train is a symbolic link \(links are refused: copy the file in\)$/);
+    } finally {
+      rmSync(trainer, { recursive: true, force: true });
+    }
+  });
+
+  it('fl join refuses a training that is not running, in one line', async () => {
+    const run = await cli('fl', 'join', '00000000-0000-4000-8000-000000000000');
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.trim(), 'error: no running training 00000000-0000-4000-8000-000000000000');
   });
 });

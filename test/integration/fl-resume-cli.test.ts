@@ -122,7 +122,7 @@ describe('FL trainings across daemon restarts', { skip: dockerHost?.startsWith('
     // The dead daemon's sandboxes were reconciled away; the resumed run's own are gone with it.
     for (const old of sandboxes) assert.equal(docker(['ps', '-aq', '--filter', `id=${old}`]), '', `sandbox ${old} survived the restart`);
     // The training reports finished as its teardown starts; its sandboxes must be gone shortly after.
-    await until('the resumed run\'s sandboxes to be removed', () => (flContainers(id).length === 0 ? true : undefined), 30_000);
+    await until('the resumed run\'s sandboxes to be removed', () => (flContainers(id).length === 0 ? true : undefined), 60_000);
     const reference = await inProcessAccuracies();
     t.diagnostic(`sandboxed, killed after round 3: ${s.rounds.map((r) => (r.accuracy * 100).toFixed(2)).join(' ')}`);
     t.diagnostic(`in-process, uninterrupted:      ${reference.map((a) => (a * 100).toFixed(2)).join(' ')}`);

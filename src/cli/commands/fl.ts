@@ -1,4 +1,4 @@
-// `fl train|status|export|resume|cancel`: federated-learning trainings run by the daemon's coordinator (admin channel).
+// `fl train|status|join|export|resume|cancel`: federated-learning trainings run by the daemon's coordinator (admin channel).
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -29,8 +29,12 @@ interface TrainOptions extends CommonOptions {
   targetAccuracy?: string;
   patience?: string;
   startWhen?: string;
+  fraction?: string;
+  overselect?: string;
+  deadline?: string;
   seed: string;
   keep?: boolean;
+  trainer?: string;
 }
 
 /** Optional numeric flags → request fields; absent flags stay absent so the coordinator applies the strategy's defaults. */
@@ -43,6 +47,9 @@ const OPTIONAL_NUMBERS: Array<[keyof TrainOptions, string, string, boolean]> = [
   ['targetAccuracy', '--target-accuracy', 'targetAccuracy', false],
   ['patience', '--patience', 'patience', true],
   ['startWhen', '--start-when', 'startWhen', true],
+  ['fraction', '--fraction', 'fraction', false],
+  ['overselect', '--overselect', 'overselect', false],
+  ['deadline', '--deadline', 'deadlineSeconds', false],
 ];
 
 interface ExportOptions extends CommonOptions {
@@ -94,7 +101,7 @@ function roundsData(s: TrainingSummary) {
 }
 
 export const registerFl: CommandRegistrar = (program: Command, ctx) => {
-  const fl = program.command('fl').summary('federated learning in sandboxes (train, status, export, resume, cancel)');
+  const fl = program.command('fl').summary('federated learning in sandboxes (train, status, join, export, resume, cancel)');
 
   const train = fl
     .command('train')
@@ -110,6 +117,7 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
     .option('--lr <x>', 'learning rate', '0.1')
     .option('--min-clients <n>', 'clients needed to start and to aggregate a round (default: --clients)')
     .option('--round-timeout <s>', 'seconds a round waits for updates before dropping the silent clients', '60')
+    .option('--deadline <s>', 'seconds the training may run (from its start or resume): its sandboxes\' lifetime, destroyed then (default: 180 + 60 + 2·(rounds+1)·round-timeout)')
     .option('--mu <x>', 'FedProx proximal coefficient (0 = FedAvg)', '0')
     .option('--strategy <name>', 'fedavg, fedprox, fedavgm, fedadam, fedyogi or fedadagrad (default: fedprox with --mu > 0, else fedavg)')
     .option('--server-lr <x>', 'server learning rate η (fedavgm 1, fedadam 0.1, fedyogi 0.01, fedadagrad 0.1)')
@@ -120,7 +128,10 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
     .option('--target-accuracy <x>', 'end the training once the held-out accuracy reaches x (0..1]')
     .option('--patience <n>', 'end the training after n rounds without a new best accuracy')
     .option('--start-when <n>', 'start the rounds once n clients are ready (default: all, or the ready timeout); the others are dropped')
-    .option('--seed <n>', 'seed of the data split, shards and initial model', '0')
+    .option('--fraction <c>', 'fraction C of the clients a round aggregates, sampled per round with the seed (0..1], default 1)')
+    .option('--overselect <f>', 'ask ceil(f·K) clients, aggregate the first K updates; later ones are discarded and counted (default 1)')
+    .option('--seed <n>', 'seed of the data split, shards, initial model and client sampling', '0')
+    .option('--trainer <dir>', 'user trainer directory (with an executable train) copied into each client sandbox; see README "User trainers"')
     .option('--keep', 'keep the client sandboxes after the training');
   describeCommand(train, {
     description: [
@@ -161,6 +172,7 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
       ...Object.fromEntries(OPTIONAL_NUMBERS.filter(([key]) => options[key] !== undefined).map(([key, flag, field, integer]) => [field, num(options[key] as string, flag, integer)])),
       seed: num(options.seed, '--seed'),
       keepSandboxes: options.keep === true,
+      ...(options.trainer !== undefined ? { trainerDir: resolve(options.trainer) } : {}),
     };
     // On a terminal: a bar (rounds, accuracy, ETA) with the other events above it; elsewhere one line per event.
     const bar = wantsProgressBar(options.json === true) ? new ProgressBar('rounds |{bar}| {value}/{total} · accuracy {accuracy} · ETA {eta_formatted}', Number(params.rounds), { accuracy: '—' }) : undefined;
@@ -197,8 +209,9 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
       data: s as unknown as Record<string, unknown>,
       lines: [
         `training ${s.training_uuid}: ${s.status}${s.message ? ` (${s.message})` : ''}, accuracy ${pct(s.final_accuracy)}, resumed ${s.resumed} time(s)`,
-        ...s.rounds.map((r) => `  round ${r.round}: accuracy ${pct(r.accuracy)} loss ${r.loss.toFixed(4)} clients ${r.clients}`),
+        ...s.rounds.map((r) => `  round ${r.round}: accuracy ${pct(r.accuracy)} loss ${r.loss.toFixed(4)} clients ${r.clients}${(r.dropped ?? []).map((d) => `; ${d.client_id} left out (${d.reason})`).join('')}${r.late ? `; late (discarded): ${r.late.join(', ')}` : ''}`),
         ...s.clients.map((c) => `  ${c.client_id}: ${c.status}${c.drop_reason ? ` (${c.drop_reason})` : ''}`),
+        ...(s.late_updates_discarded ? [`  late updates discarded: ${s.late_updates_discarded}`] : []),
       ],
     };
   });
@@ -221,6 +234,24 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
   runCommand<CommonOptions>(cancel, async (options, _output, args) => {
     const s = (await call(options, ctx, 'fl.cancel', { id: args[0] })) as TrainingSummary;
     return { message: `training ${s.training_uuid} ${s.status} after ${s.rounds.length} round(s)`, data: { training_uuid: s.training_uuid, status: s.status, rounds: roundsData(s) } };
+  });
+
+  const join = fl.command('join').summary('add a client sandbox to a running training').argument('<id>', 'training uuid')
+    .option('--data <file>', 'the new client\'s own CSV (default: a seeded sample of the training\'s data set; required with --client-data)');
+  describeCommand(join, {
+    description: [
+      'Provisions one more client sandbox for a running training and waits until it is ready. It takes part',
+      'from the next round, starting from that round\'s global model. Its data file must have the training\'s feature columns.',
+      'On a --client-data training without --test-data it holds out the test fraction of its file, as the others do. A resumed',
+      'training does not relaunch joined clients (they are recorded as dropped): join them again.',
+    ].join('\n'),
+    examples: ['anweddol-server fl join 1b4e28ba-2fa1-11d2-883f-0016d3cca427 --data site-5.csv'],
+  });
+  runCommand<CommonOptions & { data?: string }>(join, async (options, _output, args) => {
+    const params: Record<string, unknown> = { id: args[0] };
+    if (options.data !== undefined) params.data = resolve(options.data);
+    const r = (await call(options, ctx, 'fl.join', params)) as { training_uuid: string; client_id: string };
+    return { message: `${r.client_id} joined training ${r.training_uuid}`, data: r };
   });
 
   const exp = fl.command('export').summary('write a global model (safetensors) to a file').argument('<id>', 'training uuid')

@@ -9,6 +9,16 @@ export interface TrainerCommand {
   timeoutSeconds: number;
 }
 
+/** A user trainer directory copied into the sandbox: its `train` program follows the file protocol (README, "Trainer protocol"). */
+export interface FileTrainerConfig {
+  /** Holds the executable `train`. */
+  dir: string;
+  /** Scratch folder for the model files of a round. */
+  workDir: string;
+  /** Kill the trainer after this many seconds (below the round deadline, so the failure is reported in time). */
+  timeoutSeconds: number;
+}
+
 export interface AgentHyperparameters {
   epochs: number;
   learningRate: number;
@@ -44,10 +54,19 @@ export interface AgentConfig {
   /** The client's own held-out rows (per-client data without a shared test set): test rounds evaluate on them. */
   testDataPath?: string;
   hyperparameters: AgentHyperparameters;
-  /** External trainer; absent = the built-in trainer. */
+  /** External trainer speaking the coordinator API itself; absent = the built-in trainer. */
   trainer?: TrainerCommand;
+  /** User trainer directory (file protocol); takes precedence over `trainer`. */
+  fileTrainer?: FileTrainerConfig;
   /** Present: notifications and uploads go through the broker, and the agent listens on no port. */
   broker?: AgentBrokerConfig;
+}
+
+/** Which trainer an agent runs: a user trainer directory (`file`), an external command, or the built-in one. */
+export type AgentTrainerKind = 'file' | 'external' | 'builtin';
+
+export function agentTrainerKind(config: Pick<AgentConfig, 'fileTrainer' | 'trainer'>): AgentTrainerKind {
+  return config.fileTrainer ? 'file' : config.trainer ? 'external' : 'builtin';
 }
 
 export function validateAgentConfig(value: unknown): AgentConfig {
@@ -72,6 +91,10 @@ export function validateAgentConfig(value: unknown): AgentConfig {
     const t = c.trainer;
     if (typeof t.executor !== 'string' || typeof t.script !== 'string' || !(t.timeoutSeconds > 0)) fail('trainer needs executor, script and timeoutSeconds > 0');
   }
+  if (c.fileTrainer !== undefined) {
+    const t = c.fileTrainer;
+    if (typeof t.dir !== 'string' || typeof t.workDir !== 'string' || !(t.timeoutSeconds > 0)) fail('fileTrainer needs dir, workDir and timeoutSeconds > 0');
+  }
   if (c.broker !== undefined) {
     const b = c.broker;
     if (typeof b !== 'object' || b === null) return fail('broker must be an object');
@@ -79,6 +102,7 @@ export function validateAgentConfig(value: unknown): AgentConfig {
     if (!/^amqps?:\/\//.test(b.url)) fail('broker.url must be an amqp:// or amqps:// URL');
     if (b.userId !== undefined && (typeof b.userId !== 'string' || b.userId === '')) fail('broker.userId must be a non-empty string');
     if (c.trainer !== undefined) fail('an external trainer cannot be used with the broker channel');
+    if (c.fileTrainer !== undefined) fail('a user trainer cannot be used with the broker channel');
   }
   return c as AgentConfig;
 }

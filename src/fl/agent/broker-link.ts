@@ -1,7 +1,7 @@
 // The agent's broker channel: consumes its own notification queue and publishes uploads to the training's exchange.
 import { connect, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import type { FeatureStatistics } from '../data/standardizer.js';
-import type { AgentBrokerConfig } from './agent-config.js';
+import type { AgentBrokerConfig, AgentTrainerKind } from './agent-config.js';
 import { decodeNotificationMessage, encodeUploadMessage, type UploadKind } from './broker-wire.js';
 import { metricsBody, updateFields, type CoordinatorChannel, type Metrics, type ModelUpdate } from './coordinator-client.js';
 
@@ -90,8 +90,8 @@ export class BrokerLink implements CoordinatorChannel {
     return this.publish('metrics', modelUuid, Buffer.from(metricsBody(this.owner, round, metrics)));
   }
 
-  postStatistics(trainingUuid: string, stats: FeatureStatistics): Promise<void> {
-    return this.publish('statistics', trainingUuid, Buffer.from(JSON.stringify({ owner: this.owner, ...stats })));
+  postStatistics(trainingUuid: string, stats: FeatureStatistics, trainer: AgentTrainerKind): Promise<void> {
+    return this.publish('statistics', trainingUuid, Buffer.from(JSON.stringify({ owner: this.owner, trainer, ...stats })));
   }
 
   /** Resolves once the broker took the message (a full queue or an oversized message is a nack: an error here). */

@@ -25,11 +25,15 @@ export async function runBuiltinTrainer(task: TrainerTask, shard: Dataset, hyper
     return;
   }
   const local = standardize(shard, model.standardizer);
-  // Seed differs per client and round so clients do not shuffle in lockstep.
-  const seed = (hyper.seed * 1_000_003 + task.round * 7919 + hashOwner(client.owner)) | 0;
+  const seed = roundSeed(hyper.seed, task.round, client.owner);
   const result = trainLocal(model.spec, model.params, local, { ...hyper, seed });
   const file = encodeModelFile({ ...model, params: result.params, metadata: { training_uuid: task.trainingId, round: String(task.round), owner: client.owner } });
   await client.uploadModel(task.modelId, { round: task.round, sampleSize: result.sampleSize, metrics: { train_loss: result.loss }, file });
+}
+
+/** Differs per client and round so clients do not shuffle in lockstep. */
+export function roundSeed(seed: number, round: number, owner: string): number {
+  return (seed * 1_000_003 + round * 7919 + hashOwner(owner)) | 0;
 }
 
 function hashOwner(owner: string): number {

@@ -1,5 +1,6 @@
 // The agent's HTTP client for the coordinator API (Node built-ins only: global fetch, FormData, Blob).
 import type { FeatureStatistics } from '../data/standardizer.js';
+import type { AgentTrainerKind } from './agent-config.js';
 
 export interface Metrics {
   [name: string]: number;
@@ -11,7 +12,7 @@ export interface CoordinatorChannel {
   downloadModel(modelUuid: string): Promise<Uint8Array>;
   uploadModel(baseModelUuid: string, update: ModelUpdate): Promise<void>;
   postMetrics(modelUuid: string, round: number, metrics: Metrics): Promise<void>;
-  postStatistics(trainingUuid: string, stats: FeatureStatistics): Promise<void>;
+  postStatistics(trainingUuid: string, stats: FeatureStatistics, trainer: AgentTrainerKind): Promise<void>;
 }
 
 export interface ModelUpdate {
@@ -78,11 +79,21 @@ export class CoordinatorClient implements CoordinatorChannel {
     });
   }
 
-  async postStatistics(trainingUuid: string, stats: FeatureStatistics): Promise<void> {
+  /** `trainer` tells the coordinator which trainer this agent runs, so an agent that cannot run a user trainer is caught before round 1. */
+  async postStatistics(trainingUuid: string, stats: FeatureStatistics, trainer: AgentTrainerKind): Promise<void> {
     await this.request(`/api/trainings/${trainingUuid}/statistics/`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ owner: this.owner, ...stats }),
+      body: JSON.stringify({ owner: this.owner, trainer, ...stats }),
+    });
+  }
+
+  /** Tells the coordinator this client gives no answer this round, and why (the trainer failed). */
+  async reportFailure(modelUuid: string, round: number, reason: string): Promise<void> {
+    await this.request(`/api/models/${modelUuid}/failure/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ owner: this.owner, round, reason }),
     });
   }
 }

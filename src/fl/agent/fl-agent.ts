@@ -5,10 +5,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Dataset } from '../data/dataset.js';
 import { computeFeatureStatistics } from '../data/standardizer.js';
-import type { AgentConfig } from './agent-config.js';
+import { agentTrainerKind, type AgentConfig } from './agent-config.js';
 import { BrokerLink, type IncomingNotification } from './broker-link.js';
 import { runBuiltinTrainer, type TrainerTask } from './builtin-trainer.js';
 import { CoordinatorClient, type CoordinatorChannel } from './coordinator-client.js';
+import { runFileTrainer } from './file-trainer.js';
 import { NotificationError, parseNotification, type Notification } from './notification.js';
 
 const MAX_NOTIFICATION_BYTES = 64 * 1024;
@@ -97,7 +98,7 @@ export class FlAgent {
     this.log('info', `notification ${n.type}${'round' in n ? ` round ${n.round}` : ''}`);
     switch (n.type) {
       case 'TRAINING_START':
-        this.enqueue(() => this.client.postStatistics(n.trainingUuid, computeFeatureStatistics(this.shard)), 'statistics');
+        this.enqueue(() => this.client.postStatistics(n.trainingUuid, computeFeatureStatistics(this.shard), agentTrainerKind(this.config)), 'statistics');
         return 'accepted';
       case 'UPDATE_ROUND_START':
       case 'MODEL_TEST_ROUND': {
@@ -151,6 +152,11 @@ export class FlAgent {
   }
 
   private runTrainer(task: TrainerTask): Promise<void> {
+    if (this.config.fileTrainer) {
+      // It reports failures, which only the HTTP channel carries (the config refuses a user trainer with the broker).
+      if (!(this.client instanceof CoordinatorClient)) return Promise.reject(new Error('a user trainer needs the HTTP channel'));
+      return runFileTrainer(task, { trainer: this.config.fileTrainer, dataPath: this.config.dataPath, ...(this.config.testDataPath ? { testDataPath: this.config.testDataPath } : {}), shardSize: this.shard.count, hyperparameters: this.config.hyperparameters, client: this.client });
+    }
     const t = this.config.trainer;
     if (!t) return runBuiltinTrainer(task, this.shard, this.config.hyperparameters, this.client, this.testShard);
     return new Promise((resolve, reject) => {

@@ -28,6 +28,8 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
   constructor(
     private readonly models: ModelStore,
     private readonly store?: FlStore,
+    /** Leaves a client out of the training for good (an agent that cannot run the training's trainer). */
+    private readonly dropClient?: (run: TrainingRun, client: ClientState, reason: string) => void,
   ) {}
 
   register(run: TrainingRun, client: ClientState): void {
@@ -54,6 +56,12 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
   }
 
   acceptUpdate(caller: Caller, modelUuid: string, update: UploadedUpdate): void {
+    const { run } = caller;
+    // An update for an earlier round's model comes from a straggler whose round closed without it: refused, counted.
+    if (run.phase?.modelUuid !== modelUuid && this.models.get(run.uuid, modelUuid) && caller.client.status !== 'dropped') {
+      run.lateUpdatesDiscarded++;
+      this.store?.countLateUpdate(run.uuid);
+    }
     const phase = this.expectPhase(caller, 'fit', modelUuid);
     checkOwnerAndRound(caller, phase, update.fields);
     const sampleSize = Number(update.fields.sample_size);
@@ -67,7 +75,7 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
       if (e instanceof SafetensorsError) throw invalid(e.message);
       throw e;
     }
-    const { run, client } = caller;
+    const { client } = caller;
     // Re-encoded, not the upload as sent: only the checked weights, under the training's own input standardizer and metadata.
     this.models.keepClientUpdate(run.uuid, client.id, phase.round, { spec: run.spec, params: weights, standardizer: run.standardizer });
     this.store?.recordParticipation({ trainingUuid: run.uuid, round: phase.round, clientId: client.id, phase: 'fit', sampleSize, metrics, receivedAt: Date.now() });
@@ -83,12 +91,28 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
     phase.collector.accept(client.id, metrics);
   }
 
+  acceptFailure(caller: Caller, modelUuid: string, body: unknown): void {
+    const kind = caller.run.phase?.kind;
+    if (kind !== 'fit' && kind !== 'test') throw conflict('the training is not running a round now');
+    const phase = this.expectPhase(caller, kind, modelUuid);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('failure body must be a JSON object');
+    const fields = body as Record<string, unknown>;
+    checkOwnerAndRound(caller, phase, fields);
+    if (typeof fields.reason !== 'string' || fields.reason.trim() === '') throw invalid('reason must be a non-empty string');
+    // Shown in fl status and logs: one printable line, bounded.
+    const reason = [...fields.reason].map((ch) => (ch < ' ' || ch === '\u007f' ? ' ' : ch)).join('').trim().slice(0, 200);
+    phase.failures.set(caller.client.id, reason);
+    phase.collector.drop(caller.client.id);
+  }
+
   acceptStatistics(caller: Caller, trainingUuid: string, body: unknown): void {
     const { run, client } = caller;
     if (trainingUuid !== run.uuid) throw forbidden('token belongs to another training');
     if (client.status === 'dropped') throw forbidden('this client was dropped from the training');
     const phase = run.phase;
-    if (!phase || phase.kind !== 'statistics') throw conflict('the training is not collecting statistics now');
+    // A client joining a running training sends its statistics on its own; they make it ready (the standardizer stays).
+    const joining = client.onJoined !== undefined && client.status === 'launching';
+    if (!joining && (!phase || phase.kind !== 'statistics')) throw conflict('the training is not collecting statistics now');
     if (typeof body !== 'object' || body === null || (body as { owner?: unknown }).owner !== client.id) throw forbidden('owner does not match the token');
     let stats: FeatureStatistics;
     try {
@@ -97,7 +121,19 @@ export class AgentApi implements CoordinatorApiHandlers<Caller> {
       throw invalid((e as Error).message);
     }
     if (stats.count !== client.shard.count) throw invalid(`count ${stats.count} does not match this client's shard`);
-    const outcome = phase.collector.accept(client.id, stats);
+    // An agent from an image older than user trainers ignores the trainer directory and would train with the built-in one.
+    if (run.trainerBundle !== undefined && (body as { trainer?: unknown }).trainer !== 'file') {
+      const reason = 'its agent cannot run a user trainer (the sandbox image predates --trainer: rebuild it with build-image)';
+      if (joining) client.onJoined!(reason);
+      else this.dropClient?.(run, client, reason);
+      throw invalid(reason);
+    }
+    if (joining) {
+      client.stats = stats;
+      client.onJoined!();
+      return;
+    }
+    const outcome = phase!.collector.accept(client.id, stats);
     if (outcome === 'duplicate') throw conflict('statistics already received');
     if (outcome !== 'accepted') throw conflict('statistics from this client are not expected now');
   }

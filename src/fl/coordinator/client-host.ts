@@ -1,6 +1,7 @@
 // Where FL agents run: in sandboxes (production) or as in-process HTTP servers (tests, benchmark baseline).
 import type { AgentBrokerConfig, TrainerCommand, AgentHyperparameters } from '../agent/agent-config.js';
 import type { Dataset } from '../data/dataset.js';
+import type { TrainerBundle } from './trainer-bundle.js';
 
 export interface AgentLaunch {
   trainingUuid: string;
@@ -11,8 +12,12 @@ export interface AgentLaunch {
   testShard?: Dataset;
   hyperparameters: AgentHyperparameters;
   trainer?: TrainerCommand;
+  /** User trainer directory to copy next to the agent, and its time limit per round. */
+  trainerBundle?: { bundle: TrainerBundle; timeoutSeconds: number };
   /** Base URL of the coordinator API as the agent must reach it. */
   coordinatorUrl: string;
+  /** The training's deadline (Unix ms): the client's environment ends then (reason `expired`) and its ended listener hears it. */
+  expiresAt?: number;
   /** The broker channel (`fl.transport: rabbitmq`): the agent then listens on no port. */
   broker?: AgentBrokerConfig;
 }

@@ -17,6 +17,8 @@ export interface CoordinatorApiHandlers<C> {
   acceptUpdate(caller: C, modelUuid: string, update: UploadedUpdate): void;
   acceptMetrics(caller: C, modelUuid: string, fields: Record<string, unknown>): void;
   acceptStatistics(caller: C, trainingUuid: string, body: unknown): void;
+  /** The client gives no answer this round (its trainer failed), with the reason. */
+  acceptFailure(caller: C, modelUuid: string, body: unknown): void;
 }
 
 export interface CoordinatorApiOptions {
@@ -101,6 +103,11 @@ export async function buildCoordinatorApi<C>(handlers: CoordinatorApiHandlers<C>
       fields = req.body as Record<string, unknown>;
     }
     handlers.acceptMetrics(c, req.params.model, fields);
+    return reply.code(201).send({ status: 'stored' });
+  });
+
+  app.post<{ Params: { model: string } }>('/api/models/:model/failure/', async (req, reply) => {
+    handlers.acceptFailure(caller(req), req.params.model, req.body);
     return reply.code(201).send({ status: 'stored' });
   });
 

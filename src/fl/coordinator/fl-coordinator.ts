@@ -4,21 +4,22 @@ import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { FlStore, TrainingStatus } from '../../database/fl-store.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
-import type { Notification } from '../agent/notification.js';
 import { combineFeatureStatistics, standardize, type FeatureStatistics } from '../data/standardizer.js';
-import { evaluate, initParameters, parameterCount } from '../model/classifier.js';
+import { initParameters, parameterCount } from '../model/classifier.js';
 import { Prng } from '../model/prng.js';
 import { initialOptimizerState, type OptimizerState } from '../strategy/fed-opt.js';
-import { aggregateEvaluate } from '../strategy/aggregate-evaluate.js';
-import { aggregateFit, configureFit, type ClientUpdate } from '../strategy/strategy.js';
+import { aggregateFit } from '../strategy/strategy.js';
 import { AgentApi, newClientToken } from './agent-api.js';
 import { HttpAgentTransport, type AgentTransport } from './agent-transport.js';
-import type { AgentBrokerConfig } from '../agent/agent-config.js';
 import type { ClientHost } from './client-host.js';
 import { buildCoordinatorApi } from './coordinator-api.js';
 import { ModelStore, type StoredClientUpdate } from './model-store.js';
 import { RoundCollector } from './round-collector.js';
+import { RoundPhases } from './round-phases.js';
+import { TrainingClients } from './training-clients.js';
 import { checkStopConditions } from './stop-conditions.js';
+import { retireJoinedClients } from './join-data.js';
+import { loadTrainerBundle } from './trainer-bundle.js';
 import { describeTrainingRequest, normalizeTrainingRequest, type TrainingRequestInput } from './training-request.js';
 import { abortableSleep } from './abortable-sleep.js';
 import { loadTrainingData } from './training-data.js';
@@ -34,6 +35,7 @@ export type FlEventName =
   | 'fl_training_started'
   | 'fl_round_completed'
   | 'fl_client_dropped'
+  | 'fl_client_joined'
   | 'fl_start_condition_met'
   | 'fl_target_reached'
   | 'fl_patience_exhausted'
@@ -63,6 +65,8 @@ export class FlCoordinator {
   private readonly runs = new Map<string, TrainingRun>();
   private readonly models: ModelStore;
   private readonly agents: AgentApi;
+  private readonly clients: TrainingClients;
+  private readonly phases: RoundPhases;
   private readonly transport: AgentTransport;
   private apis: FastifyInstance[] = [];
   private port = 0;
@@ -71,8 +75,18 @@ export class FlCoordinator {
   constructor(private readonly options: FlCoordinatorOptions) {
     this.log = options.logger ?? silentLogger;
     this.models = new ModelStore(options.dataDir, options.store);
-    this.agents = new AgentApi(this.models, options.store);
+    this.agents = new AgentApi(this.models, options.store, (run, c, reason) => this.clients.dropClient(run, c, reason));
     this.transport = options.transport?.(this.agents) ?? new HttpAgentTransport(options.notifyTimeoutMs);
+    this.clients = new TrainingClients({
+      host: options.host,
+      agents: this.agents,
+      transport: this.transport,
+      ...(options.store ? { store: options.store } : {}),
+      emit: (name, payload) => this.emit(name, payload),
+      port: () => this.port,
+      log: this.log,
+    });
+    this.phases = new RoundPhases(this.clients);
   }
 
   /** Starts the agent API on every address the host needs (same port on each). */
@@ -127,11 +141,13 @@ export class FlCoordinator {
   startTraining(input: TrainingRequestInput): string {
     if (this.apis.length === 0) throw new Error('FL coordinator is not started');
     const request = normalizeTrainingRequest(input);
-    // A trainer command runs as its own process, with the HTTP client only.
-    if (this.transport.kind === 'rabbitmq' && (request.trainer || Object.keys(request.clientTrainers).length > 0)) {
-      throw new Error('trainer commands need fl.transport http (over the broker, agents run the built-in trainer)');
+    // A trainer command or directory runs as its own process, with the HTTP client only.
+    if (this.transport.kind === 'rabbitmq' && (request.trainer || Object.keys(request.clientTrainers).length > 0 || request.trainerDir !== undefined)) {
+      throw new Error('trainer commands and --trainer need fl.transport http (over the broker, agents run the built-in trainer)');
     }
-    const run = new TrainingRun(randomUUID(), request);
+    // Read now: a bad trainer directory is refused before anything is stored or launched.
+    const trainerBundle = request.trainerDir === undefined ? undefined : loadTrainerBundle(request.trainerDir);
+    const run = new TrainingRun(randomUUID(), request, 0, trainerBundle);
     // Stored first: a failed write leaves no half-registered run for stop() to trip over. Data in memory cannot be replayed.
     const replayable = typeof input.dataset === 'object' ? null : { ...input };
     this.options.store?.createTraining(run.uuid, describeTrainingRequest(request), Date.now(), replayable as Record<string, unknown> | null);
@@ -214,29 +230,13 @@ export class FlCoordinator {
     this.options.store?.setTrainingStatus(run.uuid, status, message, final);
   }
 
-  private saveClient(run: TrainingRun, c: ClientState): void {
-    this.options.store?.saveClient({
-      trainingUuid: run.uuid, clientId: c.id, sandboxUuid: c.launched?.sandboxUuid ?? null, shardSize: c.shard.count, status: c.status, dropReason: c.dropReason,
-    });
-  }
-
-  private dropClient(run: TrainingRun, c: ClientState, reason: string): void {
-    if (c.status === 'dropped' || c.status === 'finished') return;
-    c.status = 'dropped';
-    c.dropReason = reason;
-    this.saveClient(run, c);
-    run.phase?.collector.drop(c.id);
-    this.log.warn(`FL training ${run.uuid}: client ${c.id} dropped (${reason})`);
-    this.emit('fl_client_dropped', { training_uuid: run.uuid, client_id: c.id, reason });
-  }
-
   private async execute(run: TrainingRun): Promise<TrainingSummary> {
     try {
       await this.prepare(run);
       const channels = await this.transport.openTraining(run);
       // The data, shards and statistics are rebuilt from the same seeds, so the stored models fit them; checked before any sandbox.
       const checkpoint = run.resumed > 0 && this.options.store ? loadCheckpoint(this.options.store, this.models, run.uuid, run.spec) : undefined;
-      await this.provision(run, channels);
+      await this.clients.provision(run, channels);
       await this.collectStatistics(run);
       this.setStatus(run, 'running');
       this.emit('fl_training_started', {
@@ -245,13 +245,17 @@ export class FlCoordinator {
       });
       await this.runRounds(run, checkpoint);
       for (const c of run.activeClients()) {
-        await this.notify(run, c, { type: 'TRAINING_FINISHED', trainingUuid: run.uuid });
+        await this.clients.notify(run, c, { type: 'TRAINING_FINISHED', trainingUuid: run.uuid });
         c.status = 'finished';
-        this.saveClient(run, c);
+        this.clients.save(run, c);
       }
     } catch (e) {
       const cancelled = run.abort.signal.aborted;
-      const message = cancelled ? String((run.abort.signal.reason as Error | undefined)?.message ?? 'cancelled') : (e as Error).message;
+      // Its sandboxes were destroyed at the deadline: the round that lost them says why only in part.
+      const overran = !cancelled && Date.now() >= run.deadline;
+      const message = cancelled
+        ? String((run.abort.signal.reason as Error | undefined)?.message ?? 'cancelled')
+        : overran ? `ran past its deadline of ${run.request.deadlineSeconds} s: ${(e as Error).message}` : (e as Error).message;
       const end = run.abort.signal.reason instanceof CoordinatorStopping ? 'interrupted' : cancelled ? 'cancelled' : 'failed';
       if (!run.ended) this.setStatus(run, end, message);
       this.log.error(`FL training ${run.uuid} ${run.status}: ${message}`);
@@ -287,23 +291,24 @@ export class FlCoordinator {
     } else {
       params = initParameters(run.spec, new Prng(r.seed ^ 0x5eed));
       modelUuid = this.publishModel(run, 0, params, 0);
-      const ev0 = await this.evaluateRound(run, 0, params, modelUuid);
+      const ev0 = await this.phases.evaluate(run, 0, params, modelUuid);
       run.initialAccuracy = ev0.accuracy;
-      this.models.finishRound(run.uuid, 0, ev0.accuracy, ev0.loss, null);
+      this.models.finishRound(run.uuid, 0, { accuracy: ev0.accuracy, loss: ev0.loss }, null);
       optimizer = initialOptimizerState();
     }
     for (let round = (checkpoint?.round ?? 0) + 1; round <= r.rounds; round++) {
       const started = performance.now();
-      const { updates, failures } = await this.fitRound(run, round, modelUuid);
+      const { updates, failures, late } = await this.phases.fit(run, round, modelUuid);
       const outcome = aggregateFit(r.strategy, round, params, updates, failures, optimizer, r.minFitClients);
       if (!outcome.ok) throw new Error(outcome.reason);
       params = outcome.params;
       optimizer = outcome.state;
       modelUuid = this.publishModel(run, round, params, updates.length);
-      const ev = await this.evaluateRound(run, round, params, modelUuid);
+      const ev = await this.phases.evaluate(run, round, params, modelUuid, late);
       const clientMetrics = ev.clientMetrics;
-      this.models.finishRound(run.uuid, round, ev.accuracy, ev.loss, optimizer);
-      const summary = { round, accuracy: ev.accuracy, loss: ev.loss, clients: updates.length, duration_ms: performance.now() - started };
+      this.models.finishRound(run.uuid, round, { accuracy: ev.accuracy, loss: ev.loss, dropped: failures.map((f) => ({ clientId: f.clientId, reason: f.reason })), late }, optimizer);
+      const dropped = failures.map((f) => ({ client_id: f.clientId, reason: f.reason }));
+      const summary = { round, accuracy: ev.accuracy, loss: ev.loss, clients: updates.length, duration_ms: performance.now() - started, ...(dropped.length > 0 ? { dropped } : {}), ...(late.length > 0 ? { late } : {}) };
       run.rounds.push(summary);
       this.log.info(`FL training ${run.uuid}: round ${round} accuracy ${(ev.accuracy * 100).toFixed(2)} % loss ${ev.loss.toFixed(4)} (${updates.length} clients)`);
       this.emit('fl_round_completed', { training_uuid: run.uuid, ...summary, client_metrics: clientMetrics });
@@ -326,43 +331,27 @@ export class FlCoordinator {
     run.spec = { kind: r.model, inputs: data.inputs, classes: data.classes, hidden: r.model === 'mlp' ? r.hidden : 0 };
     run.maxModelBytes = (parameterCount(run.spec) + 2 * run.spec.inputs) * 4 + 64 * 1024;
     run.test = data.test;
+    run.pool = data.pool;
     data.clients.forEach(({ train, test }, i) => {
       const c: ClientState = { id: `client-${i + 1}`, ...newClientToken(), shard: train, ...(test ? { testShard: test } : {}), status: 'launching', dropReason: null };
       run.clients.set(c.id, c);
       this.agents.register(run, c);
-      this.saveClient(run, c);
+      this.clients.save(run, c);
     });
+    if (run.resumed > 0 && this.options.store) retireJoinedClients(this.options.store, run);
   }
 
-  private async provision(run: TrainingRun, channels: Map<string, AgentBrokerConfig>): Promise<void> {
-    const r = run.request;
-    const host = this.options.host;
-    const coordinatorUrl = host.coordinatorUrl(this.port);
-    let index = 0;
-    await Promise.all([...run.clients.values()].map(async (c) => {
-      const i = index++;
-      const trainer = r.clientTrainers[i] ?? r.trainer;
-      try {
-        const launched = await host.launch({
-          trainingUuid: run.uuid,
-          clientId: c.id,
-          token: c.token,
-          shard: c.shard,
-          ...(c.testShard ? { testShard: c.testShard } : {}),
-          coordinatorUrl,
-          ...(channels.has(c.id) ? { broker: channels.get(c.id)! } : {}),
-          hyperparameters: { epochs: r.localEpochs, learningRate: r.learningRate, batchSize: r.batchSize, mu: r.mu, seed: r.seed },
-          ...(trainer ? { trainer } : {}),
-        }, run.abort.signal);
-        c.launched = launched;
-        launched.onEnded((reason) => this.dropClient(run, c, `sandbox ended (${reason})`));
-        this.saveClient(run, c);
-      } catch (e) {
-        if (run.abort.signal.aborted) return;
-        this.dropClient(run, c, `launch failed: ${(e as Error).message}`);
-      }
-    }));
-    run.abort.signal.throwIfAborted();
+  /**
+   * `fl join`: adds a client to a running training. Resolves with its id once it is ready (statistics received);
+   * it takes part from the first round selected after that, starting from that round's global model.
+   */
+  async joinTraining(uuid: string, dataPath?: string): Promise<string> {
+    const run = this.runs.get(uuid);
+    if (!run) throw new Error(`no running training ${uuid}`);
+    if (run.status !== 'running') throw new Error(`training ${uuid} is ${run.status}: clients join once its rounds run`);
+    // A newcomer would need a broker channel of its own, which only a training's start sets up.
+    if (this.transport.kind === 'rabbitmq') throw new Error('fl join needs fl.transport http');
+    return this.clients.join(run, dataPath);
   }
 
   /**
@@ -375,10 +364,10 @@ export class FlCoordinator {
     const deadline = Date.now() + r.readyTimeoutSeconds * 1000;
     const launched = [...run.clients.values()].filter((c) => c.launched && c.status === 'launching');
     const collector = new RoundCollector<FeatureStatistics>(launched.map((c) => c.id), r.readyTimeoutSeconds * 1000, r.startWhen ?? Infinity);
-    run.phase = { kind: 'statistics', round: 0, modelUuid: '', collector: collector as RoundCollector<unknown> };
+    run.phase = { kind: 'statistics', round: 0, modelUuid: '', collector: collector as RoundCollector<unknown>, failures: new Map() };
     await Promise.all(launched.map(async (c) => {
       while (Date.now() < deadline && !run.abort.signal.aborted && c.status === 'launching' && collector.isPending(c.id)) {
-        if (await this.notify(run, c, { type: 'TRAINING_START', trainingUuid: run.uuid }, false)) return;
+        if (await this.clients.notify(run, c, { type: 'TRAINING_START', trainingUuid: run.uuid }, false)) return;
         await abortableSleep(200, run.abort.signal).catch(() => undefined);
       }
     }));
@@ -389,12 +378,12 @@ export class FlCoordinator {
       const c = run.clients.get(id)!;
       c.stats = stats;
       c.status = 'ready';
-      this.saveClient(run, c);
+      this.clients.save(run, c);
     }
     const startedEarly = r.startWhen !== null && result.received.size >= r.startWhen;
     // Without elastic clients a latecomer cannot join the rounds: it leaves now, with the reason.
     const lateReason = startedEarly ? `not ready when ${r.startWhen} clients were (start_when)` : 'not ready before the ready timeout';
-    for (const id of result.missing) this.dropClient(run, run.clients.get(id)!, lateReason);
+    for (const id of result.missing) this.clients.dropClient(run, run.clients.get(id)!, lateReason);
     const ready = run.activeClients();
     if (r.startWhen !== null && !startedEarly) throw new Error(`only ${ready.length} of ${r.clients} clients became ready before the ready timeout, start_when is ${r.startWhen}`);
     if (ready.length < r.minClients) throw new Error(`only ${ready.length} of ${r.clients} clients became ready, min_clients is ${r.minClients}`);
@@ -407,50 +396,4 @@ export class FlCoordinator {
     return this.models.publish(run.uuid, round, { spec: run.spec, params, standardizer: run.standardizer }, clients);
   }
 
-  private async fitRound(run: TrainingRun, round: number, modelUuid: string): Promise<{ updates: ClientUpdate[]; failures: Array<{ clientId: string; reason: string }> }> {
-    const selected = configureFit(run.activeClients().map((c) => c.id));
-    const received = await this.collectPhase<ClientUpdate>(run, selected, 'fit', round, modelUuid);
-    const failures = selected.filter((id) => !received.has(id)).map((id) => ({ clientId: id, reason: run.clients.get(id)?.dropReason ?? 'no update' }));
-    return { updates: [...received.values()], failures };
-  }
-
-  /**
-   * The test phase and the round's held-out accuracy and loss: from the coordinator's test set, or (per-client data without one)
-   * the clients' answers on their own held-out rows, weighted by their sizes. Round 0 has a test phase only in the latter case.
-   */
-  private async evaluateRound(run: TrainingRun, round: number, params: Float32Array, modelUuid: string): Promise<{ accuracy: number; loss: number; clientMetrics: Record<string, Record<string, number>> }> {
-    const selected = run.activeClients().map((c) => c.id);
-    const central = run.test;
-    const answers = central && round === 0 ? new Map<string, Record<string, number>>() : await this.collectPhase<Record<string, number>>(run, selected, 'test', round, modelUuid);
-    const clientMetrics = Object.fromEntries(answers);
-    if (central) return { ...evaluate(run.spec, params, central), clientMetrics };
-    const outcome = aggregateEvaluate([...answers].map(([clientId, metrics]) => ({ clientId, metrics, testSize: run.clients.get(clientId)!.testShard?.count ?? 0 })));
-    if (!outcome.ok) throw new Error(`round ${round}: ${outcome.reason}`);
-    return { accuracy: outcome.accuracy, loss: outcome.loss, clientMetrics };
-  }
-
-  /** One phase of a round: notify the selected clients, collect until all answered or the deadline, drop the silent ones. */
-  private async collectPhase<T>(run: TrainingRun, selected: readonly string[], kind: 'fit' | 'test', round: number, modelUuid: string): Promise<Map<string, T>> {
-    // A cancel or stop between phases found no collector to cancel: do not start one that would wait out the deadline.
-    run.abort.signal.throwIfAborted();
-    const collector = new RoundCollector<T>(selected, run.request.roundTimeoutSeconds * 1000);
-    run.phase = { kind, round, modelUuid, collector: collector as RoundCollector<unknown> };
-    const type = kind === 'fit' ? 'UPDATE_ROUND_START' : 'MODEL_TEST_ROUND';
-    await Promise.all(selected.map((id) => this.notify(run, run.clients.get(id)!, { type, trainingUuid: run.uuid, round, globalModelUuid: modelUuid })));
-    const result = await collector.done;
-    run.phase = undefined;
-    run.abort.signal.throwIfAborted();
-    const what = kind === 'fit' ? 'update' : 'metrics';
-    for (const id of result.missing) this.dropClient(run, run.clients.get(id)!, `no ${what} before the round ${round} deadline`);
-    return result.received;
-  }
-
-  /** Sends a notification; a client that cannot be reached is dropped (unless `dropOnFailure` is false). */
-  private async notify(run: TrainingRun, c: ClientState, n: Notification, dropOnFailure = true): Promise<boolean> {
-    if (!c.launched) return false;
-    const outcome = await this.transport.notify(run, c, n, run.abort.signal);
-    if (outcome.delivered) return true;
-    if (dropOnFailure && !run.abort.signal.aborted) this.dropClient(run, c, outcome.reason);
-    return false;
-  }
 }

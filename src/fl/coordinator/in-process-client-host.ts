@@ -1,7 +1,7 @@
 // Agents as HTTP servers on 127.0.0.1 inside this process: no Docker (fast tests, benchmark baseline).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { FlAgent } from '../agent/fl-agent.js';
 import { formatCsvDataset } from '../data/parse-csv-dataset.js';
 import type { AgentLaunch, ClientHost, LaunchedClient } from './client-host.js';
@@ -28,11 +28,18 @@ export class InProcessClientHost implements ClientHost {
   async launch(launch: AgentLaunch, signal: AbortSignal): Promise<LaunchedClient> {
     signal.throwIfAborted();
     // An external trainer reads the shard from a file, as in a sandbox.
-    const dir = launch.trainer ? mkdtempSync(join(tmpdir(), 'fl-client-')) : undefined;
+    const dir = launch.trainer || launch.trainerBundle ? mkdtempSync(join(tmpdir(), 'fl-client-')) : undefined;
     const dataPath = dir ? join(dir, 'shard.csv') : '(in memory)';
     if (dir) writeFileSync(dataPath, formatCsvDataset(launch.shard));
     const testDataPath = dir && launch.testShard ? join(dir, 'test.csv') : undefined;
     if (testDataPath) writeFileSync(testDataPath, formatCsvDataset(launch.testShard!));
+    if (dir && launch.trainerBundle) {
+      for (const f of launch.trainerBundle.bundle.files) {
+        const path = join(dir, 'trainer', f.name);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, f.content, { mode: f.mode });
+      }
+    }
     const removeDir = () => dir && rmSync(dir, { recursive: true, force: true });
     const agent = new FlAgent(
       {
@@ -46,6 +53,7 @@ export class InProcessClientHost implements ClientHost {
         ...(testDataPath ? { testDataPath } : {}),
         hyperparameters: launch.hyperparameters,
         ...(launch.trainer ? { trainer: launch.trainer } : {}),
+        ...(dir && launch.trainerBundle ? { fileTrainer: { dir: join(dir, 'trainer'), workDir: join(dir, 'rounds'), timeoutSeconds: launch.trainerBundle.timeoutSeconds } } : {}),
         ...(launch.broker ? { broker: launch.broker } : {}),
       },
       launch.shard,

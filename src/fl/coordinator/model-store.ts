@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FlStore } from '../../database/fl-store.js';
+import type { FlStore, RoundResult } from '../../database/fl-store.js';
 import type { ModelSpec } from '../model/classifier.js';
 import { decodeModelFile, encodeModelFile, type ModelFile } from '../model/model-file.js';
 import { decodeSafetensors } from '../model/safetensors.js';
@@ -97,8 +97,8 @@ export class ModelStore {
   }
 
   /** Records the round's held-out result together with the optimizer state it produced (none for stateless strategies). */
-  finishRound(trainingUuid: string, round: number, accuracy: number, loss: number, optimizer: OptimizerState | null): void {
-    this.store?.finishRound(trainingUuid, round, accuracy, loss, optimizer && optimizer.step > 0 ? encodeOptimizerState(optimizer) : null);
+  finishRound(trainingUuid: string, round: number, result: RoundResult, optimizer: OptimizerState | null): void {
+    this.store?.finishRound(trainingUuid, round, result, optimizer && optimizer.step > 0 ? encodeOptimizerState(optimizer) : null);
   }
 
   /** A model of a running training, by uuid (what agents download). */

@@ -2,6 +2,7 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from '../../shared/logger.js';
 import { silentLogger } from '../../shared/logger.js';
+import { DeadlineScheduler } from '../../server/lifetimes/deadline-scheduler.js';
 import type { DestroyReason, FlSandboxMark } from '../../server/server-events.js';
 import type { Sandbox, SandboxEndReason, VirtualizationInterface } from '../../virtualization/virtualization-interface.js';
 import type { AgentConfig } from '../agent/agent-config.js';
@@ -39,6 +40,8 @@ export class SandboxClientHost implements ClientHost {
   private readonly workDir: string;
   private readonly agentPort: number;
   private readonly log: Logger;
+  /** One timer for every sandbox's deadline, as for clients' sandboxes; the key is the sandbox's expiry. */
+  private readonly deadlines = new DeadlineScheduler<() => void>((expire) => expire());
 
   constructor(private readonly options: SandboxClientHostOptions) {
     this.agentPath = options.agentPath ?? '/opt/anweddol/fl-agent/agent.mjs';
@@ -67,7 +70,7 @@ export class SandboxClientHost implements ClientHost {
     const sandboxUuid = randomUUID();
     const slot = this.options.reserveSlot ? this.options.reserveSlot(sandboxUuid) : { release: () => {} };
     if (!slot) throw new Error('server sandbox capacity reached');
-    const mark: FlSandboxMark = { training_uuid: launch.trainingUuid, client_id: launch.clientId };
+    const mark: FlSandboxMark = { training_uuid: launch.trainingUuid, client_id: launch.clientId, expires_at: launch.expiresAt === undefined ? null : Math.floor(launch.expiresAt / 1000) };
     const announcer = this.options.announcer;
     let sandbox: Sandbox | undefined;
     let vetoed = false;
@@ -91,12 +94,15 @@ export class SandboxClientHost implements ClientHost {
         ...(launch.testShard ? { testDataPath: `${this.workDir}/test.csv` } : {}),
         hyperparameters: launch.hyperparameters,
         ...(launch.trainer ? { trainer: launch.trainer } : {}),
+        ...(launch.trainerBundle ? { fileTrainer: { dir: `${this.workDir}/trainer`, workDir: `${this.workDir}/rounds`, timeoutSeconds: launch.trainerBundle.timeoutSeconds } } : {}),
         ...(launch.broker ? { broker: launch.broker } : {}),
       };
       await virt.putFiles(sandbox.id, this.workDir, [
         { name: 'config.json', content: Buffer.from(JSON.stringify(config)), mode: 0o600 },
         { name: 'shard.csv', content: Buffer.from(formatCsvDataset(launch.shard)), mode: 0o644 },
         ...(launch.testShard ? [{ name: 'test.csv', content: Buffer.from(formatCsvDataset(launch.testShard)), mode: 0o644 }] : []),
+        // The backend's copy refuses absolute and `..` names; the bundle holds regular files only (trainer-bundle.ts).
+        ...(launch.trainerBundle?.bundle.files.map((f) => ({ name: `trainer/${f.name}`, content: f.content, mode: f.mode })) ?? []),
       ]);
       signal.throwIfAborted();
       // Started in the background by a short attached exec (a detached docker exec leaves its HTTP stream open).
@@ -128,26 +134,41 @@ export class SandboxClientHost implements ClientHost {
     const onEnded = (s: { id: string; reason: SandboxEndReason }) => {
       if (s.id !== box.id || destroyed) return;
       virt.off('sandbox_ended', onEnded);
+      this.deadlines.delete(expire);
       slot.release();
       void announceEnd(s.reason);
       ended?.(s.reason);
     };
-    virt.on('sandbox_ended', onEnded);
-    return {
-      agentUrl: agentUrl(box, this.agentPort),
-      sandboxUuid: box.uuid,
-      onEnded: (l) => (ended = l),
-      destroy: async () => {
-        if (destroyed) return;
+    /** Our own destroy (the training's end, or its deadline), once: a second call waits for the first. */
+    let destroying: Promise<void> | undefined;
+    const destroy = (reason: DestroyReason): Promise<void> => {
+      destroying ??= (async () => {
         destroyed = true;
         virt.off('sandbox_ended', onEnded);
+        this.deadlines.delete(expire);
         try {
           await virt.destroy(box.id);
         } finally {
           slot.release();
         }
-        await announceEnd('training_ended');
-      },
+        await announceEnd(reason);
+      })();
+      return destroying;
+    };
+    // The training overran its deadline: the sandbox goes as an expired client sandbox does, and the training loses the client.
+    const expire = () => {
+      // Marked destroyed at once, then the training hears of it: it drops the client now, not after dockerd's removal.
+      const destroying = destroy('expired');
+      ended?.('expired');
+      destroying.catch((e: Error) => this.log.error(`FL: destroying expired sandbox ${box.id.slice(0, 12)} failed: ${e.message}`));
+    };
+    virt.on('sandbox_ended', onEnded);
+    if (launch.expiresAt !== undefined) this.deadlines.set(expire, launch.expiresAt);
+    return {
+      agentUrl: agentUrl(box, this.agentPort),
+      sandboxUuid: box.uuid,
+      onEnded: (l) => (ended = l),
+      destroy: () => destroy('training_ended'),
     };
   }
 }

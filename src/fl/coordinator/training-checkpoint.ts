@@ -3,7 +3,7 @@ import type { FlStore } from '../../database/fl-store.js';
 import type { ModelSpec } from '../model/classifier.js';
 import { initialOptimizerState, type OptimizerState } from '../strategy/fed-opt.js';
 import type { ModelStore } from './model-store.js';
-import type { RoundSummary } from './training-run.js';
+import { roundSummaryOf, type RoundSummary } from './training-run.js';
 
 export interface TrainingCheckpoint {
   /** The last round whose result was recorded (0: only the initial model was evaluated). */
@@ -33,6 +33,6 @@ export function loadCheckpoint(store: FlStore, models: ModelStore, trainingUuid:
     params: model.params,
     optimizer: stored?.state ?? initialOptimizerState(),
     initialAccuracy: done[0]!.accuracy!,
-    rounds: done.slice(1).map((r) => ({ round: r.round, accuracy: r.accuracy!, loss: r.loss!, clients: r.clients, duration_ms: r.finishedAt! - r.startedAt })),
+    rounds: done.slice(1).map(roundSummaryOf),
   };
 }

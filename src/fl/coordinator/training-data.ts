@@ -16,6 +16,8 @@ export interface TrainingData {
   classes: number;
   /** The held-out set the coordinator evaluates; null when every client evaluates its own. */
   test: Dataset | null;
+  /** The training rows of a single data set, sampled for a client joining without data (`fl join`); null with per-client data. */
+  pool: Dataset | null;
   clients: ClientData[];
 }
 
@@ -29,7 +31,7 @@ export async function loadTrainingData(r: TrainingRequest): Promise<TrainingData
   const data = typeof r.dataset === 'string' ? (await loadCsvTable(r.dataset)).dataset : r.dataset;
   const { train, test } = splitTrainTest(data, r.testFraction, r.seed);
   const shards = splitShards(train, r.clients, r.split, r.seed + 1, Math.min(10, Math.floor(train.count / r.clients)));
-  return { inputs: data.dimensions, classes: classCount(data), test, clients: shards.map((s) => ({ train: s })) };
+  return { inputs: data.dimensions, classes: classCount(data), test, pool: train, clients: shards.map((s) => ({ train: s })) };
 }
 
 /** Every file must have the first file's columns; without a test file each client holds out a seeded fraction of its own rows. */
@@ -44,14 +46,14 @@ async function loadClientFiles(r: TrainingRequest): Promise<TrainingData> {
   });
   const classes = Math.max(...tables.map((t) => classCount(t.dataset)));
   const own = tables.slice(0, r.clientData.length).map((t) => t.dataset);
-  if (r.testData !== null) return { inputs: first.dimensions, classes, test: tables.at(-1)!.dataset, clients: own.map((d) => ({ train: d })) };
+  if (r.testData !== null) return { inputs: first.dimensions, classes, test: tables.at(-1)!.dataset, pool: null, clients: own.map((d) => ({ train: d })) };
   const clients = own.map((d, i) => {
     // Seeded per client (not per position in a shared permutation), so each owner's split depends on its file alone.
     const { train, test } = splitTrainTest(d, r.testFraction, r.seed + i);
     if (train.count === 0 || test.count === 0) throw new TrainingDataError(`${r.clientData[i]}: ${d.count} row(s) cannot hold out a test fraction of ${r.testFraction} and still train`);
     return { train, test };
   });
-  return { inputs: first.dimensions, classes, test: null, clients };
+  return { inputs: first.dimensions, classes, test: null, pool: null, clients };
 }
 
 async function loadNamed(path: string): Promise<CsvTable> {

@@ -1,6 +1,7 @@
 // Trainings across daemon restarts: a stop or crash leaves them interrupted; they are revived from the store, or cancelled there.
 import type { FlStore } from '../../database/fl-store.js';
 import type { Logger } from '../../shared/logger.js';
+import { loadTrainerBundle, TrainerBundleError, type TrainerBundle } from './trainer-bundle.js';
 import { normalizeTrainingRequest, type TrainingRequestInput } from './training-request.js';
 import { TrainingRun } from './training-run.js';
 
@@ -39,8 +40,21 @@ export function reviveTraining(store: FlStore, uuid: string): TrainingRun {
   const input = store.resumableRequest(uuid);
   if (!input) throw new TrainingControlError(`training ${uuid} was given its data in memory and cannot resume`);
   const request = normalizeTrainingRequest(input as unknown as TrainingRequestInput);
+  // The trainer directory is read again (the sandboxes are new); one that became unreadable leaves the training interrupted.
+  const trainerBundle = request.trainerDir === undefined ? undefined : loadResumeTrainer(uuid, request.trainerDir);
   if (!store.markResumed(uuid)) throw new TrainingControlError(`training ${uuid} is no longer interrupted`);
-  return new TrainingRun(uuid, request, t.resumed + 1);
+  const run = new TrainingRun(uuid, request, t.resumed + 1, trainerBundle);
+  run.lateUpdatesDiscarded = t.lateUpdatesDiscarded;
+  return run;
+}
+
+function loadResumeTrainer(uuid: string, dir: string): TrainerBundle {
+  try {
+    return loadTrainerBundle(dir);
+  } catch (e) {
+    if (e instanceof TrainerBundleError) throw new TrainingControlError(`training ${uuid}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** Cancels a training no process runs: only an interrupted one can be. */

@@ -39,22 +39,33 @@ export interface TrainingRequestInput {
   minClients?: number;
   /** Start the rounds as soon as this many clients are ready (default: wait for every client or the ready timeout). */
   startWhen?: number;
+  /** Fraction C of the clients a round aggregates (0, 1], sampled per round (default 1: all). */
+  fraction?: number;
+  /** Ask ceil(overselect · K) clients and aggregate the first K updates; later ones are discarded and counted (default 1). */
+  overselect?: number;
   /** Updates needed to aggregate a round (default: minClients). */
   minFitClients?: number;
   roundTimeoutSeconds?: number;
   readyTimeoutSeconds?: number;
+  /**
+   * The training's deadline, in seconds from its start (or resume): the lifetime of its sandboxes, destroyed then (reason `expired`).
+   * Default: 180 s to start the sandboxes, the ready timeout, and two round timeouts (fit and test) for each round and round 0.
+   */
+  deadlineSeconds?: number;
   seed?: number;
   testFraction?: number;
   keepSandboxes?: boolean;
   /** External trainer for every client, or per client index (0-based). */
   trainer?: TrainerCommand;
   clientTrainers?: Record<number, TrainerCommand>;
+  /** A user trainer directory on the daemon's host (`--trainer DIR`), copied into every client sandbox. */
+  trainerDir?: string;
 }
 
 type StrategyInput = 'strategy' | ServerOptimizerOption | 'targetAccuracy' | 'patience' | 'startWhen';
 type DataInput = 'dataset' | 'clientData' | 'testData';
 
-export interface TrainingRequest extends Required<Omit<TrainingRequestInput, 'trainer' | 'clientTrainers' | 'split' | StrategyInput | DataInput>> {
+export interface TrainingRequest extends Required<Omit<TrainingRequestInput, 'trainer' | 'clientTrainers' | 'trainerDir' | 'split' | StrategyInput | DataInput>> {
   clients: number;
   /** Empty with `clientData`. */
   dataset: string | Dataset;
@@ -68,6 +79,7 @@ export interface TrainingRequest extends Required<Omit<TrainingRequestInput, 'tr
   splitText: string;
   trainer?: TrainerCommand;
   clientTrainers: Record<number, TrainerCommand>;
+  trainerDir?: string;
 }
 
 export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingRequest {
@@ -103,13 +115,17 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
     minClients: input.minClients ?? clients,
     startWhen: input.startWhen ?? null,
     minFitClients: input.minFitClients ?? input.minClients ?? clients,
+    fraction: input.fraction ?? 1,
+    overselect: input.overselect ?? 1,
     roundTimeoutSeconds: input.roundTimeoutSeconds ?? 60,
     readyTimeoutSeconds: input.readyTimeoutSeconds ?? 60,
+    deadlineSeconds: input.deadlineSeconds ?? defaultDeadlineSeconds(input),
     seed: input.seed ?? 0,
     testFraction: input.testFraction ?? 0.2,
     keepSandboxes: input.keepSandboxes ?? false,
     clientTrainers: input.clientTrainers ?? {},
     ...(input.trainer ? { trainer: input.trainer } : {}),
+    ...(input.trainerDir !== undefined ? { trainerDir: input.trainerDir } : {}),
   };
   int(r.clients, 'clients', 1, 64);
   int(r.rounds, 'rounds', 1, 1000);
@@ -122,13 +138,25 @@ export function normalizeTrainingRequest(input: TrainingRequestInput): TrainingR
   if (!(typeof r.mu === 'number' && r.mu >= 0)) bad(`mu must be ≥ 0, got ${String(r.mu)}`);
   int(r.minClients, 'min clients', 1, r.clients);
   int(r.minFitClients, 'min fit clients', 1, r.clients);
+  if (!(typeof r.fraction === 'number' && r.fraction > 0 && r.fraction <= 1)) bad(`fraction must be in (0, 1], got ${String(r.fraction)}`);
+  if (!(typeof r.overselect === 'number' && r.overselect >= 1 && r.overselect <= 10)) bad(`overselect must be in [1, 10], got ${String(r.overselect)}`);
   if (r.startWhen !== null) int(r.startWhen, 'start when', r.minClients, r.clients);
   pos(r.roundTimeoutSeconds, 'round timeout');
   pos(r.readyTimeoutSeconds, 'ready timeout');
+  pos(r.deadlineSeconds, 'deadline');
   int(r.seed, 'seed', -(2 ** 31), 2 ** 31 - 1);
   if (!(r.testFraction > 0 && r.testFraction < 1)) bad(`test fraction must be in (0, 1), got ${r.testFraction}`);
+  if (r.trainerDir !== undefined && (typeof r.trainerDir !== 'string' || !r.trainerDir.startsWith('/'))) bad('trainer must be an absolute directory path');
   checkData(input, r, bad);
   return r;
+}
+
+/** Sandboxes may take this long to start on a loaded engine (measured: 1 min 45 s for two at load average 17). */
+const PROVISIONING_ALLOWANCE_SECONDS = 180;
+
+/** Long enough for the sandboxes to start and every phase of every round to use its whole timeout: only a training that overruns them meets it. */
+function defaultDeadlineSeconds(input: TrainingRequestInput): number {
+  return PROVISIONING_ALLOWANCE_SECONDS + (input.readyTimeoutSeconds ?? 60) + 2 * (input.rounds + 1) * (input.roundTimeoutSeconds ?? 60);
 }
 
 /** The request as stored and shown (no data, no secrets). */
@@ -152,9 +180,13 @@ export function describeTrainingRequest(r: TrainingRequest): Record<string, unkn
     min_clients: r.minClients,
     ...(r.startWhen !== null ? { start_when: r.startWhen } : {}),
     min_fit_clients: r.minFitClients,
+    ...(r.fraction !== 1 ? { fraction: r.fraction } : {}),
+    ...(r.overselect !== 1 ? { overselect: r.overselect } : {}),
     round_timeout: r.roundTimeoutSeconds,
+    deadline: r.deadlineSeconds,
     seed: r.seed,
     keep_sandboxes: r.keepSandboxes,
+    ...(r.trainerDir !== undefined ? { trainer: r.trainerDir } : {}),
   };
 }
 

@@ -1,10 +1,11 @@
 // One training's live state: an explicit state machine (provisioning → waiting_clients → running → an end state) and its clients.
-import type { FlStore, TrainingStatus } from '../../database/fl-store.js';
+import type { FlStore, RoundRecord, TrainingStatus } from '../../database/fl-store.js';
 import type { Dataset } from '../data/dataset.js';
 import type { FeatureStatistics, Standardizer } from '../data/standardizer.js';
 import type { ModelSpec } from '../model/classifier.js';
 import type { LaunchedClient } from './client-host.js';
 import type { RoundCollector } from './round-collector.js';
+import type { TrainerBundle } from './trainer-bundle.js';
 import type { TrainingRequest } from './training-request.js';
 
 export interface RoundSummary {
@@ -13,6 +14,10 @@ export interface RoundSummary {
   loss: number;
   clients: number;
   duration_ms: number;
+  /** Clients asked for an update and left out of this round's aggregate, with the reason (trainer failed, sandbox ended, silent). */
+  dropped?: Array<{ client_id: string; reason: string }>;
+  /** Over-selected clients whose update had not come when the first K had (`--overselect`): their update is discarded. */
+  late?: string[];
 }
 
 export interface TrainingSummary {
@@ -25,6 +30,8 @@ export interface TrainingSummary {
   /** How many times the training resumed after an interruption. */
   resumed: number;
   clients: Array<{ client_id: string; status: string; drop_reason: string | null }>;
+  /** Updates that arrived after their round had closed (over-selected stragglers), refused. */
+  late_updates_discarded?: number;
 }
 
 export type ClientStatus = 'launching' | 'ready' | 'dropped' | 'finished';
@@ -41,6 +48,8 @@ export interface ClientState {
   dropReason: string | null;
   launched?: LaunchedClient;
   stats?: FeatureStatistics;
+  /** Set for a client joining a running training (`fl join`): called once its statistics made it ready, or with why they cannot. */
+  onJoined?: (failure?: string) => void;
 }
 
 /** What the agent API accepts right now: one kind of answer, for one round's global model. */
@@ -49,6 +58,8 @@ export interface Phase {
   round: number;
   modelUuid: string;
   collector: RoundCollector<unknown>;
+  /** Clients that reported they give no answer this phase, with their reason. */
+  failures: Map<string, string>;
 }
 
 /** Allowed moves; an end state has none, so nothing can revive a finished, failed or cancelled training. */
@@ -81,15 +92,27 @@ export class TrainingRun {
   spec!: ModelSpec;
   /** The held-out set the coordinator evaluates; null when the clients evaluate their own held-out rows. */
   test: Dataset | null = null;
+  /** The training part of a single data set, kept for clients that join without a data file of their own; null with per-client data. */
+  pool: Dataset | null = null;
+  /** Clients an earlier run of this training had taken in with `fl join` (not relaunched on resume): new ids start after them. */
+  retiredJoins = 0;
   standardizer!: Standardizer;
   maxModelBytes = 0;
+  /** The training's deadline (Unix ms), from this run's start: its sandboxes' lifetime. */
+  deadline: number;
+  /** Updates refused because their round had closed (`late_updates_discarded`). */
+  lateUpdatesDiscarded = 0;
   done!: Promise<TrainingSummary>;
 
   constructor(
     readonly uuid: string,
     readonly request: TrainingRequest,
     readonly resumed = 0,
-  ) {}
+    /** The user trainer directory (`--trainer`), read once at start (again on resume). */
+    readonly trainerBundle?: TrainerBundle,
+  ) {
+    this.deadline = Date.now() + request.deadlineSeconds * 1000;
+  }
 
   get status(): TrainingStatus {
     return this.current;
@@ -124,6 +147,7 @@ export class TrainingRun {
       rounds: [...this.rounds],
       resumed: this.resumed,
       clients: [...this.clients.values()].map((c) => ({ client_id: c.id, status: c.status, drop_reason: c.dropReason })),
+      late_updates_discarded: this.lateUpdatesDiscarded,
     };
   }
 }
@@ -139,10 +163,18 @@ export function storedTrainingSummary(store: FlStore, uuid: string): TrainingSum
     message: t.message,
     final_accuracy: t.finalAccuracy,
     initial_accuracy: rounds.find((r) => r.round === 0)?.accuracy ?? null,
-    rounds: rounds.filter((r) => r.round > 0 && r.accuracy !== null).map((r) => ({
-      round: r.round, accuracy: r.accuracy!, loss: r.loss!, clients: r.clients, duration_ms: (r.finishedAt ?? r.startedAt) - r.startedAt,
-    })),
+    rounds: rounds.filter((r) => r.round > 0 && r.accuracy !== null).map(roundSummaryOf),
     resumed: t.resumed,
     clients: store.clients(uuid).map((c) => ({ client_id: c.clientId, status: c.status, drop_reason: c.dropReason })),
+    late_updates_discarded: t.lateUpdatesDiscarded,
+  };
+}
+
+/** A recorded round as the summary shows it, with who it left out (as the live training showed it). */
+export function roundSummaryOf(r: RoundRecord): RoundSummary {
+  return {
+    round: r.round, accuracy: r.accuracy!, loss: r.loss!, clients: r.clients, duration_ms: (r.finishedAt ?? r.startedAt) - r.startedAt,
+    ...(r.dropped.length > 0 ? { dropped: r.dropped.map((d) => ({ client_id: d.clientId, reason: d.reason })) } : {}),
+    ...(r.late.length > 0 ? { late: r.late } : {}),
   };
 }

@@ -1,5 +1,6 @@
 // Server strategies in Flower's shape: which clients a round asks (selection) and what the server makes of the answers (aggregation), both pure.
 import { fedAvg } from '../model/fed-avg.js';
+import { Prng } from '../model/prng.js';
 import { FED_OPT_RULES, fedOptStep, type OptimizerState } from './fed-opt.js';
 
 export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
@@ -51,9 +52,44 @@ export type AggregateOutcome =
   | { ok: true; params: Float32Array; state: OptimizerState }
   | { ok: false; reason: string; failures: readonly FitFailure[] };
 
-/** The clients a fit round asks: every available one, in client-id order (sampling comes with elastic clients). */
-export function configureFit(available: readonly string[]): string[] {
-  return [...available].sort(byClientId);
+/** Client selection per fit round: FedAvg's fraction C (McMahan et al.) and over-selection for stragglers (Bonawitz et al.). */
+export interface ClientSelection {
+  /** Fraction C of the available clients whose updates a round aggregates, (0, 1]. */
+  fraction: number;
+  /** Ask ceil(overselect · K) clients and aggregate the first K updates, ≥ 1. */
+  overselect: number;
+  /** K is never below this (`--min-clients`). */
+  minFitClients: number;
+  seed: number;
+}
+
+export const EVERY_CLIENT: Omit<ClientSelection, 'minFitClients' | 'seed'> = { fraction: 1, overselect: 1 };
+
+/** Which clients a round asks (client-id order) and how many of their updates it aggregates: the first `aggregate` to arrive. */
+export interface FitConfiguration {
+  asked: string[];
+  aggregate: number;
+}
+
+/**
+ * K = max(min_fit_clients, ⌈C · available⌉), at most the available clients; asks ⌈F · K⌉ of them, sampled with a PRNG
+ * seeded by the training seed and the round, so a run is reproducible. Every available client when that covers them all.
+ */
+export function configureFit(available: readonly string[], selection: ClientSelection, round: number): FitConfiguration {
+  const sorted = [...available].sort(byClientId);
+  // The epsilon keeps 0.7 · 10 = 7.000000000000001 from asking 8.
+  const ceil = (x: number) => Math.ceil(x - 1e-9);
+  const aggregate = Math.min(sorted.length, Math.max(selection.minFitClients, ceil(selection.fraction * sorted.length)));
+  const askCount = Math.min(sorted.length, ceil(selection.overselect * aggregate));
+  if (askCount === sorted.length) return { asked: sorted, aggregate };
+  const prng = new Prng((selection.seed ^ Math.imul(round, 0x9e3779b1)) | 0);
+  // Partial Fisher–Yates: the first askCount places are a uniform sample.
+  const pool = [...sorted];
+  for (let i = 0; i < askCount; i++) {
+    const j = i + prng.nextInt(pool.length - i);
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return { asked: pool.slice(0, askCount).sort(byClientId), aggregate };
 }
 
 /**

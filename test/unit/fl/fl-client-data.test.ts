@@ -1,7 +1,7 @@
 // Per-client data: each client trains on its own file; a shared test file or each client's own held-out rows; files that disagree fail early.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnweddolDatabase } from '../../../src/database/database.js';
@@ -90,5 +90,35 @@ describe('FL training on per-client data files (in-process clients)', () => {
     const s = await coordinator.waitForTraining(coordinator.startTraining({ ...BASE, clientData: [cut.files[0]!, missing] }));
     assert.equal(s.status, 'failed');
     assert.match(s.message, new RegExp(`${missing.replace(/[.]/g, '\\.')}`));
+  });
+
+  it('refuses a join without a data file, and gives a client joining with one its own held-out rows, which it evaluates', async () => {
+    // Enough rounds that the newcomer, ready during one of the first, still fits and tests in a later one.
+    const id = coordinator.startTraining({ ...BASE, rounds: 10, clientData: cut.files });
+    while (!events.some((e) => e.name === 'fl_round_completed' && e.payload.training_uuid === id && e.payload.round === 1)) await new Promise((r) => setTimeout(r, 10));
+    await assert.rejects(coordinator.joinTraining(id), /has per-client data: a joining client needs its own data file \(--data\)/);
+    assert.equal(await coordinator.joinTraining(id, cut.files[0]), 'client-4');
+    const s = await coordinator.waitForTraining(id);
+    assert.equal(s.status, 'finished', s.message);
+    const launch = host.clients.find((c) => c.launch.trainingUuid === id && c.launch.clientId === 'client-4')!.launch;
+    assert.equal(launch.testShard?.count, splitTrainTest(cut.parts[0]!, 0.2, 4 + 3).test.count);
+    assert.ok(store.participation(id).some((p) => p.clientId === 'client-4' && p.phase === 'test'));
+  });
+
+  it('gives a user trainer\'s test round the client\'s own held-out rows as ANWEDDOL_FL_DATA', async () => {
+    // Keeps the model as it came and reports, in a test round, how many rows its data file holds.
+    const trainerDir = join(dir, 'counting-trainer');
+    mkdirSync(trainerDir);
+    writeFileSync(join(trainerDir, 'train'), [
+      '#!/bin/sh',
+      'if [ "$ANWEDDOL_FL_MODE" = test ]; then echo "{\\"accuracy\\": 0.5, \\"loss\\": 1, \\"rows\\": $(wc -l < "$ANWEDDOL_FL_DATA")}"; exit 0; fi',
+      'cp "$ANWEDDOL_FL_MODEL_IN" "$ANWEDDOL_FL_MODEL_OUT"; echo "{}"',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    const id = coordinator.startTraining({ ...BASE, rounds: 1, clientData: cut.files, trainerDir });
+    const s = await coordinator.waitForTraining(id);
+    assert.equal(s.status, 'finished', s.message);
+    const metrics = events.find((e) => e.name === 'fl_round_completed' && e.payload.training_uuid === id)!.payload.client_metrics as Record<string, { rows: number }>;
+    assert.deepEqual(cut.parts.map((_p, i) => metrics[`client-${i + 1}`]!.rows), cut.parts.map((p, i) => splitTrainTest(p, 0.2, 4 + i).test.count));
   });
 });

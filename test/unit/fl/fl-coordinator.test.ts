@@ -2,63 +2,17 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AnweddolDatabase } from '../../../src/database/database.js';
-import { FlStore } from '../../../src/database/fl-store.js';
-import { FlCoordinator, type FlEventName } from '../../../src/fl/coordinator/fl-coordinator.js';
+import { BASE, harness, type Harness } from '../../helpers/fl-harness.js';
 import { InProcessClientHost } from '../../../src/fl/coordinator/in-process-client-host.js';
 import type { AgentLaunch, ClientHost, LaunchedClient } from '../../../src/fl/coordinator/client-host.js';
-import type { Dataset } from '../../../src/fl/data/dataset.js';
-import { Prng } from '../../../src/fl/model/prng.js';
 import { decodeModelFile, encodeModelFile } from '../../../src/fl/model/model-file.js';
 
-/** Four Gaussian blobs in 8 dimensions: quick to learn, slow enough to see progress. */
-function blobs(count: number, seed: number): Dataset {
-  const prng = new Prng(seed);
-  const d = 8;
-  const features = new Float32Array(count * d);
-  const labels = new Int32Array(count);
-  for (let r = 0; r < count; r++) {
-    const c = r % 4;
-    labels[r] = c;
-    for (let k = 0; k < d; k++) features[r * d + k] = (k === c ? 2 : 0) + prng.normal();
-  }
-  return { features, labels, count, dimensions: d };
-}
-
-const DATA = blobs(600, 1);
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const BASE = { clients: 3, rounds: 3, dataset: DATA, localEpochs: 2, learningRate: 0.05, roundTimeoutSeconds: 10, readyTimeoutSeconds: 10 };
-
-interface Harness {
-  coordinator: FlCoordinator;
-  store: FlStore;
-  events: Array<{ name: FlEventName; payload: Record<string, unknown> }>;
-  dir: string;
-  close(): Promise<void>;
-}
-
-async function harness(host: ClientHost): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'fl-coord-'));
-  const database = new AnweddolDatabase(':memory:');
-  const store = new FlStore(database);
-  const events: Harness['events'] = [];
-  const coordinator = new FlCoordinator({ host, dataDir: dir, listenPort: 0, store, emit: (name, payload) => events.push({ name, payload }) });
-  await coordinator.start();
-  return {
-    coordinator, store, events, dir,
-    close: async () => {
-      await coordinator.stop();
-      database.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** A client that, before passing UPDATE_ROUND_START of round 1 to its real agent, tries bad uploads and records the answers. */
 class MaliciousHost implements ClientHost {

@@ -1,7 +1,7 @@
 // Interrupted trainings: resumed on start or by request from the last completed round, each round recorded once; cancel and refusals.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnweddolDatabase } from '../../../src/database/database.js';
@@ -12,6 +12,7 @@ import type { TrainingRequestInput } from '../../../src/fl/coordinator/training-
 import type { Dataset } from '../../../src/fl/data/dataset.js';
 import { formatCsvDataset } from '../../../src/fl/data/parse-csv-dataset.js';
 import { Prng } from '../../../src/fl/model/prng.js';
+import { misbehavingTrainer, NODE_TRAINER } from '../../helpers/trainer-dirs.js';
 
 /** Four Gaussian blobs in 8 dimensions. */
 function blobs(count: number, seed: number): Dataset {
@@ -96,14 +97,14 @@ const request = (dataset: string): TrainingRequestInput => ({
  * Starts a training and stops the daemon in the middle of round `round + 1`: its global model is published and
  * its updates recorded, its result is not. Returns the training's uuid.
  */
-async function interruptAfterRound(install: Install, round: number): Promise<string> {
+async function interruptAfterRound(install: Install, round: number, extra: Partial<TrainingRequestInput> = {}): Promise<string> {
   let stopped: Promise<void> | undefined;
   const { coordinator } = await install.boot({
     onRoundStarted: (started, c) => {
       if (started === round + 1) stopped = c.stop();
     },
   });
-  const id = coordinator.startTraining(request(install.csv));
+  const id = coordinator.startTraining({ ...request(install.csv), ...extra });
   const summary = await coordinator.waitForTraining(id);
   await stopped;
   assert.equal(summary.status, 'interrupted');
@@ -195,5 +196,86 @@ describe('resuming interrupted FL trainings (in-process clients, SQLite file)', 
     const t = store.getTraining(id)!;
     assert.equal(t.status, 'failed');
     assert.match(t.message, /cannot resume: .*given its data in memory/);
+  });
+
+  it('reads a --trainer directory again on resume: without its train the training stays interrupted, naming it; restored, it resumes', async () => {
+    const install = new Install();
+    after(() => install.remove());
+    const trainerDir = join(install.dir, 'trainer');
+    cpSync(NODE_TRAINER, trainerDir, { recursive: true });
+    const id = await interruptAfterRound(install, 1, { trainerDir, rounds: 3 });
+    renameSync(join(trainerDir, 'train'), join(install.dir, 'train.moved'));
+    const { coordinator, store } = await install.boot({ resumeOnStart: false });
+    assert.throws(() => coordinator.resumeTraining(id), /^TrainingControlError: training .*: trainer: .* has no 'train' file/);
+    assert.equal(store.getTraining(id)?.status, 'interrupted');
+    renameSync(join(install.dir, 'train.moved'), join(trainerDir, 'train'));
+    assert.equal(coordinator.resumeTraining(id), 1);
+    const summary = await coordinator.waitForTraining(id);
+    assert.equal(summary.status, 'finished', summary.message);
+    assert.deepEqual(store.rounds(id).map((r) => r.round), [0, 1, 2, 3]);
+  });
+
+  it('does not relaunch a client joined with fl join when the training resumes: it is recorded as dropped, and a new join gets the next id', async () => {
+    const install = new Install();
+    after(() => install.remove());
+    let stopped: Promise<void> | undefined;
+    const first = await install.boot({
+      onEvent: (name, p, c) => void (name === 'fl_round_completed' && p.round === 1 && c.joinTraining(p.training_uuid as string).then(() => (stopped = c.stop()))),
+    });
+    const id = first.coordinator.startTraining(request(install.csv));
+    assert.equal((await first.coordinator.waitForTraining(id)).status, 'interrupted');
+    await stopped;
+    await install.shutdown();
+    let joined: Promise<string> | undefined;
+    const { coordinator, store } = await install.boot({
+      resumeOnStart: false,
+      onEvent: (name, p, c) => void (name === 'fl_round_completed' && !joined && (joined = c.joinTraining(p.training_uuid as string))),
+    });
+    coordinator.resumeTraining(id);
+    const summary = await coordinator.waitForTraining(id);
+    assert.equal(summary.status, 'finished', summary.message);
+    assert.equal(await joined, 'client-4');
+    const client3 = store.clients(id).find((c) => c.clientId === 'client-3')!;
+    assert.equal(client3.status, 'dropped');
+    assert.match(client3.dropReason!, /joined with fl join: a resumed training does not relaunch/);
+  });
+});
+
+describe('who each round left out, across a daemon restart (in-process clients, SQLite file)', () => {
+  /** Runs a training to its end, restarts the daemon, and returns the live summary and the one the new daemon gives. */
+  async function acrossRestart(install: Install, extra: Partial<TrainingRequestInput>) {
+    const first = await install.boot();
+    const id = first.coordinator.startTraining({ ...request(install.csv), ...extra });
+    const live = await first.coordinator.waitForTraining(id);
+    assert.equal(live.status, 'finished', live.message);
+    await install.shutdown();
+    const { coordinator } = await install.boot();
+    return { live, restored: coordinator.summary(id)! };
+  }
+
+  it('shows a client whose trainer crashed as left out of that round, with the reason, after a restart', async () => {
+    const install = new Install();
+    const trainerDir = misbehavingTrainer('crash', 'client-2', 2);
+    after(async () => {
+      await install.remove();
+      rmSync(trainerDir, { recursive: true, force: true });
+    });
+    const { live, restored } = await acrossRestart(install, { rounds: 3, minClients: 1, trainerDir });
+    assert.deepEqual(live.rounds[1]!.dropped, [{ client_id: 'client-2', reason: 'the trainer exited with code 3' }]);
+    assert.deepEqual(restored.rounds.map((r) => r.dropped), [undefined, [{ client_id: 'client-2', reason: 'the trainer exited with code 3' }], undefined]);
+  });
+
+  it('shows the over-selected stragglers of each round and the late updates discarded after a restart', async () => {
+    const install = new Install();
+    const trainerDir = misbehavingTrainer('slow', 'client-3', 1);
+    after(async () => {
+      await install.remove();
+      rmSync(trainerDir, { recursive: true, force: true });
+    });
+    const { live, restored } = await acrossRestart(install, { clients: 3, minClients: 2, fraction: 0.5, overselect: 1.5, rounds: 20, trainerDir });
+    assert.deepEqual(live.rounds[0]!.late, ['client-3']);
+    assert.ok(live.late_updates_discarded! >= 1, `late updates discarded: ${live.late_updates_discarded}`);
+    assert.deepEqual(restored.rounds.map((r) => r.late), live.rounds.map((r) => r.late));
+    assert.equal(restored.late_updates_discarded, live.late_updates_discarded);
   });
 });

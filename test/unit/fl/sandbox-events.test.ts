@@ -26,7 +26,7 @@ const LAUNCH: AgentLaunch = {
   hyperparameters: { epochs: 1, learningRate: 0.1, batchSize: 1, mu: 0, seed: 0 },
   coordinatorUrl: 'http://127.0.0.1:1',
 };
-const MARK = { training_uuid: 'training-1', client_id: 'client-2' };
+const MARK = { training_uuid: 'training-1', client_id: 'client-2', expires_at: null };
 
 interface Harness {
   server: AnweddolServer;
@@ -85,6 +85,38 @@ describe('FL sandbox events', () => {
     await new Promise((r) => setImmediate(r));
     await launched.destroy();
     assert.deepEqual(destroyed, [{ container_id: id, reason: 'died', fl: MARK }]);
+  });
+
+  it('destroys an FL sandbox at its training\'s deadline with reason expired, frees its slot and tells the training', async () => {
+    const { server, fake, host, created, destroyed } = await harness();
+    const expiresAt = Date.now() + 100;
+    const launched = await host.launch({ ...LAUNCH, expiresAt }, new AbortController().signal);
+    const ended = new Promise<string>((resolve) => launched.onEnded(resolve));
+    const [id] = fake.sandboxes.keys();
+    const mark = { ...MARK, expires_at: Math.floor(expiresAt / 1000) };
+    assert.deepEqual(created, [{ client: null, container_id: id, fl: mark }]);
+    assert.equal(server.getRuntimeStatistics().availableContainers, 0);
+    // Deadline timers are unref'd, as every lifetime timer: hold the loop as the daemon's listeners do.
+    const hold = setTimeout(() => undefined, 10_000);
+    assert.equal(await ended.finally(() => clearTimeout(hold)), 'expired');
+    assert.ok(Date.now() >= expiresAt);
+    // The training's own destroy waits for the expiry's, and announces nothing more.
+    await launched.destroy();
+    assert.equal(fake.sandboxes.size, 0);
+    assert.deepEqual(destroyed, [{ container_id: id, reason: 'expired', fl: mark }]);
+    assert.equal(server.getRuntimeStatistics().availableContainers, 1);
+  });
+
+  it('forgets the deadline of an FL sandbox its training destroyed', async () => {
+    const { fake, host, destroyed } = await harness();
+    const launched = await host.launch({ ...LAUNCH, expiresAt: Date.now() + 100 }, new AbortController().signal);
+    const ends: string[] = [];
+    launched.onEnded((reason) => ends.push(reason));
+    await launched.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(fake.sandboxes.size, 0);
+    assert.deepEqual(destroyed.map((d) => d.reason), ['training_ended']);
+    assert.deepEqual(ends, [], 'no expiry after the training ended');
   });
 
   it('honours a created_container veto: the launch fails, the sandbox is destroyed with reason vetoed, the slot is free', async () => {

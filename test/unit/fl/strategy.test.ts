@@ -4,7 +4,7 @@ import { AnweddolDatabase } from '../../../src/database/database.js';
 import { FlStore } from '../../../src/database/fl-store.js';
 import { initialOptimizerState, type OptimizerState } from '../../../src/fl/strategy/fed-opt.js';
 import { decodeOptimizerState, encodeOptimizerState } from '../../../src/fl/strategy/optimizer-state-file.js';
-import { aggregateFit, configureFit, STRATEGY_DEFAULTS, type StrategyConfig, type StrategyName } from '../../../src/fl/strategy/strategy.js';
+import { aggregateFit, configureFit, EVERY_CLIENT, STRATEGY_DEFAULTS, type StrategyConfig, type StrategyName } from '../../../src/fl/strategy/strategy.js';
 
 // Every vector below: current = [0, 1], FedAvg of the updates = current + δ with δ = [0.5, −0.5], twice.
 // Hand-computed, and cross-checked with numpy (python3, same formulas, float64):
@@ -84,7 +84,41 @@ describe('server strategies', () => {
   });
 
   it('asks every available client, in client-id order', () => {
-    assert.deepEqual(configureFit(['client-10', 'client-2', 'client-1']), ['client-1', 'client-2', 'client-10']);
+    assert.deepEqual(configureFit(['client-10', 'client-2', 'client-1'], { ...EVERY_CLIENT, minFitClients: 1, seed: 0 }, 1), { asked: ['client-1', 'client-2', 'client-10'], aggregate: 3 });
+  });
+});
+
+describe('client selection (--fraction, --overselect)', () => {
+  const ten = Array.from({ length: 10 }, (_, i) => `client-${i + 1}`);
+
+  it('samples ceil(C · n) clients, the same ones for the same seed and round', () => {
+    const a = configureFit(ten, { fraction: 0.3, overselect: 1, minFitClients: 1, seed: 7 }, 2);
+    assert.equal(a.asked.length, 3);
+    assert.equal(a.aggregate, 3);
+    assert.deepEqual(configureFit(ten, { fraction: 0.3, overselect: 1, minFitClients: 1, seed: 7 }, 2), a);
+  });
+
+  it('samples other clients in another round', () => {
+    const rounds = [1, 2, 3, 4].map((r) => configureFit(ten, { fraction: 0.3, overselect: 1, minFitClients: 1, seed: 7 }, r).asked.join());
+    assert.ok(new Set(rounds).size > 1, rounds.join(' | '));
+  });
+
+  it('never aggregates fewer than min_fit_clients', () => {
+    assert.equal(configureFit(ten, { fraction: 0.1, overselect: 1, minFitClients: 4, seed: 0 }, 1).aggregate, 4);
+  });
+
+  it('does not round 0.7 · 10 up to 8', () => {
+    assert.equal(configureFit(ten, { fraction: 0.7, overselect: 1, minFitClients: 1, seed: 0 }, 1).asked.length, 7);
+  });
+
+  it('asks ceil(F · K) clients and aggregates K of them', () => {
+    const c = configureFit(ten, { fraction: 0.4, overselect: 1.5, minFitClients: 1, seed: 3 }, 1);
+    assert.deepEqual([c.asked.length, c.aggregate], [6, 4]);
+  });
+
+  it('asks at most the available clients when over-selecting', () => {
+    const c = configureFit(ten.slice(0, 3), { fraction: 0.5, overselect: 1.5, minFitClients: 2, seed: 3 }, 1);
+    assert.deepEqual(c, { asked: ['client-1', 'client-2', 'client-3'], aggregate: 2 });
   });
 });
 

@@ -52,6 +52,24 @@ describe('training request: start_when', () => {
   });
 });
 
+describe('training request: deadline', () => {
+  it('defaults the deadline to 180 s of provisioning, the ready timeout and two round timeouts for each round and round 0', () => {
+    assert.equal(normalizeTrainingRequest(BASE).deadlineSeconds, 180 + 60 + 2 * 4 * 60);
+    assert.equal(normalizeTrainingRequest({ ...BASE, readyTimeoutSeconds: 5, roundTimeoutSeconds: 10 }).deadlineSeconds, 180 + 5 + 2 * 4 * 10);
+  });
+
+  it('keeps a given deadline and stores it with the request', () => {
+    const r = normalizeTrainingRequest({ ...BASE, deadlineSeconds: 90 });
+    assert.equal(r.deadlineSeconds, 90);
+    assert.equal(describeTrainingRequest(r).deadline, 90);
+  });
+
+  it('refuses a deadline that is not a number > 0 with a message naming it', () => {
+    assert.throws(() => normalizeTrainingRequest({ ...BASE, deadlineSeconds: 0 }), /^RangeError: deadline must be a number > 0, got 0$/);
+    assert.throws(() => normalizeTrainingRequest({ ...BASE, deadlineSeconds: Infinity }), /deadline must be a number > 0, got Infinity/);
+  });
+});
+
 describe('training request: per-client data', () => {
   const CLIENT_DATA: TrainingRequestInput = { rounds: 3, clientData: ['a.csv', 'b.csv', 'c.csv'] };
 

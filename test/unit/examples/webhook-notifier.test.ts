@@ -141,10 +141,10 @@ describe('webhook notifier example plugin', () => {
       server: { on: (event: string, hook: (ctx: object) => unknown) => hooks.set(event, hook) },
     };
     const handle = webhook.register(api);
-    const started = performance.now();
     const result = hooks.get('created_container')!({ container_id: 'f'.repeat(64), container_uuid: 'must-not-leak', client: { id: 'abcdef0', transport: 'tcp', address: '192.0.2.1' } });
+    // Returned synchronously, before the receiver even saw the request (a wall-clock bound would only measure the machine's load).
     assert.equal(result, undefined);
-    assert.ok(performance.now() - started < 20);
+    assert.equal(held.length, 0);
     await until(() => held.length === 1);
     held[0]!.writeHead(204).end();
     await handle.stop();

@@ -104,7 +104,7 @@ export function keyPath(instancePath: string): string {
 }
 
 /** Keys whose value is never shown in an error. */
-const SECRET_KEYS: ReadonlySet<string> = new Set(['rabbitmq.url']);
+const SECRET_KEYS: ReadonlySet<string> = new Set(['rabbitmq.url', 'fl.rabbitmq.url', 'fl.rabbitmq.agent_url']);
 
 function shown(value: unknown): string {
   const text = JSON.stringify(value);

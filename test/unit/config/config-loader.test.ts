@@ -83,8 +83,11 @@ describe('config loader', () => {
     assert.deepEqual(problemsOf('fl:\n  transport: rabbitmq\n'), ['fl.rabbitmq.url: must be an amqp:// or amqps:// URL when fl.transport is rabbitmq, got null']);
   });
 
-  it('refuses an FL broker URL that is not amqp:// or amqps://', () => {
-    assert.deepEqual(problemsOf('fl:\n  rabbitmq:\n    agent_url: "http://10.0.0.1:5672/"\n'), ['fl.rabbitmq.agent_url: must be an amqp:// or amqps:// URL, or null, got "http://10.0.0.1:5672/"']);
+  it('refuses an FL broker URL that is not amqp:// or amqps://, without echoing it (it may hold a password)', () => {
+    assert.deepEqual(problemsOf('fl:\n  rabbitmq:\n    agent_url: "http://agent:s3cret@10.0.0.1:5672/"\n'), [
+      'fl.rabbitmq.agent_url: must be an amqp:// or amqps:// URL, or null, got a value that is not one (not shown: it may hold a password)',
+    ]);
+    assert.doesNotMatch(problemsOf('fl:\n  rabbitmq:\n    url: "http://daemon:s3cret@127.0.0.1/"\n').join('\n'), /s3cret/);
   });
 
   it('refuses an allowed origin that is not exactly "scheme://host[:port]"', () => {

@@ -307,8 +307,9 @@ export class SandboxManager {
   async destroyAll(): Promise<void> {
     const { virtualization, sessions } = this.options;
     if (virtualization === undefined) return;
-    // No expiry may run beside (or after) the final sweep.
+    // No expiry may run beside (or after) the final sweep, and no refill may take the slots it frees.
     await this.lifetimes.stop();
+    await this.options.pool?.close();
     await Promise.all(
       sessions.list().map(async (session) => {
         sessions.setState(session.id, 'destroying');

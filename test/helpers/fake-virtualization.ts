@@ -50,8 +50,12 @@ export class FakeVirtualization implements VirtualizationInterface {
     if (!this.available) throw unavailable('backend down');
     const sandbox: Sandbox = { id: randomUUID().replaceAll('-', ''), uuid: spec.uuid, port: this.nextPort++, imageSha256: FAKE_IMAGE_SHA256, labels: { ...spec.labels } };
     if (this.options.listedWhileCreating) this.sandboxes.set(sandbox.id, sandbox);
-    if (this.options.createDelayMs) await new Promise((r) => setTimeout(r, this.options.createDelayMs));
-    signal?.throwIfAborted();
+    if (this.options.createDelayMs) await abortableDelay(this.options.createDelayMs, signal);
+    if (signal?.aborted) {
+      // Like the Docker backend: an aborted creation removes what it had made.
+      this.sandboxes.delete(sandbox.id);
+      signal.throwIfAborted();
+    }
     const failure = this.failNextCreate;
     this.failNextCreate = undefined;
     if (failure !== undefined) {
@@ -137,4 +141,17 @@ export class FakeVirtualization implements VirtualizationInterface {
   async close(): Promise<void> {
     this.closeCalls++;
   }
+}
+
+/** A create's work: cut short by an abort, as the Docker backend's steps are. */
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }

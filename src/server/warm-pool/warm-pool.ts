@@ -42,6 +42,13 @@ export interface WarmPoolStatistics {
   replaced: number;
 }
 
+/**
+ * After a claim, refilling waits until claims pause this long (ms), and at most REFILL_MAX_DEFER_MS after the first
+ * deferred claim: a fill makes dockerd (and the host's CPU) busy, and a burst of claims should be answered first.
+ */
+export const REFILL_QUIET_MS = 150;
+export const REFILL_MAX_DEFER_MS = 1000;
+
 interface Ready extends PooledSandbox {
   filledAt: number;
 }
@@ -49,6 +56,10 @@ interface Ready extends PooledSandbox {
 export class WarmPool {
   private readonly ready: Ready[] = [];
   private readonly fills = new Set<Promise<void>>();
+  /** Destroys in flight of recycled or dead sandboxes: close() waits for them too. */
+  private readonly discards = new Set<Promise<void>>();
+  /** Aborted by close(): a fill in flight stops where it is and its container is removed (a fresh one per start). */
+  private closing = new AbortController();
   /** CREATEs that found no ready sandbox and no free slot while fills were running: they get the next one. */
   private readonly waiters: Array<(pooled: PooledSandbox | undefined) => void> = [];
   private recycled = 0;
@@ -57,6 +68,9 @@ export class WarmPool {
   private timer: NodeJS.Timeout | undefined;
   // After a failed fill, no new one before this time (a broken image must not become a create loop).
   private retryAfter = 0;
+  /** Pending start of the refill deferred by claims (see REFILL_QUIET_MS); while set, refill() waits for it. */
+  private deferredRefill: NodeJS.Timeout | undefined;
+  private deferredSince = 0;
 
   constructor(private readonly options: WarmPoolOptions) {
     if (!Number.isInteger(options.size) || options.size < 0) throw new RangeError('warm pool size must be an integer ≥ 0');
@@ -71,6 +85,7 @@ export class WarmPool {
   start(): void {
     if (!this.enabled || this.running) return;
     this.running = true;
+    if (this.closing.signal.aborted) this.closing = new AbortController();
     const interval = this.options.maintenanceIntervalMs ?? Math.min(5000, this.options.maxAgeMs ?? 5000);
     this.timer = setInterval(() => this.maintain(), interval);
     this.timer.unref();
@@ -92,7 +107,7 @@ export class WarmPool {
    */
   claim(): PooledSandbox | undefined {
     const taken = this.ready.shift();
-    if (taken !== undefined) this.refill();
+    if (taken !== undefined) this.refillAfterClaims();
     return taken === undefined ? undefined : withoutAge(taken);
   }
 
@@ -115,7 +130,7 @@ export class WarmPool {
     const [dead] = this.ready.splice(index, 1);
     this.replaced++;
     this.options.logger.info(`warm pool: sandbox ${containerId.slice(0, 12)} ended; replacing it`);
-    void this.discard(dead!).finally(() => this.refill());
+    this.discardThenRefill(dead!);
     return true;
   }
 
@@ -124,9 +139,10 @@ export class WarmPool {
     for (const gone of this.ready.filter((r) => !liveIds.has(r.sandbox.id))) this.forgetEnded(gone.sandbox.id);
   }
 
-  /** Starts fills until the pool is (being) full, within the concurrency bound and the free capacity. */
+  /** Starts fills until the pool is (being) full, within the concurrency bound and the free capacity; not while claims defer it. */
   refill(): void {
     const { size, refillConcurrency, virtualization, capacity } = this.options;
+    if (this.deferredRefill !== undefined) return;
     while (this.running && virtualization.isAvailable() && Date.now() >= this.retryAfter) {
       if (this.ready.length + this.fills.size >= size || this.fills.size >= refillConcurrency) return;
       const uuid = generateUuid();
@@ -141,28 +157,39 @@ export class WarmPool {
     }
   }
 
-  /** Stops filling, waits for fills in flight, destroys every unclaimed sandbox (their passwords die with us anyway). */
+  /**
+   * Stops filling, aborts the fills in flight (each removes its half-made container), destroys every unclaimed sandbox
+   * (their passwords die with us anyway) and resolves once all of them are gone. Idempotent.
+   */
   async close(): Promise<void> {
     this.running = false;
     clearInterval(this.timer);
     this.timer = undefined;
-    await Promise.allSettled([...this.fills]);
+    clearTimeout(this.deferredRefill);
+    this.deferredRefill = undefined;
+    // A fill can take as long as a cold create (tens of seconds on a loaded dockerd): a stop must not wait for it.
+    this.closing.abort();
     for (const waiter of this.waiters.splice(0)) waiter(undefined);
-    await Promise.all(this.ready.splice(0).map((r) => this.discard(r)));
+    const ready = this.ready.splice(0);
+    await Promise.allSettled([...this.fills, ...this.discards, ...ready.map((r) => this.discard(r))]);
   }
 
   private async fill(uuid: string, slot: CapacitySlot): Promise<void> {
     const { virtualization, createTimeoutMs } = this.options;
     const username = generateUsername();
     const password = generateSshPassword();
+    const closing = this.closing.signal;
     let sandbox: Sandbox;
     try {
-      sandbox = await virtualization.create({ uuid, username, password, labels: { [POOL_LABEL]: '1' } }, AbortSignal.timeout(createTimeoutMs));
+      const signal = AbortSignal.any([closing, AbortSignal.timeout(createTimeoutMs)]);
+      sandbox = await virtualization.create({ uuid, username, password, labels: { [POOL_LABEL]: '1' } }, signal);
     } catch (error) {
       slot.release();
+      this.wakeWaiter(undefined);
+      // Aborted by close(): the backend removed what it had made; nothing went wrong.
+      if (closing.aborted) return;
       this.retryAfter = Date.now() + 1000;
       this.options.onRuntimeError('warm pool fill', error);
-      this.wakeWaiter(undefined);
       return;
     }
     const pooled: Ready = { sandbox, username, password, slot, filledAt: Date.now() };
@@ -173,6 +200,23 @@ export class WarmPool {
     const waiter = this.waiters.shift();
     if (waiter !== undefined) waiter(withoutAge(pooled));
     else this.ready.push(pooled);
+  }
+
+  /** Refills once claims pause; at once when the pool is empty (the next CREATE goes cold anyway, so the fill cannot wait). */
+  private refillAfterClaims(): void {
+    const now = Date.now();
+    if (this.deferredRefill === undefined) this.deferredSince = now;
+    clearTimeout(this.deferredRefill);
+    this.deferredRefill = undefined;
+    if (this.ready.length === 0) {
+      this.refill();
+      return;
+    }
+    const wait = Math.max(0, Math.min(REFILL_QUIET_MS, this.deferredSince + REFILL_MAX_DEFER_MS - now));
+    this.deferredRefill = setTimeout(() => {
+      this.deferredRefill = undefined;
+      this.refill();
+    }, wait);
   }
 
   private wakeWaiter(pooled: PooledSandbox | undefined): void {
@@ -186,10 +230,19 @@ export class WarmPool {
       for (const old of this.ready.filter((r) => now - r.filledAt >= maxAgeMs)) {
         this.ready.splice(this.ready.indexOf(old), 1);
         this.recycled++;
-        void this.discard(old).finally(() => this.refill());
+        this.discardThenRefill(old);
       }
     }
     this.refill();
+  }
+
+  /** Destroys a sandbox that left the pool behind our back or for age, tracked so close() waits for it, then refills. */
+  private discardThenRefill(pooled: PooledSandbox): void {
+    const discarding = this.discard(pooled).finally(() => {
+      this.discards.delete(discarding);
+      this.refill();
+    });
+    this.discards.add(discarding);
   }
 
   private async discard(pooled: PooledSandbox): Promise<void> {

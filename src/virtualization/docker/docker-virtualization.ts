@@ -58,6 +58,9 @@ export interface DockerVirtualizationOptions {
   beforeAvailable?: (network: SandboxNetworkInfo) => Promise<void>;
 }
 
+/** How long close() waits for dockerd to answer abandoned creations so their containers can be removed. */
+const LATE_REMOVAL_WAIT_MS = 30_000;
+
 export class DockerVirtualization extends EventEmitter implements VirtualizationInterface {
   readonly name = 'docker';
   private readonly engine: DockerEngine;
@@ -139,6 +142,7 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
   }
 
   async close(): Promise<void> {
+    await this.lifecycle.settleLateRemovals(LATE_REMOVAL_WAIT_MS);
     if (this.engine.isAvailable()) {
       await this.lifecycle.releaseNetwork().catch((error: unknown) => this.logger.debug(`sandbox network kept: ${error instanceof Error ? error.message : String(error)}`));
     }

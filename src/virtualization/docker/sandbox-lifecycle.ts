@@ -35,6 +35,8 @@ export class SandboxLifecycle {
   private readonly reportedEnded = new Set<string>();
   /** Sandboxes where the OOM killer fired: if they die next, the reason is 'oom'. */
   private readonly oomKilled = new Set<string>();
+  /** Removals of containers whose creation was abandoned (aborted) before dockerd answered. */
+  private readonly lateRemovals = new Set<Promise<unknown>>();
 
   constructor(private readonly options: SandboxLifecycleOptions) {
     options.engine.on('container_event', (event) => this.onContainerEvent(event));
@@ -96,12 +98,13 @@ export class SandboxLifecycle {
     const port = await this.options.ports.acquire();
     if (port === undefined) throw new BackendUnavailableError('no free port for the sandbox');
     let containerId: string | undefined;
+    // Set when an abort left the create request to finish on its own: its late removal then owns the port.
+    let abandoned = false;
     const t0 = performance.now();
     const phases: string[] = [];
     const mark = (phase: string, since: number) => phases.push(`${phase} ${Math.round(performance.now() - since)} ms`);
     try {
-      const created = await this.docker.createContainer({ ...buildContainerSpec(this.settings, spec, port), abortSignal: signal } as Parameters<typeof this.docker.createContainer>[0]);
-      containerId = created.id;
+      containerId = await this.createContainer(spec, port, signal, () => (abandoned = true));
       mark('create', t0);
       this.sandboxPorts.set(containerId, port);
       const container = this.docker.getContainer(containerId);
@@ -127,9 +130,42 @@ export class SandboxLifecycle {
       };
     } catch (error) {
       if (containerId !== undefined) await this.destroy(containerId).catch((e) => this.options.logger.warn(`cleanup of ${containerId!.slice(0, 12)} failed: ${describe(e)}`));
-      else this.options.ports.release(port);
+      else if (!abandoned) this.options.ports.release(port);
       throw this.unavailableIfDisconnected(error);
     }
+  }
+
+  /**
+   * The create request itself is never cut: dockerd may make the container after we hang up, and only its answer
+   * names it. An abort rejects at once; the container, when the answer comes, is removed (tracked: close() waits).
+   */
+  private async createContainer(spec: SandboxSpec, port: number, signal: AbortSignal | undefined, onAbandoned: () => void): Promise<string> {
+    const request = this.docker.createContainer(buildContainerSpec(this.settings, spec, port)).then((c) => c.id);
+    if (signal === undefined) return request;
+    try {
+      return await abortable(request, signal);
+    } catch (error) {
+      if (!signal.aborted) throw error;
+      onAbandoned();
+      const removal = request.then(
+        (id) => {
+          this.sandboxPorts.set(id, port);
+          return this.destroy(id).catch((e) => this.options.logger.warn(`cleanup of ${id.slice(0, 12)} failed: ${describe(e)}`));
+        },
+        () => this.options.ports.release(port),
+      );
+      this.lateRemovals.add(removal);
+      void removal.finally(() => this.lateRemovals.delete(removal));
+      throw error;
+    }
+  }
+
+  /** Waits (bounded) for containers whose creation was abandoned to be removed; any left are reconciled at the next start. */
+  async settleLateRemovals(timeoutMs: number): Promise<void> {
+    if (this.lateRemovals.size === 0) return;
+    await abortable(Promise.allSettled([...this.lateRemovals]), AbortSignal.timeout(timeoutMs)).catch(() => {
+      this.options.logger.warn(`${this.lateRemovals.size} abandoned sandbox creation(s) still unanswered by dockerd; removed at the next start`);
+    });
   }
 
   /** Inspects first: only a container carrying our ownership label is removed; one already gone counts as removed. */
@@ -251,4 +287,18 @@ export class SandboxLifecycle {
 /** The sandbox's bridge address, and its sshd there (port 22, no docker-proxy in between): what a forwarder pipes to. */
 function bridgeEndpoint(ipAddress: string | undefined): Pick<Sandbox, 'ipAddress' | 'sshEndpoint'> {
   return ipAddress ? { ipAddress, sshEndpoint: { host: ipAddress, port: 22 } } : {};
+}
+
+/** `work`, or a rejection with the signal's reason as soon as it aborts (the work itself goes on). */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
 }

@@ -7,6 +7,7 @@ import { FakeVirtualization } from '../../helpers/fake-virtualization.js';
 import { MemoryLogger } from '../../helpers/memory-logger.js';
 import { testServerKeyPair } from '../../helpers/test-keys.js';
 import { AnweddolServer } from '../../../src/server/anweddol-server.js';
+import { REFILL_MAX_DEFER_MS } from '../../../src/server/warm-pool/warm-pool.js';
 
 const running: FakeServer[] = [];
 afterEach(async () => {
@@ -120,6 +121,34 @@ describe('warm pool', () => {
     await s.call('DESTROY', credentialsOf(created));
     await until(() => pool(s).ready === 1);
     assert.equal(logger.text().includes(created.data.container_password as string), false);
+  });
+
+  it('aborts the fills in flight when the server stops, removing their sandboxes, instead of waiting for them', async () => {
+    const virtualization = new FakeVirtualization({ createDelayMs: 60_000, listedWhileCreating: true });
+    const server = new AnweddolServer({ rsaKeyPair: await testServerKeyPair(), enableTcp: false, virtualization, maxSandboxes: 2, warmPoolSize: 2 });
+    await server.start();
+    assert.equal(server.getRuntimeStatistics().warmPool.filling, 2);
+    const started = Date.now();
+    await server.stop();
+    assert.ok(Date.now() - started < 5000, `stop took ${Date.now() - started} ms`);
+    assert.equal(virtualization.sandboxes.size, 0);
+    assert.equal(server.getRuntimeStatistics().runtimeErrors, 0);
+  });
+
+  it('starts refilling only once claims pause, so a burst is answered before dockerd gets busy', async () => {
+    const s = await poolServer({ maxSandboxes: 6, warmPoolSize: 3 });
+    await until(() => pool(s).ready === 3);
+    assert.equal((await s.call('CREATE')).message, 'OK');
+    assert.equal((await s.call('CREATE')).message, 'OK');
+    assert.equal(pool(s).filling, 0);
+    await until(() => pool(s).ready === 3, REFILL_MAX_DEFER_MS + 2000);
+  });
+
+  it('refills at once when a claim empties the pool', async () => {
+    const s = await poolServer({ maxSandboxes: 3, warmPoolSize: 1 });
+    await until(() => pool(s).ready === 1);
+    assert.equal((await s.call('CREATE')).message, 'OK');
+    assert.equal(pool(s).filling + pool(s).ready, 1);
   });
 
   it('refuses a pool larger than the sandbox limit', async () => {

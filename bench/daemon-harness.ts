@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { AnweddolTcpClient } from '../src/client/tcp-client.js';
+import { serverIdFor } from '../src/daemon/virtualization-factory.js';
 import { bindProbe, PortPool } from '../src/virtualization/docker/port-pool.js';
 import { REPO, SANDBOX_IMAGE } from '../test/helpers/docker-sandbox.js';
 
@@ -101,12 +102,26 @@ export async function startDaemon(dir: string, host: string, sections: ConfigSec
   }
 }
 
-/** SIGTERM (the daemon destroys its sandboxes), SIGKILL after a minute. */
+/** SIGTERM (the daemon destroys its sandboxes), SIGKILL after two minutes (as long as the CLI's `stop` waits); says so if it came to that. */
 export async function stopDaemon(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const timer = setTimeout(() => {
+    console.error('bench: the daemon did not stop within 120 s of SIGTERM; killed');
+    child.kill('SIGKILL');
+  }, 120_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** After a stop, containers the daemon left behind (it must leave none): printed as a leak, then removed. Returns how many. */
+export function reportLeftovers(host: string, databaseFile: string): number {
+  const env = { ...process.env, DOCKER_HOST: host, DOCKER_API_VERSION: '1.41' };
+  const label = `anweddol.server=${serverIdFor({ database: { file_path: databaseFile } })}`;
+  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=${label}`], { env, encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  if (ids.length === 0) return 0;
+  console.log(`LEAK: the stopped daemon left ${ids.length} container(s) labelled ${label}; removing them`);
+  execFileSync('docker', ['rm', '-f', ...ids], { env, stdio: 'ignore' });
+  return ids.length;
 }

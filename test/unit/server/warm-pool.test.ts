@@ -136,7 +136,8 @@ describe('warm pool', () => {
   });
 
   it('starts refilling only once claims pause, so a burst is answered before dockerd gets busy', async () => {
-    const s = await poolServer({ maxSandboxes: 6, warmPoolSize: 3 });
+    // Fills that take a while, so one started by a claim would still show as filling.
+    const s = await poolServer({ maxSandboxes: 6, warmPoolSize: 3, virtualization: new FakeVirtualization({ createDelayMs: 300 }) });
     await until(() => pool(s).ready === 3);
     assert.equal((await s.call('CREATE')).message, 'OK');
     assert.equal((await s.call('CREATE')).message, 'OK');
@@ -145,10 +146,10 @@ describe('warm pool', () => {
   });
 
   it('refills at once when a claim empties the pool', async () => {
-    const s = await poolServer({ maxSandboxes: 3, warmPoolSize: 1 });
+    const s = await poolServer({ maxSandboxes: 3, warmPoolSize: 1, virtualization: new FakeVirtualization({ createDelayMs: 300 }) });
     await until(() => pool(s).ready === 1);
     assert.equal((await s.call('CREATE')).message, 'OK');
-    assert.equal(pool(s).filling + pool(s).ready, 1);
+    assert.equal(pool(s).filling, 1);
   });
 
   it('refuses a pool larger than the sandbox limit', async () => {

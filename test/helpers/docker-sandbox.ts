@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Client } from 'ssh2';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SANDBOX_IMAGE = 'anweddol/sandbox:latest';
+/** `latest` is retagged by every iso/build.sh run on a shared dockerd: ANWEDDOL_SANDBOX_IMAGE pins this checkout's recipe tag. */
+export const SANDBOX_IMAGE = process.env.ANWEDDOL_SANDBOX_IMAGE || 'anweddol/sandbox:latest';
 
 let cachedHost: string | undefined;
 

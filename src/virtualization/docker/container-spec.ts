@@ -77,7 +77,26 @@ export function storageOptions(diskLimitMiB: number | null): { StorageOpt?: Reco
   return diskLimitMiB === null ? {} : { StorageOpt: { size: `${diskLimitMiB}M` } };
 }
 
-export function buildContainerSpec(settings: ContainerSettings, spec: SandboxSpec, port: number): Docker.ContainerCreateOptions {
+/** Label of an image whose entrypoint makes the client login itself (iso/entrypoint.sh): no `docker exec` on the create path. */
+export const PROVISIONING_LABEL = 'anweddol.provisioning';
+
+/**
+ * How the client login is made: `entrypoint` (the image says it can) before sshd starts, from the user name in the
+ * environment and the password written once to the container's stdin; `exec`: `docker exec` of the setup script.
+ */
+export type Provisioning = 'entrypoint' | 'exec';
+
+/** What the container needs for its entrypoint to make the login: stdin open for one attach, the user name (not secret). */
+function entrypointLogin(settings: ContainerSettings, spec: SandboxSpec): Partial<Docker.ContainerCreateOptions> {
+  return {
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
+    Env: [`ANWEDDOL_CLIENT_USER=${spec.username}`, ...(settings.clientSudo ? ['ANWEDDOL_CLIENT_SUDO=1'] : [])],
+  };
+}
+
+export function buildContainerSpec(settings: ContainerSettings, spec: SandboxSpec, port: number, provisioning: Provisioning = 'exec'): Docker.ContainerCreateOptions {
   const { limits } = settings;
   const memoryBytes = limits.memoryMiB * 1024 * 1024;
   return {
@@ -86,6 +105,7 @@ export function buildContainerSpec(settings: ContainerSettings, spec: SandboxSpe
     Hostname: 'sandbox',
     Labels: sandboxLabels(settings, spec, port),
     ExposedPorts: { '22/tcp': {} },
+    ...(provisioning === 'entrypoint' ? entrypointLogin(settings, spec) : {}),
     HostConfig: {
       // Swap equal to memory: no swap on top of the limit.
       Memory: memoryBytes,

@@ -3,10 +3,12 @@ import { BackendUnavailableError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { ForeignContainerError } from '../virtualization-errors.js';
 import type { Sandbox, SandboxEndReason, SandboxNetworkInfo, SandboxSpec, VirtualizationEvents } from '../virtualization-interface.js';
-import { buildContainerSpec, PORT_LABEL, SERVER_LABEL, UUID_LABEL, type ContainerSettings } from './container-spec.js';
+import type { Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import { buildContainerSpec, PORT_LABEL, PROVISIONING_LABEL, SERVER_LABEL, UUID_LABEL, type ContainerSettings, type Provisioning } from './container-spec.js';
 import { runInContainer } from './container-exec.js';
 import { assertDiskLimitSupported } from './disk-limit-support.js';
-import { describe, isConnectionError, statusCode, type ContainerEvent, type DockerEngine } from './docker-engine.js';
+import { describe, isConnectionError, sleep, statusCode, type ContainerEvent, type DockerEngine } from './docker-engine.js';
 import type { PortPool } from './port-pool.js';
 import { ensureSandboxNetwork, releaseSandboxNetwork } from './sandbox-network.js';
 import type { WaitStrategy } from './ssh-wait-strategy.js';
@@ -14,6 +16,7 @@ import type { WaitStrategy } from './ssh-wait-strategy.js';
 const SETUP_ENDPOINT = '/usr/local/sbin/anweddol-setup-endpoint';
 const REMEMBERED_DESTROYS = 4096;
 const PORT_ATTEMPTS = 3;
+const REMOVAL_WAIT_MS = 30_000;
 
 export interface SandboxLifecycleOptions {
   engine: DockerEngine;
@@ -27,6 +30,8 @@ export interface SandboxLifecycleOptions {
 
 export class SandboxLifecycle {
   private network: SandboxNetworkInfo | undefined;
+  /** How the configured image makes the client login, as it said at the last (re)connection. */
+  private provisioning: Provisioning = 'exec';
   /** Port of each sandbox we know of, by container id. */
   private readonly sandboxPorts = new Map<string, number>();
   /** Containers we removed ourselves: their die/destroy events are not "ended behind our back". */
@@ -66,6 +71,7 @@ export class SandboxLifecycle {
   /** On every (re)connection: the network, the disk-limit promise, then what happened to our sandboxes while we were not watching. */
   async prepare(): Promise<void> {
     this.network = await ensureSandboxNetwork(this.docker, this.settings.networkName, this.settings.serverId);
+    this.provisioning = await this.imageProvisioning();
     const disk = this.settings.limits.diskLimitMiB;
     if (disk !== null) await assertDiskLimitSupported(this.docker, this.settings.image, disk);
     await this.removeEndedSandboxes();
@@ -100,24 +106,32 @@ export class SandboxLifecycle {
     let containerId: string | undefined;
     // Set when an abort left the create request to finish on its own: its late removal then owns the port.
     let abandoned = false;
+    let stdin: Duplex | undefined;
     const t0 = performance.now();
     const phases: string[] = [];
     const mark = (phase: string, since: number) => phases.push(`${phase} ${Math.round(performance.now() - since)} ms`);
     try {
-      containerId = await this.createContainer(spec, port, signal, () => (abandoned = true));
+      const provisioning = this.provisioning;
+      containerId = await this.createContainer(spec, port, provisioning, signal, () => (abandoned = true));
       mark('create', t0);
       this.sandboxPorts.set(containerId, port);
       const container = this.docker.getContainer(containerId);
       const t1 = performance.now();
+      // Attached before start, so the entrypoint finds the password waiting on its stdin.
+      stdin = provisioning === 'entrypoint' ? await attachStdin(container, signal) : undefined;
       await container.start({ abortSignal: signal });
       mark('start', t1);
       const t2 = performance.now();
-      // sshd readiness and credentials are independent: do both at once.
-      const [, , info] = await Promise.all([
-        this.options.wait.waitUntilReady({ host: this.probeAddress(), port }, signal).then(() => mark('sshd', t2)),
-        this.provision(containerId, spec, signal).then(() => mark('provision', t2)),
+      const target = { host: this.probeAddress(), port };
+      const [, info] = await Promise.all([
+        stdin === undefined
+          ? // sshd readiness and credentials are independent: do both at once.
+            Promise.all([this.options.wait.waitUntilReady(target, signal), this.provision(containerId, spec, signal)])
+          : this.loginThenReady(container, stdin, spec.password, target, signal),
         container.inspect({ abortSignal: signal }),
-      ]);
+      ]).finally(() => mark('ready', t2));
+      // The image was replaced since we read its label with one whose entrypoint makes no login: make it the old way.
+      if (provisioning === 'entrypoint' && info.Config.Labels?.[PROVISIONING_LABEL] !== 'entrypoint') await this.provision(containerId, spec, signal);
       signal?.throwIfAborted();
       this.options.logger.debug(`sandbox ${containerId.slice(0, 12)} on port ${port} ready in ${Math.round(performance.now() - t0)} ms (${phases.join(', ')})`);
       return {
@@ -129,6 +143,7 @@ export class SandboxLifecycle {
         ...bridgeEndpoint(info.NetworkSettings.Networks[this.settings.networkName]?.IPAddress),
       };
     } catch (error) {
+      stdin?.destroy();
       if (containerId !== undefined) await this.destroy(containerId).catch((e) => this.options.logger.warn(`cleanup of ${containerId!.slice(0, 12)} failed: ${describe(e)}`));
       else if (!abandoned) this.options.ports.release(port);
       throw this.unavailableIfDisconnected(error);
@@ -139,8 +154,14 @@ export class SandboxLifecycle {
    * The create request itself is never cut: dockerd may make the container after we hang up, and only its answer
    * names it. An abort rejects at once; the container, when the answer comes, is removed (tracked: close() waits).
    */
-  private async createContainer(spec: SandboxSpec, port: number, signal: AbortSignal | undefined, onAbandoned: () => void): Promise<string> {
-    const request = this.docker.createContainer(buildContainerSpec(this.settings, spec, port)).then((c) => c.id);
+  private async createContainer(
+    spec: SandboxSpec,
+    port: number,
+    provisioning: Provisioning,
+    signal: AbortSignal | undefined,
+    onAbandoned: () => void,
+  ): Promise<string> {
+    const request = this.docker.createContainer(buildContainerSpec(this.settings, spec, port, provisioning)).then((c) => c.id);
     if (signal === undefined) return request;
     try {
       return await abortable(request, signal);
@@ -186,13 +207,29 @@ export class SandboxLifecycle {
       await this.docker.getContainer(fullId).remove({ force: true, v: true });
     } catch (error) {
       const code = statusCode(error);
-      // 404: already gone; 409: removal already in progress. Both mean "it is going away".
-      if (code !== 404 && code !== 409) {
+      // 404: already gone; 409: removal already in progress (e.g. started by its die event), which we see through.
+      if (code === 409) await this.untilGone(fullId);
+      else if (code !== 404) {
         this.destroyedByUs.delete(fullId);
         throw this.unavailableIfDisconnected(error);
       }
     }
     this.forget(fullId);
+  }
+
+  /** Resolves once dockerd no longer knows the container (bounded: a removal in progress normally takes well under that). */
+  private async untilGone(id: string): Promise<void> {
+    const deadline = Date.now() + REMOVAL_WAIT_MS;
+    while (Date.now() < deadline) {
+      try {
+        await this.docker.getContainer(id).inspect();
+      } catch (error) {
+        if (statusCode(error) === 404) return;
+        throw this.unavailableIfDisconnected(error);
+      }
+      await sleep(100);
+    }
+    this.options.logger.warn(`container ${id.slice(0, 12)} still being removed after ${REMOVAL_WAIT_MS / 1000} s`);
   }
 
   async list(): Promise<Sandbox[]> {
@@ -222,6 +259,38 @@ export class SandboxLifecycle {
     if (published === '0.0.0.0') return '127.0.0.1';
     if (published === '::') return '::1';
     return published;
+  }
+
+  /**
+   * The entrypoint makes the login, then starts sshd: the password goes to its stdin (then closed), and the banner
+   * means both are done. A setup that fails ends the container, which fails the creation at once, not at the timeout.
+   */
+  private async loginThenReady(container: Docker.Container, stdin: Duplex, password: string, target: { host: string; port: number }, signal?: AbortSignal): Promise<void> {
+    stdin.end(`${password}\n`);
+    const exited = new AbortController();
+    const stop = signal === undefined ? exited.signal : AbortSignal.any([signal, exited.signal]);
+    (container.wait({ abortSignal: stop }) as Promise<{ StatusCode?: number }>).then(
+      (result) => exited.abort(new Error(`sandbox exited while making the client login (exit ${result.StatusCode ?? '?'})`)),
+      () => {},
+    );
+    try {
+      await this.options.wait.waitUntilReady(target, stop);
+    } finally {
+      // Ends the wait request (and the attach) once the sandbox is ready or given up.
+      exited.abort();
+      stdin.destroy();
+    }
+  }
+
+  /** The image's own word on how its login is made; an image we cannot inspect (missing: creation will say so) gets exec. */
+  private async imageProvisioning(): Promise<Provisioning> {
+    try {
+      const info = await this.docker.getImage(this.settings.image).inspect();
+      return info.Config?.Labels?.[PROVISIONING_LABEL] === 'entrypoint' ? 'entrypoint' : 'exec';
+    } catch (error) {
+      if (statusCode(error) === 404) return 'exec';
+      throw error;
+    }
   }
 
   /** Creates the client login from the spec; the password travels on stdin only. */
@@ -301,4 +370,12 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
+/** The container's stdin, for the one write of the password (StdinOnce: closed by Docker once we hang up). */
+async function attachStdin(container: Docker.Container, signal: AbortSignal | undefined): Promise<Duplex> {
+  const stdin = (await container.attach({ stream: true, stdin: true, stdout: false, stderr: false, hijack: true, abortSignal: signal })) as unknown as Duplex;
+  // A broken attach leaves the entrypoint without a password: its setup fails and ends the container, which is what reports it.
+  stdin.on('error', () => {});
+  return stdin;
 }

@@ -73,6 +73,12 @@ async function timedDestroy(client: AnweddolTcpClient, data: Created): Promise<n
   return performance.now() - started;
 }
 
+/** Baseline containers a failed run left (e.g. created but not started). */
+function removeBaselineContainers(env: NodeJS.ProcessEnv): void {
+  const leftovers = execFileSync('docker', ['ps', '-aq', '--filter', 'label=anweddol.bench=baseline'], { env, encoding: 'utf8' }).trim();
+  if (leftovers !== '') execFileSync('docker', ['rm', '-f', ...leftovers.split('\n')], { env, stdio: 'ignore' });
+}
+
 /** The same image, limits and network as a sandbox, started with the docker CLI, ready when sshd's banner comes back. */
 async function baselineRun(env: NodeJS.ProcessEnv, port: number): Promise<{ ms: number; id: string }> {
   const started = performance.now();
@@ -175,8 +181,7 @@ async function main(): Promise<void> {
     for (const d of alive) await client.destroy(d.container_uuid, d.client_token).catch(() => {});
     await stopDaemon(child);
     reportLeftovers(host, databaseFile);
-    const leftovers = execFileSync('docker', ['ps', '-aq', '--filter', 'label=anweddol.bench=baseline'], { env, encoding: 'utf8' }).trim();
-    if (leftovers !== '') execFileSync('docker', ['rm', '-f', ...leftovers.split('\n')], { env, stdio: 'ignore' });
+    removeBaselineContainers(env);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -223,6 +228,8 @@ async function withPoolDaemon<T>(
       container_vcpus: VCPUS,
       warm_pool_size: warmPoolSize,
       warm_pool_max_age: null,
+      // The bare baseline runs join it: both kinds of container on the same bridge.
+      network_name: BENCH_NETWORK,
     },
     port_forwarding: { port_range: [14000, 14999] },
     metrics: { listen_port: metricsPort },
@@ -276,14 +283,18 @@ async function runPoolCases(): Promise<void> {
     await timedDestroy(client, (await timedCreate(client)).data); // warm-up: page cache, client key
     const cold: number[] = [];
     const bare: number[] = [];
-    for (let i = 0; i < SEQUENTIAL; i++) {
-      checkDeadline();
-      const created = await timedCreate(client);
-      cold.push(created.ms);
-      await timedDestroy(client, created.data);
-      const b = await baselineRun(env, 15900 + (i % 50));
-      bare.push(b.ms);
-      await run('docker', ['rm', '-f', b.id], { env });
+    try {
+      for (let i = 0; i < SEQUENTIAL; i++) {
+        checkDeadline();
+        const created = await timedCreate(client);
+        cold.push(created.ms);
+        await timedDestroy(client, created.data);
+        const b = await baselineRun(env, 15900 + (i % 50));
+        bare.push(b.ms);
+        await run('docker', ['rm', '-f', b.id], { env });
+      }
+    } finally {
+      removeBaselineContainers(env);
     }
     return { cold, bare };
   });

@@ -35,6 +35,8 @@ const BENCH_NETWORK = 'anweddol-bench-sandboxes';
 const DEADLINE = Date.now() + 20 * 60_000;
 // The product default of container.pids_limit, kept in every bench daemon.
 const PIDS_LIMIT = 256;
+// A loaded shared dockerd can take longer than the default 30 s to bring sshd up; a timeout would end the run.
+const READY_TIMEOUT_SECONDS = 180;
 
 /**
  * RLIMIT_NPROC is counted per UID across all sandboxes, so the daemon refuses to start unless container.nproc_limit is
@@ -45,7 +47,10 @@ function nprocLimitFor(maxSandboxes: number): number {
 }
 
 function benchLimitsNote(maxSandboxes: number): string {
-  return `bench daemon: max_allowed_running_container_domains ${maxSandboxes}, pids_limit ${PIDS_LIMIT}, so nproc_limit ${nprocLimitFor(maxSandboxes)} (the start check wants it above their product)`;
+  return (
+    `bench daemon: max_allowed_running_container_domains ${maxSandboxes}, pids_limit ${PIDS_LIMIT}, so nproc_limit ${nprocLimitFor(maxSandboxes)} ` +
+    `(the start check wants it above their product); ready_timeout ${READY_TIMEOUT_SECONDS} s`
+  );
 }
 
 interface Created {
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
     container: {
       max_allowed_running_container_domains: maxSandboxes,
       nproc_limit: nprocLimitFor(maxSandboxes),
+      ready_timeout: READY_TIMEOUT_SECONDS,
       // Cold creations measured here: no warm pool (the --pool cases measure it).
       warm_pool_size: 0,
       // Every CREATE here comes from one address: the per-client limits would cap the benchmark itself.
@@ -222,6 +228,7 @@ async function withPoolDaemon<T>(
       ...extra.container,
       max_allowed_running_container_domains: POOL_BENCH_LIMIT,
       nproc_limit: nprocLimitFor(POOL_BENCH_LIMIT),
+      ready_timeout: READY_TIMEOUT_SECONDS,
       max_per_client: null,
       create_rate: null,
       container_memory: MEMORY_MIB,

@@ -62,8 +62,8 @@ async function until(what: string, condition: () => boolean, timeoutMs: number):
 
 const running = (serverId: string) => docker(['ps', '-q', '--no-trunc', '--filter', `label=anweddol.server=${serverId}`, '--filter', `label=${POOL_LABEL}=1`]).split('\n').filter(Boolean);
 
-/** Both fills have a running container and are waiting for its sshd. */
-const poolFilling = (install: TestInstall) => until('two pool containers running', () => running(serverIdOf(install)).length === 2, 120_000);
+/** A fill has a running container waiting for its sshd (the other may still be in dockerd's create: a stop must clean that up too). */
+const poolFilling = (install: TestInstall) => until('a pool container running', () => running(serverIdOf(install)).length >= 1, 240_000);
 
 function sessionRows(install: TestInstall): number {
   const db = new Database(join(install.dir, 'db/anweddol.db'), { readonly: true });

@@ -37,6 +37,8 @@ const DEADLINE = Date.now() + 20 * 60_000;
 const PIDS_LIMIT = 256;
 // A loaded shared dockerd can take longer than the default 30 s to bring sshd up; a timeout would end the run.
 const READY_TIMEOUT_SECONDS = 180;
+// A cold CREATE's whole request, with room for that readiness wait.
+const CLIENT_TIMEOUT_MS = (READY_TIMEOUT_SECONDS + 60) * 1000;
 
 /**
  * RLIMIT_NPROC is counted per UID across all sandboxes, so the daemon refuses to start unless container.nproc_limit is
@@ -245,7 +247,7 @@ async function withPoolDaemon<T>(
     throw error;
   });
   try {
-    return await body(new AnweddolTcpClient({ host: '127.0.0.1', port: daemon.port, rsaKeyBits: 2048, timeoutMs: 120_000 }), metricsPort);
+    return await body(new AnweddolTcpClient({ host: '127.0.0.1', port: daemon.port, rsaKeyBits: 2048, timeoutMs: CLIENT_TIMEOUT_MS }), metricsPort);
   } finally {
     await stopDaemon(daemon.child);
     reportLeftovers(host, daemon.databaseFile);

@@ -81,9 +81,11 @@ export class InProcessClientHost implements ClientHost {
       kill: async () => {
         if (!alive) return;
         alive = false;
+        // Reported before the agent goes, as a backend reports a dead sandbox: a notification racing the stop would
+        // otherwise drop the client as unreachable instead of killed.
+        ended?.('killed');
         await agent.stop();
         removeDir();
-        ended?.('killed');
       },
     };
     this.clients.push(client);

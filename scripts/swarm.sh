@@ -8,6 +8,8 @@
 #   manager/docker.sock  the manager's engine; it advertises 10.240.0.1 (host side of the veth pair)
 #   worker/docker.sock   the worker's engine (hostname anweddol-swarm-worker, namespace anweddol-swarm, 10.240.0.2)
 #   registry/            Debian's docker-registry, listening on 10.240.0.1:5000 (both engines trust it over plain HTTP)
+# ANWEDDOL_SWARM_ID (0-3, default 0) picks a second, independent swarm on the same machine (its own namespace, veth pair,
+# 10.240.<id>.0/24 link and address pools): id 0 is the layout above; give each id its own ANWEDDOL_SWARM_DIR.
 # Never touches the shared private dockerd (scripts/dockerd.sh's default folder): the manager has its own state.
 # Traffic stays on this machine: the veth pair, loopback and the engines' own containers.
 set -euo pipefail
@@ -15,17 +17,21 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 state=${ANWEDDOL_SWARM_DIR:-$repo/.cache/swarm}
 timeout=${ANWEDDOL_DOCKERD_TIMEOUT:-60}
-ns=${ANWEDDOL_SWARM_NETNS:-anweddol-swarm}
-veth_host=anwswarm0
-veth_ns=anwswarm1
-manager_ip=10.240.0.1
-worker_ip=10.240.0.2
+id=${ANWEDDOL_SWARM_ID:-0}
+[[ "$id" =~ ^[0-3]$ ]] || { echo "swarm.sh: ANWEDDOL_SWARM_ID must be 0, 1, 2 or 3, got $id" >&2; exit 2; }
+suffix=$([ "$id" = 0 ] && echo "" || echo "-$id")
+ns=${ANWEDDOL_SWARM_NETNS:-anweddol-swarm$suffix}
+veth_host=anwswarm$((id * 2))
+veth_ns=anwswarm$((id * 2 + 1))
+manager_ip=10.240.$id.1
+worker_ip=10.240.$id.2
 registry_addr=$manager_ip:5000
 worker_hostname=anweddol-swarm-worker
-# Pools that clash neither with the shared dockerd (10.231/16), other test engines (10.232, 10.233) nor each other.
-manager_pool=base=10.241.0.0/16,size=24
-worker_pool=base=10.242.0.0/16,size=24
-overlay_pool=10.243.0.0/16
+# Pools that clash neither with the shared dockerd (10.231/16), other test engines (10.232, 10.233) nor each other:
+# id 0 takes 10.241-10.243, id N 10.(241+3N)-10.(243+3N).
+manager_pool=base=10.$((241 + id * 3)).0.0/16,size=24
+worker_pool=base=10.$((242 + id * 3)).0.0/16,size=24
+overlay_pool=10.$((243 + id * 3)).0.0/16
 # Heartbeat 2 s: the manager marks a silent node down after ≈ 3 heartbeats, so the daemon reports node_lost within ≈ 10 s.
 heartbeat=2s
 # Both engines: never pull from a public registry before using the local image (≈ 20 s of DNS timeouts otherwise).
@@ -57,7 +63,7 @@ on_worker() { DOCKER_HOST=$worker_host docker "$@"; }
 swarm_state() { "$@" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo unknown; }
 
 ensure_link() {
-  ip netns list | grep -qw "^$ns" || ip netns add "$ns"
+  ip netns list | cut -d" " -f1 | grep -qx "$ns" || ip netns add "$ns"
   if ! ip link show "$veth_host" >/dev/null 2>&1; then
     ip link add "$veth_host" type veth peer name "$veth_ns"
     ip link set "$veth_ns" netns "$ns"

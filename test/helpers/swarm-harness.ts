@@ -3,20 +3,22 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { docker, dockerHost, REPO, SANDBOX_IMAGE } from './docker-sandbox.js';
 
-export const SWARM_DIR = join(REPO, '.cache', 'swarm');
+/** scripts/swarm.sh's ANWEDDOL_SWARM_ID: 0 (the default) in CI; developers running two swarms at once give each its own. */
+const SWARM_ID = Number(process.env.ANWEDDOL_SWARM_ID ?? '0');
+export const SWARM_DIR = process.env.ANWEDDOL_SWARM_DIR ?? join(REPO, '.cache', SWARM_ID === 0 ? 'swarm' : `swarm-${SWARM_ID}`);
 export const MANAGER_HOST = `unix://${join(SWARM_DIR, 'manager', 'docker.sock')}`;
 export const WORKER_HOST = `unix://${join(SWARM_DIR, 'worker', 'docker.sock')}`;
 export const WORKER_HOSTNAME = 'anweddol-swarm-worker';
-export const WORKER_NETNS = 'anweddol-swarm';
-export const MANAGER_ADDRESS = '10.240.0.1';
-export const WORKER_ADDRESS = '10.240.0.2';
-export const REGISTRY = '10.240.0.1:5000';
+export const WORKER_NETNS = SWARM_ID === 0 ? 'anweddol-swarm' : `anweddol-swarm-${SWARM_ID}`;
+export const MANAGER_ADDRESS = `10.240.${SWARM_ID}.1`;
+export const WORKER_ADDRESS = `10.240.${SWARM_ID}.2`;
+export const REGISTRY = `${MANAGER_ADDRESS}:5000`;
 const REGISTRY_IMAGE = `${REGISTRY}/anweddol/sandbox`;
 
 function swarmScript(action: 'up' | 'down'): string {
   return execFileSync('bash', [join(REPO, 'scripts/swarm.sh'), action], {
     encoding: 'utf8',
-    env: { ...process.env, ANWEDDOL_SWARM_DIR: SWARM_DIR },
+    env: { ...process.env, ANWEDDOL_SWARM_DIR: SWARM_DIR, ANWEDDOL_SWARM_ID: String(SWARM_ID) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
 }

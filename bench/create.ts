@@ -3,7 +3,9 @@
 // Run: node --import tsx bench/create.ts [--sequential N] [--concurrent N] [--alive N] [--vcpus X]
 //  or: node --import tsx bench/create.ts --pool [--sequential N]: the warm pool table of README "Warm pool" (runPoolCases).
 //  or: node --import tsx bench/create.ts --swarm [--sequential N]: cold and warm CREATE on the private engine next to
-//      scripts/swarm.sh's two-node swarm (brought up and down by the bench), README "Running on a swarm" (runSwarmCases).
+//      scripts/swarm.sh's two-node swarm (brought up and down by the bench), then SSH throughput to a sandbox on the
+//      worker through the daemon's port forwarder next to the node's published port, unbounded and with the sandbox's
+//      sending side capped at --link Mbit/s (default 1000): README "Running on a swarm" (runSwarmCases, swarmForwarding).
 // The daemon is the real CLI (`dist/src/cli/main.js start --foreground`, rebuilt first) on 127.0.0.1, talking to the
 // project's private dockerd; every sandbox it creates is destroyed at the end, on every exit path.
 import { execFile, execFileSync } from 'node:child_process';
@@ -14,8 +16,9 @@ import { promisify } from 'node:util';
 import { AnweddolTcpClient } from '../src/client/tcp-client.js';
 import { SshWaitStrategy } from '../src/virtualization/docker/ssh-wait-strategy.js';
 import { dockerHost, SANDBOX_IMAGE } from '../test/helpers/docker-sandbox.js';
-import { managerHostname, MANAGER_HOST, pushSandboxImage, swarmDown, swarmUp, WORKER_HOST, WORKER_HOSTNAME, WORKER_NETNS } from '../test/helpers/swarm-harness.js';
-import { buildDist, fmt, freePort, percentile, reportLeftovers, rssMiB, startDaemon, stopDaemon } from './daemon-harness.js';
+import { managerHostname, MANAGER_HOST, pushSandboxImage, swarmDown, swarmUp, WORKER_ADDRESS, WORKER_HOST, WORKER_HOSTNAME, WORKER_NETNS } from '../test/helpers/swarm-harness.js';
+import { buildDist, fmt, freePort, percentile, reportLeftovers, rssMiB, startDaemon, stopDaemon, type BenchDaemon } from './daemon-harness.js';
+import { measurePaths, printFigures, shapeContainerEgress, type ThroughputPath } from './ssh-throughput.js';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -59,6 +62,8 @@ interface Created {
   container_uuid: string;
   client_token: string;
   container_listen_port: number;
+  container_username: string;
+  container_password: string;
 }
 
 function checkDeadline(): void {
@@ -218,7 +223,7 @@ type Sections = Record<string, Record<string, unknown>>;
 async function withPoolDaemon<T>(
   host: string,
   warmPoolSize: number,
-  body: (client: AnweddolTcpClient, metricsPort: number) => Promise<T>,
+  body: (client: AnweddolTcpClient, metricsPort: number, daemon: BenchDaemon) => Promise<T>,
   extra: Sections = {},
 ): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'anweddol-bench-'));
@@ -245,7 +250,7 @@ async function withPoolDaemon<T>(
     throw error;
   });
   try {
-    return await body(new AnweddolTcpClient({ host: '127.0.0.1', port: daemon.port, rsaKeyBits: 2048, timeoutMs: CLIENT_TIMEOUT_MS }), metricsPort);
+    return await body(new AnweddolTcpClient({ host: '127.0.0.1', port: daemon.port, rsaKeyBits: 2048, timeoutMs: CLIENT_TIMEOUT_MS }), metricsPort, daemon);
   } finally {
     await stopDaemon(daemon.child);
     reportLeftovers(host, daemon.databaseFile);
@@ -394,7 +399,40 @@ async function createSeries(client: AnweddolTcpClient, count: number, warm: bool
   return times;
 }
 
-/** The rows of README "Running on a swarm": cold and warm CREATE, single engine next to the two-node swarm. */
+/**
+ * A sandbox on the worker: SSH to the port the client is told (the daemon's forwarder on 127.0.0.1) next to the node's
+ * own published port (the kernel's DNAT there, no relay), unbounded then with the sandbox's sending side capped.
+ */
+async function swarmForwarding(client: AnweddolTcpClient, daemon: BenchDaemon): Promise<void> {
+  const MIB = option('--mib', 200);
+  const ROUNDS = option('--rounds', 3);
+  const LINK_MBIT = option('--link', 1000);
+  const { data } = await timedCreate(client);
+  try {
+    const managerEnv = { ...process.env, DOCKER_HOST: MANAGER_HOST, DOCKER_API_VERSION: '1.41' };
+    const nodePort = Number(execFileSync('docker', ['service', 'inspect', '-f', '{{(index .Spec.EndpointSpec.Ports 0).PublishedPort}}', `anweddol-${data.container_uuid}`], { env: managerEnv, encoding: 'utf8' }).trim());
+    const workerEnv = { ...process.env, DOCKER_HOST: WORKER_HOST, DOCKER_API_VERSION: '1.41' };
+    const id = execFileSync('docker', ['ps', '-q', '--filter', `label=anweddol.uuid=${data.container_uuid}`], { env: workerEnv, encoding: 'utf8' }).trim();
+    if (id === '') throw new Error('the forwarding case wants its sandbox on the worker (node.role==worker), and it is not there');
+    const pid = Number(execFileSync('docker', ['inspect', '-f', '{{.State.Pid}}', id], { env: workerEnv, encoding: 'utf8' }).trim());
+    const paths: ThroughputPath[] = [
+      { name: `direct (the worker's published port ${WORKER_ADDRESS}:${nodePort})`, host: WORKER_ADDRESS, port: nodePort },
+      { name: `forwarder (the port told to the client, 127.0.0.1:${data.container_listen_port})`, host: '127.0.0.1', port: data.container_listen_port, relayPid: daemon.child.pid! },
+    ];
+    const login = { username: data.container_username, password: data.container_password };
+    console.log(`SSH throughput to a sandbox on the worker, ${MIB} MiB of \`head -c\` per run, ${ROUNDS} rounds; unbounded (CPU-bound on two cores):`);
+    printFigures(await measurePaths(paths, login, MIB, ROUNDS, '    '));
+    if (LINK_MBIT > 0) {
+      shapeContainerEgress(pid, LINK_MBIT);
+      console.log(`  the sandbox's sending side capped at ${LINK_MBIT} Mbit/s (a token bucket on its eth0):`);
+      printFigures(await measurePaths(paths, login, MIB, ROUNDS, '    '));
+    }
+  } finally {
+    await timedDestroy(client, data);
+  }
+}
+
+/** The rows of README "Running on a swarm": cold and warm CREATE, single engine next to the two-node swarm, then the forwarder's cost. */
 async function runSwarmCases(): Promise<void> {
   const count = option('--sequential', 6);
   buildDist();
@@ -422,6 +460,10 @@ async function runSwarmCases(): Promise<void> {
       const warm = await withPoolDaemon(host, 2, (client) => createSeries(client, count, true), extra);
       console.log(`${name}: cold CREATE ${p50p99(cold)}; warm CREATE ${p50p99(warm)}`);
     }
+    await withPoolDaemon(managerHost, 0, (client, _metrics, daemon) => swarmForwarding(client, daemon), {
+      ...swarm,
+      swarm: { ...swarm.swarm, constraints: ['node.role==worker'] },
+    });
   } finally {
     swarmDown();
   }

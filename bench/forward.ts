@@ -1,15 +1,17 @@
 // Benchmark: SSH throughput through a sandbox's port forwarder (`port_forwarding.mode: forwarder`), next to a direct
 // connection to its sshd (bridge address:22) and to the port docker publishes (docker-proxy), in the same sandbox.
-// Run: node --import tsx bench/forward.ts [--mib N] [--rounds N]
+// Run: node --import tsx bench/forward.ts [--mib N] [--rounds N] [--link MBIT]
+// Twice: unbounded (the ssh2 client, sshd and the relay share this machine's two cores: CPU-bound), then with the
+// sandbox's sending side capped at --link Mbit/s (default 1000; 0 skips it), as a client's own link bounds it.
 // The daemon is the real CLI (rebuilt first) on 127.0.0.1 over the project's private dockerd; the ssh2 client runs here,
 // in another process, so the forwarder pays its own event loop as in production. The sandbox is destroyed on every exit path.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'ssh2';
 import { AnweddolTcpClient } from '../src/client/tcp-client.js';
 import { docker, dockerHost } from '../test/helpers/docker-sandbox.js';
-import { buildDist, percentile, startDaemon, stopDaemon } from './daemon-harness.js';
+import { buildDist, startDaemon, stopDaemon } from './daemon-harness.js';
+import { dockerProxyPid, measurePaths, printFigures, shapeContainerEgress, type ThroughputPath } from './ssh-throughput.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -18,6 +20,7 @@ const option = (name: string, fallback: number) => {
 };
 const MIB = option('--mib', 200);
 const ROUNDS = option('--rounds', 3);
+const LINK_MBIT = option('--link', 1000);
 const PORT_RANGE: [number, number] = [14500, 14599];
 
 interface Created {
@@ -26,58 +29,6 @@ interface Created {
   container_username: string;
   container_password: string;
   container_listen_port: number;
-}
-
-/** MiB/s of `head -c` streamed from the sandbox over one SSH channel (the session's setup is not timed). */
-function sshThroughput(host: string, port: number, username: string, password: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const client = new Client();
-    const bound = setTimeout(() => {
-      client.end();
-      reject(new Error(`${host}:${port}: no result within 300 s`));
-    }, 300_000);
-    client
-      .on('ready', () => {
-        client.exec(`head -c ${MIB * 1024 * 1024} /dev/zero`, (error, stream) => {
-          if (error) return reject(error);
-          const started = performance.now();
-          let bytes = 0;
-          stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
-          stream.on('close', () => {
-            const seconds = (performance.now() - started) / 1000;
-            clearTimeout(bound);
-            client.end();
-            if (bytes !== MIB * 1024 * 1024) reject(new Error(`${host}:${port}: got ${bytes} bytes`));
-            else resolve(bytes / 1024 / 1024 / seconds);
-          });
-        });
-      })
-      .on('error', (error) => {
-        clearTimeout(bound);
-        reject(error);
-      })
-      .connect({ host, port, username, password, readyTimeout: 60_000, tryKeyboard: false });
-  });
-}
-
-/** CPU time (user + system) a process has used, in ms (/proc/PID/stat, clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** The docker-proxy process serving a published port (dockerd's userland proxy), if any. */
-function dockerProxyPid(port: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv[0]?.endsWith('docker-proxy') && argv[argv.indexOf('-host-port') + 1] === String(port)) return Number(entry);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
 }
 
 async function main(): Promise<void> {
@@ -98,38 +49,23 @@ async function main(): Promise<void> {
     const id = docker(['ps', '-q', '--filter', `label=anweddol.uuid=${created.container_uuid}`]);
     const bridge = docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id]);
     const published = Number(docker(['port', id, '22/tcp']).split(':').at(-1));
-    const paths = [
-      { name: 'direct (bridge address:22)', host: bridge, port: 22 },
-      { name: 'docker-proxy (published port)', host: '127.0.0.1', port: published },
-      { name: 'forwarder (port told to the client)', host: '127.0.0.1', port: created.container_listen_port },
-    ];
-    const results = new Map<string, number[]>(paths.map((p) => [p.name, []]));
-    // Throughput swings with the machine's load; the relay's CPU per MiB does not: it is the forwarder's own cost.
-    const daemonCpu = new Map<string, number[]>(paths.map((p) => [p.name, []]));
-    // The process that relays each path: none for direct, docker-proxy for the published port, the daemon for the forwarder.
     const proxy = dockerProxyPid(published);
-    const relayOf = (name: string) => (name === paths[1]!.name ? proxy : name === paths[2]!.name ? daemon.child.pid : undefined);
+    const paths: ThroughputPath[] = [
+      { name: 'direct (bridge address:22)', host: bridge, port: 22 },
+      { name: 'docker-proxy (published port)', host: '127.0.0.1', port: published, ...(proxy === undefined ? {} : { relayPid: proxy }) },
+      { name: 'forwarder (port told to the client)', host: '127.0.0.1', port: created.container_listen_port, relayPid: daemon.child.pid! },
+    ];
+    const login = { username: created.container_username, password: created.container_password };
+    if (proxy === undefined) console.log('(docker-proxy not found: dockerd runs without userland proxy; its row has no CPU figure)');
     console.log(`SSH throughput, ${MIB} MiB of \`head -c\` over one ssh2 exec channel, ${ROUNDS} rounds (order rotated each round)`);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let i = 0; i < paths.length; i++) {
-        const path = paths[(i + round) % paths.length]!;
-        const relay = relayOf(path.name);
-        const cpuBefore = relay === undefined ? 0 : cpuMs(relay);
-        const mibPerSecond = await sshThroughput(path.host, path.port, created.container_username, created.container_password);
-        const cpu = relay === undefined ? 0 : cpuMs(relay) - cpuBefore;
-        results.get(path.name)!.push(mibPerSecond);
-        daemonCpu.get(path.name)!.push(cpu);
-        console.log(`  round ${round + 1}: ${path.name.padEnd(38)} ${mibPerSecond.toFixed(1)} MiB/s, relay CPU ${cpu} ms`);
-      }
+    console.log('unbounded (CPU-bound: ssh2 client, sshd and the relay share two cores):');
+    printFigures(await measurePaths(paths, login, MIB, ROUNDS, '    '));
+    if (LINK_MBIT > 0) {
+      const pid = Number(docker(['inspect', '-f', '{{.State.Pid}}', id]));
+      shapeContainerEgress(pid, LINK_MBIT);
+      console.log(`the sandbox's sending side capped at ${LINK_MBIT} Mbit/s (${((LINK_MBIT * 1e6) / 8 / 1048576).toFixed(1)} MiB/s, a token bucket on its eth0):`);
+      printFigures(await measurePaths(paths, login, MIB, ROUNDS, '    '));
     }
-    const median = (name: string) => percentile(results.get(name)!, 50);
-    console.log(`median MiB/s, relay CPU ms per run (docker-proxy ${proxy === undefined ? 'not found: dockerd runs without userland proxy' : `pid ${proxy}`}):`);
-    for (const path of paths) console.log(`  ${path.name.padEnd(38)} ${median(path.name).toFixed(1).padStart(6)}  ${percentile(daemonCpu.get(path.name)!, 50)}`);
-    const forwarder = median(paths[2]!.name);
-    console.log(`forwarder / direct:        ${(forwarder / median(paths[0]!.name)).toFixed(3)}`);
-    console.log(`forwarder / docker-proxy:  ${(forwarder / median(paths[1]!.name)).toFixed(3)}`);
-    const perGiB = (name: string) => (percentile(daemonCpu.get(name)!, 50) / MIB) * 1024;
-    console.log(`relay CPU per GiB: forwarder ${perGiB(paths[2]!.name).toFixed(0)} ms, docker-proxy ${perGiB(paths[1]!.name).toFixed(0)} ms`);
   } finally {
     if (created !== undefined) await client.destroy(created.container_uuid, created.client_token).catch((error: unknown) => console.error(`destroy: ${String(error)}`));
     await stopDaemon(daemon.child);

@@ -4,7 +4,7 @@
 #   up      start (or reuse) both engines, the swarm, and the registry; print the manager's `DOCKER_HOST=unix://…` on stdout
 #   down    leave the swarm and stop everything: registry, worker (its state removed), namespace, veth pair, manager, mounts
 #   status  print `DOCKER_HOST=…` and exit 0 when the swarm has both nodes ready, exit 1 otherwise
-# Layout (under ANWEDDOL_SWARM_DIR, default <repo>/.cache/swarm):
+# Layout (under ANWEDDOL_SWARM_DIR, default <repo>/.cache/swarm, or .cache/swarm-<id> for ANWEDDOL_SWARM_ID=<id>):
 #   manager/docker.sock  the manager's engine; it advertises 10.240.0.1 (host side of the veth pair)
 #   worker/docker.sock   the worker's engine (hostname anweddol-swarm-worker, namespace anweddol-swarm, 10.240.0.2)
 #   registry/            Debian's docker-registry, listening on 10.240.0.1:5000 (both engines trust it over plain HTTP)
@@ -15,11 +15,11 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-state=${ANWEDDOL_SWARM_DIR:-$repo/.cache/swarm}
 timeout=${ANWEDDOL_DOCKERD_TIMEOUT:-60}
 id=${ANWEDDOL_SWARM_ID:-0}
 [[ "$id" =~ ^[0-3]$ ]] || { echo "swarm.sh: ANWEDDOL_SWARM_ID must be 0, 1, 2 or 3, got $id" >&2; exit 2; }
 suffix=$([ "$id" = 0 ] && echo "" || echo "-$id")
+state=${ANWEDDOL_SWARM_DIR:-$repo/.cache/swarm$suffix}
 ns=${ANWEDDOL_SWARM_NETNS:-anweddol-swarm$suffix}
 veth_host=anwswarm$((id * 2))
 veth_ns=anwswarm$((id * 2 + 1))
@@ -42,6 +42,13 @@ log() { echo "swarm.sh: $*" >&2; }
 
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
+# One folder, one id: the same folder under another id would start a second worker on this one's state, and its
+# `down` would remove another swarm's namespace and link.
+if [ -f "$state/swarm-id" ] && [ "$(cat "$state/swarm-id")" != "$id" ]; then
+  echo "swarm.sh: $state belongs to ANWEDDOL_SWARM_ID=$(cat "$state/swarm-id"), not $id" >&2
+  exit 2
+fi
+echo "$id" >"$state/swarm-id"
 manager_dir=$state/manager
 worker_dir=$state/worker
 registry_dir=$state/registry

@@ -60,6 +60,7 @@ export function portForwardingOf(config: AnweddolConfig): PortForwardingOptions 
     listenAddress,
     ports: new PortPool(first, last, bindProbe(listenAddress)),
     maxConnections: config.port_forwarding.max_connections,
+    maxConnectionsPerSource: config.port_forwarding.max_connections_per_source,
   };
 }
 

@@ -106,6 +106,7 @@ export class AnweddolServer {
       listenAddress: forwarding.listenAddress ?? '0.0.0.0',
       ports: forwarding.ports,
       maxConnections: forwarding.maxConnections ?? 32,
+      ...(forwarding.maxConnectionsPerSource === null ? {} : { maxConnectionsPerSource: forwarding.maxConnectionsPerSource ?? 8 }),
       events: this.events,
       logger: this.logger,
     });

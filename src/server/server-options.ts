@@ -67,6 +67,8 @@ export interface PortForwardingOptions {
   ports?: PortAllocator;
   /** Connections one forwarder pipes at once; default 32. */
   maxConnections?: number;
+  /** Of those, from one source (IPv4 address, IPv6 /64) at most; default 8; null: no cap per source. */
+  maxConnectionsPerSource?: number | null;
 }
 
 /** Every option set: the optional collaborators stay optional, everything else has its default. */

@@ -117,7 +117,10 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
       assert.equal(login.stdout.trim(), s.container_username);
     }
     await destroyAll(sandboxes);
-    assert.equal(docker(['service', 'ls', '-q', '--filter', `label=anweddol.server=${serverIdFor(loadConfig(install.configPath, {}))}`], MANAGER_HOST), '');
+    const label = `label=anweddol.server=${serverIdFor(loadConfig(install.configPath, {}))}`;
+    assert.equal(docker(['service', 'ls', '-q', '--filter', label], MANAGER_HOST), '');
+    // Nothing of them runs once DESTROY has answered (swarm alone would stop their containers seconds later).
+    for (const host of [MANAGER_HOST, WORKER_HOST]) assert.equal(docker(['ps', '-aq', '--filter', label], host), '', `containers left on ${host}`);
   });
 
   it('runs an FL training whose clients sit on both nodes, reaching the coordinator at fl.advertise_address', async () => {

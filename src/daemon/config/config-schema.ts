@@ -94,6 +94,8 @@ export interface AnweddolConfig {
     mode: 'auto' | 'forwarder';
     /** Connections one forwarder pipes at once. */
     max_connections: number;
+    /** Of those, from one client address (IPv6: its /64) at most; null: no cap per source. */
+    max_connections_per_source: number | null;
   };
   database: {
     file_path: string;
@@ -367,6 +369,7 @@ export const configSchema = {
       port_range: portRange([10000, 15000]),
       mode: { type: 'string', enum: ['auto', 'forwarder'], default: 'auto', 'x-expect': 'auto or forwarder' },
       max_connections: int(32, 1, 'an integer ≥ 1 (connections per forwarder)', 4096),
+      max_connections_per_source: intOrNull(8, 1, 'an integer ≥ 1 (connections per source address) or null (no limit)', 4096),
     }),
     database: section({
       file_path: path('/var/lib/anweddol/anweddol.db'),

@@ -25,6 +25,8 @@ export interface SandboxForwardersOptions {
   ports?: PortAllocator;
   /** Connections one forwarder pipes at once. */
   maxConnections: number;
+  /** Of those, from one source (IPv4 address, IPv6 /64) at most; undefined: no cap per source. */
+  maxConnectionsPerSource?: number;
   events: ServerEvents;
   logger: Logger;
 }
@@ -146,6 +148,7 @@ export class SandboxForwarders {
         listenPort: port,
         target: targetOf(sandbox)!,
         maxConnections: this.options.maxConnections,
+        ...(this.options.maxConnectionsPerSource === undefined ? {} : { maxConnectionsPerSource: this.options.maxConnectionsPerSource }),
         onConnectionError: (error) => this.options.logger.debug(`sandbox ${sandbox.id.slice(0, 12)}: forwarded connection failed: ${error.message}`),
       });
       try {

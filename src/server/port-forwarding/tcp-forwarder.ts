@@ -1,6 +1,7 @@
 // One sandbox's TCP forwarder: listens on a port of the server's own address and pipes each connection to the sandbox's sshd.
 import { connect, createServer, type NetConnectOpts, type Server, type Socket } from 'node:net';
 import { pipeline } from 'node:stream';
+import { clientKeyOf } from '../client-limits/client-key.js';
 
 export interface ForwarderTarget {
   host: string;
@@ -13,6 +14,11 @@ export interface TcpForwarderOptions {
   target: ForwarderTarget;
   /** Connections piped at once; one more is closed on accept (strangers must not exhaust the daemon's descriptors). */
   maxConnections: number;
+  /**
+   * Connections one source (an IPv4 address, an IPv6 /64) may hold at once, so that a stranger who found the port cannot
+   * take every slot from the sandbox's owner; undefined: only `maxConnections` applies.
+   */
+  maxConnectionsPerSource?: number;
   /** Bound on reaching the target; default 10 s. */
   connectTimeoutMs?: number;
   /** One connection failed (target refused, reset, timeout): told, never thrown; the forwarder goes on. */
@@ -33,11 +39,15 @@ export class TcpForwarder {
   /** Both sockets of every piped connection, so stop() can end them all. */
   private readonly sockets = new Set<Socket>();
   private pairs = 0;
+  /** Piped connections per source key (entries at 0 are deleted). */
+  private readonly perSource = new Map<string, number>();
   private state: ForwarderState = 'idle';
   private refusedConnections = 0;
 
   constructor(private readonly options: TcpForwarderOptions) {
     if (!Number.isInteger(options.maxConnections) || options.maxConnections < 1) throw new RangeError('maxConnections must be an integer ≥ 1');
+    const perSource = options.maxConnectionsPerSource;
+    if (perSource !== undefined && (!Number.isInteger(perSource) || perSource < 1)) throw new RangeError('maxConnectionsPerSource must be an integer ≥ 1');
     // Half-open on both sides: a client that shuts down its sending side still gets the rest of the answer (scp, `ssh host cmd < file`).
     this.server = createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: STREAM_BUFFER_BYTES }, (socket) => this.accept(socket));
   }
@@ -47,7 +57,7 @@ export class TcpForwarder {
     return this.pairs;
   }
 
-  /** Connections closed on accept because the forwarder was at its cap. */
+  /** Connections closed on accept because the forwarder, or their source, was at its cap. */
   get refused(): number {
     return this.refusedConnections;
   }
@@ -90,13 +100,17 @@ export class TcpForwarder {
   }
 
   private accept(client: Socket): void {
-    if (this.state !== 'listening' || this.pairs >= this.options.maxConnections) {
+    const source = clientKeyOf(client.remoteAddress ?? '', 64);
+    const fromSource = this.perSource.get(source) ?? 0;
+    const perSourceCap = this.options.maxConnectionsPerSource ?? Infinity;
+    if (this.state !== 'listening' || this.pairs >= this.options.maxConnections || fromSource >= perSourceCap) {
       this.refusedConnections++;
       // A reset, not a FIN: the peer learns at once that nothing will be served.
       client.resetAndDestroy();
       return;
     }
     this.pairs++;
+    this.perSource.set(source, fromSource + 1);
     // Node passes highWaterMark on to the socket's streams; its connect() typings do not list it.
     const upstreamOptions: NetConnectOpts & { highWaterMark: number } = {
       host: this.options.target.host,
@@ -127,14 +141,17 @@ export class TcpForwarder {
     };
     pipeline(client, upstream, done);
     pipeline(upstream, client, done);
-    client.once('close', () => this.release(client, upstream, connectTimer));
+    client.once('close', () => this.release(client, upstream, connectTimer, source));
   }
 
-  private release(client: Socket, upstream: Socket, connectTimer: NodeJS.Timeout): void {
+  private release(client: Socket, upstream: Socket, connectTimer: NodeJS.Timeout, source: string): void {
     clearTimeout(connectTimer);
     upstream.destroy();
     this.sockets.delete(client);
     this.sockets.delete(upstream);
     this.pairs--;
+    const left = (this.perSource.get(source) ?? 1) - 1;
+    if (left === 0) this.perSource.delete(source);
+    else this.perSource.set(source, left);
   }
 }

@@ -1,7 +1,7 @@
 // A new sandbox's task: waiting until it runs on a node, then creating the client's login through that node's engine.
 import type Docker from 'dockerode';
 import { runInContainer } from '../docker/container-exec.js';
-import { sleep } from '../docker/docker-engine.js';
+import { sleep, statusCode } from '../docker/docker-engine.js';
 import type { SandboxSpec } from '../virtualization-interface.js';
 import { latestTasks, TERMINAL_TASK_STATES, type SwarmTask } from './swarm-state.js';
 
@@ -27,4 +27,18 @@ export async function provisionLogin(docker: Docker, containerId: string, spec: 
   const args = [SETUP_ENDPOINT, spec.username, ...(clientSudo ? ['--sudo'] : [])];
   const result = await runInContainer(docker, containerId, args, { stdin: `${spec.password}\n`, timeoutMs: 30_000, signal });
   if (result.exitCode !== 0) throw new Error(`endpoint setup failed (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 500)}`);
+}
+
+/**
+ * Kills and removes a removed service's container on its node at once, as the engine backend's destroy does: swarm
+ * would stop it only seconds later (its agent's pace, then a stop grace period), with the sandbox still running. One
+ * already gone (404) or being removed by swarm itself (409) is fine.
+ */
+export async function removeTaskContainer(docker: Docker, containerId: string): Promise<void> {
+  try {
+    await docker.getContainer(containerId).remove({ force: true, v: true });
+  } catch (error) {
+    const code = statusCode(error);
+    if (code !== 404 && code !== 409) throw error;
+  }
 }

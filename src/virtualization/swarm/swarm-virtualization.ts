@@ -26,7 +26,7 @@ import { buildServiceSpec } from './service-spec.js';
 import { ensureSwarmNetwork } from './swarm-network.js';
 import { SwarmPlacements } from './swarm-placements.js';
 import { endReason, TERMINAL_TASK_STATES, type PlacementVerdict, type SwarmNode } from './swarm-state.js';
-import { provisionLogin, runningTask } from './swarm-tasks.js';
+import { provisionLogin, runningTask, removeTaskContainer } from './swarm-tasks.js';
 import { runningSandboxes, SwarmWatch, type SwarmSnapshot } from './swarm-watch.js';
 
 /** Node ports are not probed (other machines): a port a node still reserves fails the task and the next one is tried. */
@@ -311,6 +311,8 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       return;
     }
     this.destroyedByUs.add(fullId);
+    // Where its container runs, found while the service (and so its task) still exists; none on a lost node.
+    const task = await this.onNode(fullId, async (docker, containerId) => ({ docker, containerId })).catch(() => undefined);
     try {
       await this.manager.getService(fullId).remove();
     } catch (error) {
@@ -319,6 +321,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
         throw this.unavailableIfDisconnected(error);
       }
     }
+    if (task !== undefined) await removeTaskContainer(task.docker, task.containerId).catch((error: unknown) => this.logger.warn(`sandbox ${fullId.slice(0, 12)}: container not removed at once (swarm will): ${describe(error)}`));
     this.forget(fullId);
   }
 

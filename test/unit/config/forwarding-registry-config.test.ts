@@ -1,4 +1,4 @@
-// The keys of port forwarding (`port_forwarding.mode`, `max_connections`) and of the swarm registry (`swarm.registry`).
+// The keys of port forwarding (`port_forwarding.mode`, `max_connections`, `max_connections_per_source`) and of the swarm registry (`swarm.registry`).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../../../src/daemon/config/config-loader.js';
@@ -18,6 +18,7 @@ describe('port forwarding and registry configuration', () => {
     const config = parseConfig('', {}, '/etc/anweddol');
     assert.equal(config.port_forwarding.mode, 'auto');
     assert.equal(config.port_forwarding.max_connections, 32);
+    assert.equal(config.port_forwarding.max_connections_per_source, 8);
     assert.equal(config.swarm.registry, null);
   });
 
@@ -33,6 +34,11 @@ describe('port forwarding and registry configuration', () => {
 
   it('refuses a forwarder connection cap below 1', () => {
     assert.match(problemsOf('port_forwarding:\n  max_connections: 0\n')[0]!, /^port_forwarding\.max_connections: /);
+  });
+
+  it('takes null for no cap per source, and refuses one below 1', () => {
+    assert.equal(parseConfig('port_forwarding:\n  max_connections_per_source: null\n', {}, '/etc/anweddol').port_forwarding.max_connections_per_source, null);
+    assert.match(problemsOf('port_forwarding:\n  max_connections_per_source: 0\n')[0]!, /^port_forwarding\.max_connections_per_source: /);
   });
 
   it('refuses a registry given as a URL rather than host:port', () => {

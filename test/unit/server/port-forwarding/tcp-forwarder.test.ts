@@ -30,12 +30,16 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function forwarderTo(port: number, options: { maxConnections?: number; onConnectionError?: (error: Error) => void } = {}): Promise<TcpForwarder> {
+async function forwarderTo(
+  port: number,
+  options: { maxConnections?: number; maxConnectionsPerSource?: number; onConnectionError?: (error: Error) => void } = {},
+): Promise<TcpForwarder> {
   const forwarder = new TcpForwarder({
     listenAddress: '127.0.0.1',
     listenPort: await closedPort(),
     target: { host: '127.0.0.1', port },
     maxConnections: options.maxConnections ?? 8,
+    ...(options.maxConnectionsPerSource === undefined ? {} : { maxConnectionsPerSource: options.maxConnectionsPerSource }),
     onConnectionError: options.onConnectionError,
   });
   await forwarder.start();
@@ -43,8 +47,9 @@ async function forwarderTo(port: number, options: { maxConnections?: number; onC
   return forwarder;
 }
 
-async function dial(port: number): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port });
+/** A connection from `localAddress` (any 127/8 address reaches a listener on 127.0.0.1 over loopback). */
+async function dial(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port, localAddress });
   await once(socket, 'connect');
   open.push({ close: () => socket.destroy() });
   return socket;
@@ -59,7 +64,7 @@ async function readAll(socket: Socket): Promise<string> {
 
 const echo = (socket: Socket) => socket.pipe(socket);
 
-describe('TcpForwarder', () => {
+describe('TcpForwarder', { timeout: 30_000 }, () => {
   it('pipes bytes both ways between a client and the target', async () => {
     const { port } = await target(echo);
     const forwarder = await forwarderTo(port);
@@ -114,6 +119,25 @@ describe('TcpForwarder', () => {
     first.end('still served');
     assert.equal(await readAll(first), 'still served');
     second.destroy();
+  });
+
+  it('resets a source at its own cap while another source is still served, and frees the slot when a connection ends', async () => {
+    const { port } = await target(echo);
+    const forwarder = await forwarderTo(port, { maxConnections: 8, maxConnectionsPerSource: 2 });
+    const first = await dial(forwarder.port, '127.0.0.3');
+    await dial(forwarder.port, '127.0.0.3');
+    await waitFor(() => forwarder.connections === 2);
+    await closeOf(connect({ host: '127.0.0.1', port: forwarder.port, localAddress: '127.0.0.3' }));
+    assert.equal(forwarder.refused, 1);
+    const owner = await dial(forwarder.port, '127.0.0.2');
+    owner.end('owner served');
+    assert.equal(await readAll(owner), 'owner served');
+    first.destroy();
+    await waitFor(() => forwarder.connections === 1);
+    const again = await dial(forwarder.port, '127.0.0.3');
+    again.end('served again');
+    assert.equal(await readAll(again), 'served again');
+    assert.equal(forwarder.refused, 1);
   });
 
   it('closes the client connection when the target refuses, reports it, and serves the next connection', async () => {

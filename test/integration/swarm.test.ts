@@ -78,6 +78,8 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
     daemon = await startDaemon(loadConfig(install.configPath, {}));
     daemon.server.on('destroyed_container', (payload) => void destroyed.push(payload));
     client = new AnweddolTcpClient({ host: '127.0.0.1', port: install.config.server!.listen_port as number, keyPair: await testClientKeyPair(), timeoutMs: 60_000 });
+    // A fresh worker first pulls the image from the registry: until it is prepared, only the manager takes sandboxes.
+    await until('both nodes take sandboxes (STAT available 4)', async () => (await available()) === 4, 180_000);
   });
 
   after(async () => {
@@ -111,12 +113,15 @@ describe('the daemon on a two-node swarm', { timeout: 600_000 }, () => {
 
   it("spreads two CREATEs over both nodes, logs in over SSH on each through the server's forwarded port, and DESTROY removes their services", async () => {
     const sandboxes = [await create(), await create()];
-    assert.deepEqual(sandboxes.map((s) => s.host).sort(), [MANAGER_ADDRESS, WORKER_ADDRESS]);
-    for (const s of sandboxes) {
-      const login = await sshRun(s.container_listen_port, s.container_username, s.container_password, 'id -un');
-      assert.equal(login.stdout.trim(), s.container_username);
+    try {
+      assert.deepEqual(sandboxes.map((s) => s.host).sort(), [MANAGER_ADDRESS, WORKER_ADDRESS]);
+      for (const s of sandboxes) {
+        const login = await sshRun(s.container_listen_port, s.container_username, s.container_password, 'id -un');
+        assert.equal(login.stdout.trim(), s.container_username);
+      }
+    } finally {
+      await destroyAll(sandboxes);
     }
-    await destroyAll(sandboxes);
     const label = `label=anweddol.server=${serverIdFor(loadConfig(install.configPath, {}))}`;
     assert.equal(docker(['service', 'ls', '-q', '--filter', label], MANAGER_HOST), '');
     // Nothing of them runs once DESTROY has answered (swarm alone would stop their containers seconds later).

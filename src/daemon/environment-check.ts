@@ -15,6 +15,7 @@ import { diskLimitProblem } from './virtualization-factory.js';
 import { createEgressFirewall } from './egress-firewall-factory.js';
 import { silentLogger } from '../shared/logger.js';
 import { loadPlugins, PluginError } from './plugins/plugin-loader.js';
+import { ipvsAvailable, NO_IPVS_MESSAGE } from '../virtualization/swarm/routing-mesh.js';
 
 export interface CheckOptions {
   web?: boolean;
@@ -150,6 +151,7 @@ async function checkDocker(config: AnweddolConfig, problems: string[]): Promise<
     // GET /swarm answers 200 on a manager only; nodes pull a registry image at start, so presence here proves nothing.
     const swarm = await dockerGet(host, '/swarm').catch(() => 0);
     if (swarm !== 200) problems.push(`docker.mode: swarm, but docker.host ${host} is not a swarm manager (docker swarm init, or point docker.host at a manager)`);
+    if (config.swarm.publish === 'ingress' && !ipvsAvailable()) problems.push(NO_IPVS_MESSAGE);
     return;
   }
   const status = await dockerGet(host, `/images/${encodeURIComponent(config.container.image)}/json`).catch(() => 0);

@@ -84,6 +84,7 @@ function createSwarmVirtualization(config: AnweddolConfig, logger: Logger): Swar
     constraints: s.constraints,
     spread: s.spread,
     maxPerNode: s.max_per_node,
+    publish: s.publish,
     nodes: s.nodes,
     firewallOf: createNodeFirewalls(config, logger),
     removeRulesOnClose: c.destroy_on_stop,

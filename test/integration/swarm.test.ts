@@ -8,6 +8,7 @@ import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
 import type { DestroyedSandboxPayload } from '../../src/server/server-events.js';
 import { egressChains } from '../../src/virtualization/egress/egress-firewall.js';
+import { ipvsAvailable, NO_IPVS_MESSAGE } from '../../src/virtualization/swarm/routing-mesh.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
 import { docker, dockerHost, SANDBOX_IMAGE, sshOpen, sshRun } from '../helpers/docker-sandbox.js';
 import {
@@ -246,6 +247,20 @@ describe('docker.mode: swarm on an engine that is not a manager', () => {
       assert.deepEqual(problems.filter((p) => p.startsWith('docker.')), [
         `docker.mode: swarm, but docker.host ${dockerHost()} is not a swarm manager (docker swarm init, or point docker.host at a manager)`,
       ]);
+    } finally {
+      install.remove();
+    }
+  });
+});
+
+describe('swarm.publish: ingress on a host without IPVS (checked before anything of the swarm)', () => {
+  it('is refused by start --check and by the daemon at start, naming IPVS', async (t) => {
+    if (ipvsAvailable()) return t.skip('this host has IPVS: the routing mesh can work here');
+    const install = await createTestInstall({ docker: { host: dockerHost(), mode: 'swarm' }, container: { disk_limit: null }, swarm: { publish: 'ingress' } });
+    try {
+      const problems = jsonOf(await runCli(['start', '--check', '--json', '--config', install.configPath])).data.problems as string[];
+      assert.ok(problems.includes(NO_IPVS_MESSAGE), problems.join('\n'));
+      await assert.rejects(startDaemon(loadConfig(install.configPath, {})), (error: Error) => error.message.includes('no IPVS'));
     } finally {
       install.remove();
     }

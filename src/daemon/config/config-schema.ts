@@ -57,8 +57,10 @@ export interface AnweddolConfig {
     spread: string[];
     /** Sandboxes per node at most; null: no limit per node. */
     max_per_node: number | null;
-    /** Ports the sandboxes' SSH is published on, in host mode on their node. */
+    /** Ports the sandboxes' SSH is published on (on their node, or on every node through the routing mesh). */
     node_port_range: [number, number];
+    /** `host`: on the node that runs the sandbox, reached through the daemon's forwarders; `ingress`: the routing mesh (IPVS) on every node. */
+    publish: 'host' | 'ingress';
     /** Each node's own Docker endpoint (exec, files, images, networks) and how to run iptables there; key: node hostname or id. */
     nodes: Record<string, SwarmNodeConfig>;
     /** `host:port` of the registry on the manager that serves the sandbox image to every node (`build-image` pushes there); null: none. */
@@ -305,6 +307,7 @@ export const configSchema = {
       spread: strings('a list of spread descriptors such as "node.labels.zone"'),
       max_per_node: intOrNull(null, 1, 'an integer ≥ 1 (sandboxes) or null (no limit per node)'),
       node_port_range: portRange([30000, 32767]),
+      publish: { type: 'string', enum: ['host', 'ingress'], default: 'host', 'x-expect': 'host or ingress' },
       nodes: {
         type: 'object',
         default: {},

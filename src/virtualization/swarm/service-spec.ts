@@ -1,6 +1,7 @@
 // The swarm service a sandbox runs as (pure, no Docker): one replica, never restarted, the engine backend's labels, hardening and limits, placement from config.
 import type Docker from 'dockerode';
 import type { SandboxSpec } from '../virtualization-interface.js';
+import type { PublishMode } from './routing-mesh.js';
 import { CONTAINER_LOG_MAX_SIZE, SANDBOX_CAPABILITIES, sandboxLabels, type ContainerSettings } from '../docker/container-spec.js';
 
 /** Where sandboxes may go: the operator's constraints and spread preferences, plus nodes the backend excludes right now. */
@@ -27,7 +28,14 @@ export function placementOf(placement: Placement): Docker.Placement {
  * Differences with the engine backend that Docker's service API (1.41) imposes: no `no-new-privileges` (the capability
  * bounding set still applies), no swap limit, no storage option (the config refuses a disk limit on swarm).
  */
-export function buildServiceSpec(settings: ContainerSettings, spec: SandboxSpec, port: number, placement: Placement, extraPorts: readonly number[] = []): Docker.CreateServiceOptions {
+export function buildServiceSpec(
+  settings: ContainerSettings,
+  spec: SandboxSpec,
+  port: number,
+  placement: Placement,
+  extraPorts: readonly number[] = [],
+  publishMode: PublishMode = 'host',
+): Docker.CreateServiceOptions {
   const { limits } = settings;
   const labels = sandboxLabels(settings, spec, port);
   const memoryBytes = limits.memoryMiB * 1024 * 1024;
@@ -57,14 +65,14 @@ export function buildServiceSpec(settings: ContainerSettings, spec: SandboxSpec,
       LogDriver: { Name: 'json-file', Options: { 'max-size': CONTAINER_LOG_MAX_SIZE, 'max-file': '1' } },
     },
     Mode: { Replicated: { Replicas: 1 } },
-    // Host mode: the port opens on the node that runs the task (the routing mesh needs IPVS, and forwards to any node).
-    // `extraPorts[i]` publishes `spec.publishPorts[i]` (the FL agent's port) the same way.
+    // Host mode: the port opens on the node that runs the task. Ingress: on every node, the routing mesh (IPVS) passing
+    // it to the task wherever it runs. `extraPorts[i]` publishes `spec.publishPorts[i]` (the FL agent's port) the same way.
     EndpointSpec: {
       Ports: [22, ...(spec.publishPorts ?? [])].map((target, i) => ({
         Protocol: 'tcp' as const,
         TargetPort: target,
         PublishedPort: i === 0 ? port : extraPorts[i - 1],
-        PublishMode: 'host' as const,
+        PublishMode: publishMode,
       })),
     },
   };

@@ -20,6 +20,7 @@ import type {
   VirtualizationInterface,
 } from '../virtualization-interface.js';
 import { resolveServiceImage } from './image-reference.js';
+import { ipvsAvailable, LOCAL_MESH_ADDRESS, NO_IPVS_MESSAGE, type PublishMode } from './routing-mesh.js';
 import { NodeEngines, type NodeEndpoint } from './node-engines.js';
 import { NodePreparation, type NodeFirewall } from './node-preparation.js';
 import { buildServiceSpec } from './service-spec.js';
@@ -37,8 +38,12 @@ export interface SwarmVirtualizationOptions {
   dockerHost?: string;
   image?: string;
   serverId: string;
-  /** Ports published in host mode on the nodes. */
+  /** Ports sandboxes are published on (on their node, or on every node through the routing mesh). */
   nodePortRange?: [number, number];
+  /** `host` (default): on the node that runs the sandbox; `ingress`: on every node (the routing mesh; the daemon runs on a node). */
+  publish?: PublishMode;
+  /** Whether this host has IPVS, which `ingress` needs (default: asks the kernel). */
+  ipvsAvailable?: () => boolean;
   memoryMiB?: number;
   vcpus?: number;
   pidsLimit?: number;
@@ -135,6 +140,10 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
     return super.off(event, listener);
   }
 
+  private get publishMode(): PublishMode {
+    return this.options.publish ?? 'host';
+  }
+
   private get manager(): Docker {
     return this.engine.docker;
   }
@@ -171,6 +180,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
 
   /** On every (re)connection: a manager, its nodes prepared, our network, then what ended while we were not watching. */
   private async prepare(): Promise<void> {
+    if (this.publishMode === 'ingress' && !(this.options.ipvsAvailable ?? ipvsAvailable)()) throw new BackendConfigurationError(NO_IPVS_MESSAGE);
     const info = (await this.manager.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string } };
     if (info.Swarm?.LocalNodeState !== 'active' || info.Swarm.ControlAvailable !== true) {
       throw new BackendConfigurationError('docker.mode is swarm but docker.host is not a swarm manager (docker swarm init, or point docker.host at a manager)');
@@ -249,7 +259,8 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
     const t0 = performance.now();
     try {
       const placement = { constraints: this.options.constraints ?? [], spread: this.options.spread ?? [], excludedNodeIds: verdict.excluded.map((n) => n.id) };
-      const service = (await this.manager.createService({ ...buildServiceSpec(this.settings, spec, port, placement, extraPorts), abortSignal: signal })) as unknown as { id: string };
+      const serviceSpec = buildServiceSpec(this.settings, spec, port, placement, extraPorts, this.publishMode);
+      const service = (await this.manager.createService({ ...serviceSpec, abortSignal: signal })) as unknown as { id: string };
       serviceId = service.id;
       this.creating.add(serviceId);
       const deadline = AbortSignal.timeout(this.readyTimeoutMs);
@@ -262,8 +273,10 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       // The node's bridge exists now; nobody can log in before provisioning: the rules go in first.
       await this.preparation.ensureRules(node, docker);
       const t1 = performance.now();
+      // Through the mesh the port answers here too (and clients connect here straight, no forwarder); else on its node.
+      const reach = this.publishMode === 'ingress' ? LOCAL_MESH_ADDRESS : node.address;
       const [, , info] = await Promise.all([
-        this.wait.waitUntilReady({ host: node.address, port }, signal),
+        this.wait.waitUntilReady({ host: reach, port }, signal),
         provisionLogin(docker, task.containerId, spec, this.settings.clientSudo, signal),
         docker.getContainer(task.containerId).inspect(),
       ]);
@@ -273,10 +286,10 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
         id: serviceId,
         uuid: spec.uuid,
         port,
-        host: node.address,
+        ...(this.publishMode === 'ingress' ? { sshEndpoint: { host: reach, port } } : { host: node.address }),
         ...(extraPorts.length === 0
           ? {}
-          : { publishedPorts: Object.fromEntries((spec.publishPorts ?? []).map((target, i) => [target, { host: node.address, port: extraPorts[i]! }])) }),
+          : { publishedPorts: Object.fromEntries((spec.publishPorts ?? []).map((target, i) => [target, { host: reach, port: extraPorts[i]! }])) }),
         imageSha256: info.Image.replace(/^sha256:/, ''),
         labels: info.Config.Labels ?? {},
         ipAddress: info.NetworkSettings.Networks[this.settings.networkName]?.IPAddress || undefined,
@@ -327,7 +340,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
 
   async list(): Promise<Sandbox[]> {
     const [services, snapshot] = await Promise.all([this.ourServices(), this.watch.refresh()]);
-    return runningSandboxes(services, snapshot);
+    return runningSandboxes(services, snapshot, this.publishMode);
   }
 
   exec(id: string, cmd: string[], options: { user?: string; env?: Record<string, string>; detach?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {

@@ -5,6 +5,7 @@ import { describe, isConnectionError } from '../docker/docker-engine.js';
 import { PORT_LABEL, UUID_LABEL } from '../docker/container-spec.js';
 import type { Sandbox } from '../virtualization-interface.js';
 import { latestTasks, nodeFromApi, type SwarmNode, type SwarmTask } from './swarm-state.js';
+import { LOCAL_MESH_ADDRESS, type PublishMode } from './routing-mesh.js';
 
 export interface SwarmSnapshot {
   nodes: Map<string, SwarmNode>;
@@ -31,8 +32,11 @@ export async function readSnapshot(manager: Docker): Promise<SwarmSnapshot> {
   };
 }
 
-/** Our services whose task runs on a live node, as sandboxes (reconciliation's view). */
-export function runningSandboxes(services: readonly Docker.Service[], snapshot: SwarmSnapshot): Sandbox[] {
+/**
+ * Our services whose task runs on a live node, as sandboxes (reconciliation's view). Published through the routing
+ * mesh (`ingress`), a sandbox's port answers on this host too: no `host`, reached at `localAddress`.
+ */
+export function runningSandboxes(services: readonly Docker.Service[], snapshot: SwarmSnapshot, publishMode: PublishMode = 'host', localAddress = LOCAL_MESH_ADDRESS): Sandbox[] {
   const sandboxes: Sandbox[] = [];
   for (const service of services) {
     const task = snapshot.tasks.get(service.ID);
@@ -41,11 +45,12 @@ export function runningSandboxes(services: readonly Docker.Service[], snapshot: 
     if (node === undefined || node.lost) continue;
     const labels = service.Spec?.Labels ?? {};
     const image = (service.Spec?.TaskTemplate as { ContainerSpec?: { Image?: string } } | undefined)?.ContainerSpec?.Image ?? '';
+    const port = Number(labels[PORT_LABEL] ?? 0);
     sandboxes.push({
       id: service.ID,
       uuid: labels[UUID_LABEL] ?? '',
-      port: Number(labels[PORT_LABEL] ?? 0),
-      host: node.address,
+      port,
+      ...(publishMode === 'ingress' ? { sshEndpoint: { host: localAddress, port } } : { host: node.address }),
       // The digest the service pins, or '' for a tag: the image id of an engine is not known without asking the node.
       imageSha256: /@sha256:([0-9a-f]{64})$/.exec(image)?.[1] ?? '',
       labels,

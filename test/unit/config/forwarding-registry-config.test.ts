@@ -41,6 +41,12 @@ describe('port forwarding and registry configuration', () => {
     assert.match(problemsOf('port_forwarding:\n  max_connections_per_source: 0\n')[0]!, /^port_forwarding\.max_connections_per_source: /);
   });
 
+  it('publishes swarm sandboxes in host mode by default, takes ingress, and refuses anything else', () => {
+    assert.equal(parseConfig('', {}, '/etc/anweddol').swarm.publish, 'host');
+    assert.equal(parseConfig('swarm:\n  publish: ingress\n', {}, '/etc/anweddol').swarm.publish, 'ingress');
+    assert.match(problemsOf('swarm:\n  publish: mesh\n')[0]!, /^swarm\.publish: .*host or ingress/);
+  });
+
   it('refuses a registry given as a URL rather than host:port', () => {
     assert.match(problemsOf('swarm:\n  registry: http://10.240.0.1:5000/\n')[0]!, /^swarm\.registry: .*host:port/);
   });

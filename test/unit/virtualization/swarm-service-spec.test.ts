@@ -21,6 +21,16 @@ describe('swarm service spec', () => {
     assert.deepEqual(service.EndpointSpec, { Ports: [{ Protocol: 'tcp', TargetPort: 22, PublishedPort: 30001, PublishMode: 'host' }] });
   });
 
+  it('publishes SSH and the extra ports through the routing mesh when asked (swarm.publish: ingress)', () => {
+    const ingress = buildServiceSpec(settings, { ...spec, publishPorts: [6161] }, 30001, placement, [30002], 'ingress');
+    assert.deepEqual(ingress.EndpointSpec, {
+      Ports: [
+        { Protocol: 'tcp', TargetPort: 22, PublishedPort: 30001, PublishMode: 'ingress' },
+        { Protocol: 'tcp', TargetPort: 6161, PublishedPort: 30002, PublishMode: 'ingress' },
+      ],
+    });
+  });
+
   it('carries our ownership label on the service and its container, over a forged one', () => {
     assert.equal(service.Labels?.[SERVER_LABEL], 'srv');
     assert.equal((template.ContainerSpec.Labels as Record<string, string>)[SERVER_LABEL], 'srv');

@@ -104,4 +104,11 @@ describe('running sandboxes', () => {
       { id: 's1', uuid: 'u-s1', port: 30005, host: node('a').address, imageSha256: digest },
     ]);
   });
+
+  it('gives a sandbox published through the routing mesh no host: its port answers here, where the daemon reaches it', () => {
+    const snapshot = { nodes: new Map([['a', node('a')]]), tasks: new Map<string, SwarmTask>([['s1', { ...task('running'), serviceId: 's1', nodeId: 'a' }]]) };
+    const [listed] = runningSandboxes([service('s1')], snapshot, 'ingress');
+    assert.equal(listed?.host, undefined);
+    assert.deepEqual(listed?.sshEndpoint, { host: '127.0.0.1', port: 30005 });
+  });
 });

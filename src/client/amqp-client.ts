@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import { connect, type ChannelModel, type ConfirmChannel, type Message } from 'amqplib';
 import type { AnweddolResponse } from '../server/types.js';
+import { AnweddolVerbClient } from './verb-client.js';
 
 export const DEFAULT_REQUEST_QUEUE = 'anweddol.requests';
 
@@ -32,7 +33,7 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-export class AnweddolAmqpClient {
+export class AnweddolAmqpClient extends AnweddolVerbClient {
   private readonly waiters = new Map<string, Waiter>();
   private readonly unclaimed = new Map<string, AnweddolResponse>();
   private readonly returned = new Set<string>();
@@ -45,6 +46,7 @@ export class AnweddolAmqpClient {
     /** The reply queue's name (the broker's, for a private one). */
     readonly replyQueue: string,
   ) {
+    super();
     connection.on('error', () => {});
     connection.once('close', () => {
       this.closedError = new Error('the broker connection closed');
@@ -72,18 +74,6 @@ export class AnweddolAmqpClient {
       await connection.close().catch(() => {});
       throw error;
     }
-  }
-
-  stat(parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
-    return this.request('STAT', parameters);
-  }
-
-  create(parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
-    return this.request('CREATE', parameters);
-  }
-
-  destroy(containerUuid: string, clientToken: string, parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
-    return this.request('DESTROY', { ...parameters, container_uuid: containerUuid, client_token: clientToken });
   }
 
   /** Sends `{verb, parameters}` and waits for its answer. */

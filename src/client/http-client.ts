@@ -2,6 +2,7 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AnweddolResponse } from '../server/types.js';
+import { AnweddolVerbClient } from './verb-client.js';
 
 export interface AnweddolHttpClientOptions {
   /** e.g. `http://127.0.0.1:8080` or `https://[::1]:4443`. */
@@ -22,24 +23,9 @@ export interface HttpExchange {
   text: string;
 }
 
-export class AnweddolHttpClient {
-  constructor(private readonly options: AnweddolHttpClientOptions) {}
-
-  stat(): Promise<AnweddolResponse> {
-    return this.request('STAT');
-  }
-
-  create(parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
-    return this.request('CREATE', parameters);
-  }
-
-  destroy(containerUuid: string, clientToken: string, parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
-    return this.request('DESTROY', { ...parameters, container_uuid: containerUuid, client_token: clientToken });
-  }
-
-  /** Extends the sandbox's lifetime; `data.expires_at` is the new deadline (Unix seconds). */
-  renew(containerUuid: string, clientToken: string, parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
-    return this.request('RENEW', { ...parameters, container_uuid: containerUuid, client_token: clientToken });
+export class AnweddolHttpClient extends AnweddolVerbClient {
+  constructor(private readonly options: AnweddolHttpClientOptions) {
+    super();
   }
 
   /** `POST /<verb>` with the parameters as body; rejects on a status other than 200 or a non-JSON body. */

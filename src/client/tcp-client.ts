@@ -11,6 +11,7 @@ import { ACK, AES_KEY_MATERIAL_BYTES, isAck } from '../server/protocol/handshake
 import { LENGTH_PREFIX_BYTES, encodeLengthPrefix, parseLengthPrefix } from '../server/protocol/length-prefix.js';
 import { ProtocolViolation } from '../server/protocol/protocol-violation.js';
 import type { AnweddolResponse } from '../server/types.js';
+import { AnweddolVerbClient } from './verb-client.js';
 
 // A server key PEM is a few KiB; a larger announcement is an attack on the client's memory.
 const MAX_SERVER_KEY_LENGTH = 16 * 1024;
@@ -56,28 +57,12 @@ export class AnweddolClientError extends Error {
   }
 }
 
-export class AnweddolTcpClient {
+export class AnweddolTcpClient extends AnweddolVerbClient {
   private keyPair: Promise<ClientKeyPair> | undefined;
 
   constructor(private readonly options: AnweddolTcpClientOptions) {
+    super();
     if (options.keyPair !== undefined) this.keyPair = Promise.resolve(options.keyPair);
-  }
-
-  stat(parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
-    return this.request('STAT', parameters);
-  }
-
-  create(parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
-    return this.request('CREATE', parameters);
-  }
-
-  destroy(containerUuid: string, clientToken: string, parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
-    return this.request('DESTROY', { ...parameters, container_uuid: containerUuid, client_token: clientToken });
-  }
-
-  /** Extends the sandbox's lifetime; `data.expires_at` is the new deadline (Unix seconds). */
-  renew(containerUuid: string, clientToken: string, parameters: Record<string, unknown> = {}): Promise<AnweddolResponse> {
-    return this.request('RENEW', { ...parameters, container_uuid: containerUuid, client_token: clientToken });
   }
 
   /** Full exchange: key exchange, one encrypted request, one encrypted response. */

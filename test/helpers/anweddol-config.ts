@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './cli-runner.js';
+import { freePort, killLeftoverDaemon } from './cli-runner.js';
 import { testServerKeyPair } from './test-keys.js';
 
 /**
@@ -28,6 +28,7 @@ export interface AnweddolInstall {
   listenPort: number;
   logPath: string;
   pidPath: string;
+  /** Kills the daemon a failed test left running (the one the pid file names), then removes the folder. */
   remove(): void;
 }
 
@@ -128,6 +129,9 @@ metrics:
     listenPort,
     logPath: join(dir, 'log/runtime.txt'),
     pidPath: join(dir, 'run/server.pid'),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    remove: () => {
+      killLeftoverDaemon(join(dir, 'run/server.pid'));
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

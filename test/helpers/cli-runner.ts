@@ -1,11 +1,12 @@
 // Runs the real anweddol-server CLI as a child process against a throwaway configuration (temp dir, free ports).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { isProcessAlive } from '../../src/daemon/pid-file.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(REPO_ROOT, 'src/cli/main.ts');
@@ -83,6 +84,12 @@ export function jsonOf(run: CliRun): { status: 'OK' | 'ERROR'; message: string; 
   const lines = run.stdout.trim().split('\n');
   if (lines.length !== 1) throw new Error(`expected one JSON line on stdout, got:\n${run.stdout}\nstderr:\n${run.stderr}`);
   return JSON.parse(lines[0]!) as ReturnType<typeof jsonOf>;
+}
+
+/** Kills the daemon a failed test left behind: only the one `pidFile` names, and only while it runs. */
+export function killLeftoverDaemon(pidFile: string): void {
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
+  if (Number.isInteger(pid) && pid > 0 && isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 export function freePort(): Promise<number> {

@@ -1,9 +1,11 @@
 // Test fixture for the real Docker backend: the project's private dockerd, the sandbox image, SSH into sandboxes, leak checks.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'ssh2';
+import type { VirtualizationInterface } from '../../src/virtualization/virtualization-interface.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** `latest` is retagged by every iso/build.sh run on a shared dockerd: ANWEDDOL_SANDBOX_IMAGE pins this checkout's recipe tag. */
@@ -82,6 +84,25 @@ export function uniqueServerId(name: string): string {
 export function containersOf(serverId: string, host = dockerHost()): string[] {
   const out = docker(['ps', '-aq', '--no-trunc', '--filter', `label=anweddol.server=${serverId}`], host);
   return out === '' ? [] : out.split('\n');
+}
+
+/** Removes the containers of `serverIds` (any state); returns their ids. */
+export function removeContainersOf(...serverIds: string[]): string[] {
+  const left = serverIds.flatMap((serverId) => containersOf(serverId));
+  if (left.length > 0) docker(['rm', '-f', ...left]);
+  return left;
+}
+
+/** Removes the containers of `serverIds` a test left behind, then fails the test if there were any. */
+export function removeLeftContainers(...serverIds: string[]): void {
+  assert.deepEqual(removeContainersOf(...serverIds), [], 'no container left behind');
+}
+
+/** Destroys every sandbox `backend` still lists and closes it; fails the test if a container of `serverId` survives that. */
+export async function closeBackend(backend: Pick<VirtualizationInterface, 'list' | 'destroy' | 'close'>, serverId: string): Promise<void> {
+  for (const sandbox of await backend.list()) await backend.destroy(sandbox.id);
+  await backend.close();
+  assert.deepEqual(containersOf(serverId), [], 'no container left behind');
 }
 
 export interface SshResult {

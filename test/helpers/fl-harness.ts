@@ -31,6 +31,8 @@ export interface Harness {
   store: FlStore;
   events: Array<{ name: FlEventName; payload: Record<string, unknown> }>;
   dir: string;
+  /** Removes `path` (e.g. a trainer folder a test wrote) when the harness closes; returns it. */
+  removeOnClose(path: string): string;
   close(): Promise<void>;
 }
 
@@ -41,12 +43,14 @@ export async function harness(host: ClientHost): Promise<Harness> {
   const events: Harness['events'] = [];
   const coordinator = new FlCoordinator({ host, dataDir: dir, listenPort: 0, store, emit: (name, payload) => events.push({ name, payload }) });
   await coordinator.start();
+  const owned = [dir];
   return {
     coordinator, store, events, dir,
+    removeOnClose: (path) => (owned.push(path), path),
     close: async () => {
       await coordinator.stop();
       database.close();
-      rmSync(dir, { recursive: true, force: true });
+      for (const path of owned) rmSync(path, { recursive: true, force: true });
     },
   };
 }

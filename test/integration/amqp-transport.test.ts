@@ -13,6 +13,7 @@ import { amqpClient, amqpTransportFor, uniqueQueue } from '../helpers/amqp-serve
 import { REPO } from '../helpers/docker-sandbox.js';
 import { startRabbitmqBroker, type RabbitmqBroker } from '../helpers/rabbitmq-broker.js';
 import { testServerKeyPair } from '../helpers/test-keys.js';
+import { until } from '../helpers/until.js';
 
 let broker: RabbitmqBroker;
 const cleanups: Array<() => Promise<void>> = [];
@@ -91,7 +92,7 @@ describe('AMQP transport: the request chain', () => {
     assert.equal(accepted.length, 1);
     assert.equal(accepted[0]!.transport, 'amqp');
     assert.equal(accepted[0]!.address, 'amqp:anonymous');
-    await until(() => closed.length === 1);
+    await until(() => closed.length === 1, 10_000);
     assert.deepEqual(closed, ['Responded']);
   });
 
@@ -120,7 +121,7 @@ describe('AMQP transport: server lifecycle', () => {
     const parked = s.client.send('STAT');
     const correlationId = await parked;
     // Nobody consumes while stopped: the request waits in the queue.
-    await until(async () => (await queueDepth(s.queue)) === 1);
+    await until(async () => (await queueDepth(s.queue)) === 1, 10_000);
     await s.server.start();
     await s.transport.whenConsuming();
     assert.equal((await s.client.reply(correlationId)).message, 'OK');
@@ -144,7 +145,7 @@ describe('AMQP transport: poison messages', () => {
       const before = s.server.getRuntimeStatistics().poisonMessages[reason];
       const replyTo = reason === 'no_reply_to' ? undefined : s.client.replyQueue;
       await s.client.publishRaw(body, { ...properties, replyTo });
-      await until(() => s.server.getRuntimeStatistics().poisonMessages[reason] === before + 1);
+      await until(() => s.server.getRuntimeStatistics().poisonMessages[reason] === before + 1, 10_000);
       // Rejected, not requeued: the queue is empty and nothing comes back, and the next request is served.
       assert.equal(await queueDepth(s.queue), 0);
       assert.equal((await s.client.stat()).message, 'OK');
@@ -155,7 +156,7 @@ describe('AMQP transport: poison messages', () => {
   it('never answers into its own request queue', async () => {
     const before = s.server.getRuntimeStatistics().poisonMessages.no_reply_to;
     await s.client.publishRaw(Buffer.from('{"verb":"STAT","parameters":{}}'), { correlationId: 'loop', replyTo: s.queue });
-    await until(() => s.server.getRuntimeStatistics().poisonMessages.no_reply_to === before + 1);
+    await until(() => s.server.getRuntimeStatistics().poisonMessages.no_reply_to === before + 1, 10_000);
     assert.equal(await queueDepth(s.queue), 0);
   });
 
@@ -193,7 +194,7 @@ describe('AMQP transport: access tokens', () => {
 
   it('keys the per-client limits on the access token: one token at its cap does not block another', async () => {
     const held = s.client.request('HOLD', { access_token: good });
-    await until(() => s.server.getRuntimeStatistics().connectionsServed > 0 && release !== undefined);
+    await until(() => s.server.getRuntimeStatistics().connectionsServed > 0 && release !== undefined, 10_000);
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal((await s.client.stat({ access_token: good })).message, 'Refused request (max_connections_per_client)');
     assert.equal((await s.client.stat({ access_token: other })).message, 'OK');
@@ -202,11 +203,3 @@ describe('AMQP transport: access tokens', () => {
     assert.equal((await s.client.stat({ access_token: good })).message, 'OK');
   });
 });
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

@@ -31,21 +31,12 @@ async function stat(install: AnweddolInstall): Promise<string> {
   return (await client.stat()).message;
 }
 
-/** Kills the daemon a failed test left behind (only the one this install's pid file names). */
-function killLeftover(install: AnweddolInstall): void {
-  const pid = existsSync(install.pidPath) ? Number(readFileSync(install.pidPath, 'utf8').trim()) : NaN;
-  if (Number.isInteger(pid) && isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
-}
-
 describe('anwdlserver with Anweddol 4.x shipped config.yaml', () => {
   let install: AnweddolInstall;
   before(async () => {
     install = await writeAnweddolConfig();
   });
-  after(() => {
-    killLeftover(install);
-    install.remove();
-  });
+  after(() => install.remove());
 
   it('starts with `start -d -y --skip-check`, answers STAT, stops on SIGTERM, and warns once per ignored key', async () => {
     const daemon = startForeground(['start', '-d', '-y', '--skip-check'], { entry: ANWDLSERVER, env: environment(install) });
@@ -70,10 +61,7 @@ describe('anwdlserver start -d --json --enable-stdout-log', () => {
   before(async () => {
     install = await writeAnweddolConfig();
   });
-  after(() => {
-    killLeftover(install);
-    install.remove();
-  });
+  after(() => install.remove());
 
   it('prints the JSON start report, then copies log lines to stdout', async () => {
     const daemon = startForeground(['start', '-d', '--json', '--enable-stdout-log', '--skip-check'], { entry: ANWDLSERVER, env: environment(install) });
@@ -93,10 +81,7 @@ describe("Anweddol's systemd unit command lines", () => {
   before(async () => {
     install = await writeAnweddolConfig();
   });
-  after(() => {
-    killLeftover(install);
-    install.remove();
-  });
+  after(() => install.remove());
 
   it('ExecStart `anwdlserver start --json -y` detaches a server that answers STAT', async () => {
     const started = jsonOf(await anwdlserver(install, 'start', '--json', '-y'));
@@ -210,7 +195,6 @@ describe('server.user', () => {
       assert.equal(existsSync(install.pidPath), false);
       assert.equal(existsSync(join(install.dir, 'run/admin.sock')), false);
     } finally {
-      killLeftover(install);
       install.remove();
     }
   });

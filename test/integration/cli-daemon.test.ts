@@ -4,22 +4,11 @@ import { existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnweddolHttpClient } from '../../src/client/http-client.js';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
-import { createTestInstall, jsonOf, runCli, startForeground, type Foreground, type TestInstall } from '../helpers/cli-runner.js';
+import { createTestInstall, jsonOf, killLeftoverDaemon, runCli, startForeground, type Foreground, type TestInstall } from '../helpers/cli-runner.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
 
 async function tcpClient(install: TestInstall): Promise<AnweddolTcpClient> {
   return new AnweddolTcpClient({ host: '127.0.0.1', port: install.config.server!.listen_port as number, keyPair: await testClientKeyPair(), timeoutMs: 10_000 });
-}
-
-/** Kills a daemon a failed test left behind (only the one this install's pid file names). */
-function killLeftover(install: TestInstall): void {
-  const pidFile = join(install.dir, 'run/server.pid');
-  if (!existsSync(pidFile)) return;
-  try {
-    process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
-  } catch {
-    // already gone
-  }
 }
 
 function startInstallForeground(install: TestInstall, extra: string[]): Foreground {
@@ -32,7 +21,7 @@ describe('start --foreground', () => {
     install = await createTestInstall();
   });
   after(() => {
-    killLeftover(install);
+    killLeftoverDaemon(join(install.dir, 'run/server.pid'));
     install.remove();
   });
 
@@ -120,7 +109,7 @@ describe('daemon lifecycle: start, status, stat, restart, stop', () => {
   });
   after(async () => {
     await runCli(['stop', '--config', install.configPath]);
-    killLeftover(install);
+    killLeftoverDaemon(join(install.dir, 'run/server.pid'));
     install.remove();
   });
   const cli = (...args: string[]) => runCli([...args, '--config', install.configPath]);

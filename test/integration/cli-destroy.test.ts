@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/daemon/config/config-loader.js';
 import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
 import type { CreatedSandbox } from '../../src/server/sandbox-manager.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
-import { containersOf, docker, dockerHost } from '../helpers/docker-sandbox.js';
+import { containersOf, docker, dockerHost, removeLeftContainers } from '../helpers/docker-sandbox.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
 
 const UNKNOWN_UUID = '6f1c0a8e-1b2c-4d3e-8f40-0123456789ab';
@@ -48,10 +48,8 @@ describe('anweddol-server destroy', () => {
 
   after(async () => {
     await cli('stop');
-    const left = containersOf(serverId);
-    if (left.length > 0) docker(['rm', '-f', ...left]);
     install.remove();
-    assert.deepEqual(left, [], 'no container left behind');
+    removeLeftContainers(serverId);
   });
 
   it('fails with exit 1 and a clear message for an unknown uuid', async () => {

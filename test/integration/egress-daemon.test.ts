@@ -13,6 +13,7 @@ import type { Logger } from '../../src/shared/logger.js';
 import { EgressFirewall, egressChains } from '../../src/virtualization/egress/egress-firewall.js';
 import { createTestInstall, runCli, type TestInstall } from '../helpers/cli-runner.js';
 import { docker, dockerHost } from '../helpers/docker-sandbox.js';
+import { until } from '../helpers/until.js';
 
 function iptables(args: string[]): string {
   return execFileSync('iptables', ['-w', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -33,14 +34,6 @@ function parents(): string {
 
 function bridgeOf(network: string): string {
   return `br-${docker(['network', 'inspect', '--format', '{{.Id}}', network]).slice(0, 12)}`;
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** Why startDaemon refused; had it started, it is stopped, so the caller's assertion fails instead of the run hanging. */
@@ -154,11 +147,11 @@ describe('the daemon with egress rules', () => {
       assert.ok(iptables(['-S', 'DOCKER-USER']).includes(jump));
       await proxy.down();
       const log = join(i.dir, 'log/server.log');
-      await until('the backend to see dockerd gone', () => readFileSync(log, 'utf8').includes('docker backend lost'));
+      await until(() => readFileSync(log, 'utf8').includes('docker backend lost'), 20_000, { what: 'the backend to see dockerd gone', everyMs: 100 });
       // What a restarting dockerd may do to DOCKER-USER.
       iptables(['-D', 'DOCKER-USER', ...jump.split(' ').slice(2)]);
       await proxy.up();
-      await until('the jump to come back', () => iptables(['-S', 'DOCKER-USER']).includes(jump));
+      await until(() => iptables(['-S', 'DOCKER-USER']).includes(jump), 20_000, { what: 'the jump to come back', everyMs: 100 });
     } finally {
       await daemon.stop();
       await proxy.down();

@@ -18,6 +18,7 @@ import { brokerTransports, type BrokerTransports } from '../helpers/fl-broker.js
 import { MemoryLogger } from '../helpers/memory-logger.js';
 import { startRabbitmqBroker, type RabbitmqBroker } from '../helpers/rabbitmq-broker.js';
 import { NODE_TRAINER } from '../helpers/trainer-dirs.js';
+import { until } from '../helpers/until.js';
 
 const BASE = { clients: 3, rounds: 2, dataset: DIGITS, localEpochs: 1, seed: 11, roundTimeoutSeconds: 20, readyTimeoutSeconds: 20 };
 
@@ -77,14 +78,6 @@ async function attempt(config: AgentBrokerConfig, op: (ch: amqp.Channel) => Prom
 async function publishThenSync(ch: amqp.Channel, me: AgentBrokerConfig, exchange: string, key: string, m: { body: Buffer; properties: object }): Promise<void> {
   ch.publish(exchange, key, m.body, m.properties);
   await ch.checkQueue(me.queue);
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('FL agents over a real broker (in-process agents)', () => {
@@ -159,7 +152,7 @@ describe('FL agents over a real broker (in-process agents)', () => {
       const m = encodeUploadMessage(kind, hostile.token, training, body, {}, me.userId);
       tweak(m);
       assert.equal(await attempt(me, (ch) => publishThenSync(ch, me, me.exchange, '', m)), 'ok');
-      await until(() => transports.created[0]!.refusedMessages > before, 'the refusal');
+      await until(() => transports.created[0]!.refusedMessages > before, 10_000, { what: 'the refusal' });
       assert.match(log.text(), reason);
     };
 

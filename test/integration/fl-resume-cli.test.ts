@@ -1,17 +1,16 @@
 // A training survives its daemon: SIGKILL mid-training and a restart (real CLI, foreground daemon, real dockerd sandboxes); fl resume and fl cancel.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnweddolDatabase } from '../../src/database/database.js';
 import { FlStore } from '../../src/database/fl-store.js';
-import { FlCoordinator } from '../../src/fl/coordinator/fl-coordinator.js';
 import { InProcessClientHost } from '../../src/fl/coordinator/in-process-client-host.js';
 import { FL_TRAINING_LABEL } from '../../src/fl/coordinator/sandbox-client-host.js';
 import { createTestInstall, jsonOf, runCli, startForeground, type Foreground, type TestInstall } from '../helpers/cli-runner.js';
 import { docker } from '../helpers/docker-sandbox.js';
+import { harness } from '../helpers/fl-harness.js';
+import { until, untilValue } from '../helpers/until.js';
 
 const dockerHost = process.env.DOCKER_HOST;
 const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.url));
@@ -19,17 +18,10 @@ const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.ur
 const TRAIN_ARGS = ['--clients', '2', '--rounds', '10', '--dataset', DIGITS, '--local-epochs', '1', '--lr', '0.1', '--seed', '5', '--round-timeout', '30'];
 const REFERENCE = { clients: 2, rounds: 10, dataset: DIGITS, model: 'logreg' as const, split: 'iid', localEpochs: 1, learningRate: 0.1, minClients: 2, roundTimeoutSeconds: 30, mu: 0, seed: 5, keepSandboxes: false };
 
-const flContainers = (training: string) => docker(['ps', '-aq', '--filter', `label=${FL_TRAINING_LABEL}=${training}`]).split('\n').filter(Boolean);
+/** Waits on trainings of 10 sandboxed rounds on a loaded machine. */
+const SLOW_MS = 240_000;
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 240_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const flContainers = (training: string) => docker(['ps', '-aq', '--filter', `label=${FL_TRAINING_LABEL}=${training}`]).split('\n').filter(Boolean);
 
 /** The training's rounds as the SQLite file holds them (read between or after daemons). */
 function storedRounds<T>(install: TestInstall, read: (store: FlStore) => T): T {
@@ -43,18 +35,13 @@ function storedRounds<T>(install: TestInstall, read: (store: FlStore) => T): T {
 
 /** Accuracy per round of the same training with in-process agents (same code, same seeds, no Docker). */
 async function inProcessAccuracies(): Promise<number[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'fl-resume-ref-'));
-  const database = new AnweddolDatabase(':memory:');
-  const coordinator = new FlCoordinator({ host: new InProcessClientHost(), dataDir: dir, listenPort: 0, store: new FlStore(database) });
+  const h = await harness(new InProcessClientHost());
   try {
-    await coordinator.start();
-    const s = await coordinator.waitForTraining(coordinator.startTraining(REFERENCE));
+    const s = await h.coordinator.waitForTraining(h.coordinator.startTraining(REFERENCE));
     assert.equal(s.status, 'finished', s.message);
     return s.rounds.map((r) => r.accuracy);
   } finally {
-    await coordinator.stop();
-    database.close();
-    rmSync(dir, { recursive: true, force: true });
+    await h.close();
   }
 }
 
@@ -72,7 +59,7 @@ describe('FL trainings across daemon restarts', { skip: dockerHost?.startsWith('
   /** Starts `fl train` and SIGKILLs the daemon once the log shows `round` completed; returns the training id and its sandboxes then. */
   async function killAfterRound(round: number, args = TRAIN_ARGS): Promise<{ id: string; sandboxes: string[]; train: ReturnType<typeof cli> }> {
     const train = cli('fl', 'train', ...args, '--json');
-    const id = await until('round log line', () => new RegExp(`FL training ([0-9a-f-]{36}): round ${round} accuracy`).exec(daemon!.output())?.[1]);
+    const id = await untilValue(() => new RegExp(`FL training ([0-9a-f-]{36}): round ${round} accuracy`).exec(daemon!.output())?.[1], SLOW_MS, { what: 'round log line', everyMs: 250 });
     daemon!.child.kill('SIGKILL');
     await daemon!.exit;
     const sandboxes = flContainers(id);
@@ -103,10 +90,10 @@ describe('FL trainings across daemon restarts', { skip: dockerHost?.startsWith('
     const before = storedRounds(install, (store) => store.rounds(id).filter((r) => r.finishedAt !== null).map((r) => r.globalModelUuid));
     assert.ok(before.length >= 4, 'rounds 0–3 were recorded before the kill');
     await boot();
-    const s = await until('the resumed training to end', async () => {
+    const s = await untilValue(async () => {
       const st = await status(id);
       return ['finished', 'failed', 'cancelled'].includes(st.status) ? st : undefined;
-    });
+    }, SLOW_MS, { what: 'the resumed training to end', everyMs: 250 });
     assert.equal(s.status, 'finished', s.message);
     assert.equal(s.resumed, 1);
     assert.deepEqual(s.rounds.map((r) => r.round), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -122,7 +109,7 @@ describe('FL trainings across daemon restarts', { skip: dockerHost?.startsWith('
     // The dead daemon's sandboxes were reconciled away; the resumed run's own are gone with it.
     for (const old of sandboxes) assert.equal(docker(['ps', '-aq', '--filter', `id=${old}`]), '', `sandbox ${old} survived the restart`);
     // The training reports finished as its teardown starts; its sandboxes must be gone shortly after.
-    await until('the resumed run\'s sandboxes to be removed', () => (flContainers(id).length === 0 ? true : undefined), 60_000);
+    await until(() => flContainers(id).length === 0, 60_000, { what: 'the resumed run\'s sandboxes to be removed', everyMs: 250 });
     const reference = await inProcessAccuracies();
     t.diagnostic(`sandboxed, killed after round 3: ${s.rounds.map((r) => (r.accuracy * 100).toFixed(2)).join(' ')}`);
     t.diagnostic(`in-process, uninterrupted:      ${reference.map((a) => (a * 100).toFixed(2)).join(' ')}`);
@@ -143,7 +130,7 @@ describe('FL trainings across daemon restarts', { skip: dockerHost?.startsWith('
     const resumed = await cli('fl', 'resume', id, '--json');
     assert.equal(resumed.code, 0, resumed.stderr + resumed.stdout);
     assert.match(jsonOf(resumed).message, /resumed \(1 time\(s\)\)/);
-    await until('the resumed training to run a round', async () => ((await status(id)).rounds.length >= 2 ? true : undefined));
+    await until(async () => (await status(id)).rounds.length >= 2, SLOW_MS, { what: 'the resumed training to run a round', everyMs: 250 });
     const cancelled = await cli('fl', 'cancel', id, '--json');
     assert.equal(cancelled.code, 0, cancelled.stderr);
     assert.equal(jsonOf(cancelled).data.status, 'cancelled');

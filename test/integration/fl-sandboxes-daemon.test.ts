@@ -12,6 +12,7 @@ import { FL_TRAINING_LABEL } from '../../src/fl/coordinator/sandbox-client-host.
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
 import { docker, ownSandboxImage } from '../helpers/docker-sandbox.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
+import { until, untilValue } from '../helpers/until.js';
 
 const dockerHost = process.env.DOCKER_HOST;
 const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.url));
@@ -24,16 +25,6 @@ function sleepingTrainer(): string {
 }
 
 // Generous: on this shared 2-core machine (load average 10–17) two sandboxes took up to 1 min 45 s to be ready.
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 600_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 /** The limits and placement a sandbox gets from the server's settings (not its identity or port). */
 function sandboxRules(containerId: string): unknown {
   const [inspected] = JSON.parse(docker(['inspect', containerId])) as Array<{ HostConfig: Record<string, unknown>; NetworkSettings: { Networks: Record<string, unknown> } }>;
@@ -79,11 +70,11 @@ describe('FL sandboxes under the server\'s sandbox rules', { skip: dockerHost?.s
   it('counts a running training\'s sandboxes against the capacity and in STAT available, and gives them the limits and network of a CREATE', async () => {
     const training = cli(...endless);
     // Running: its agents are up and its sandboxes were announced (a container exists a while before that).
-    const trainingId = await until('the training to run', async () => {
+    const trainingId = await untilValue(async () => {
       const [t] = jsonOf(await cli('fl', 'status', '--json')).data.trainings as Array<{ training_uuid: string; status: string; message: string }>;
       if (t !== undefined && ['failed', 'cancelled', 'finished'].includes(t.status)) assert.fail(`the training ended: ${t.status} ${t.message}`);
       return t?.status === 'running' ? t.training_uuid : undefined;
-    });
+    }, 600_000, { what: 'the training to run', everyMs: 250 });
     const sandboxes = flSandboxes();
     assert.equal(sandboxes.size, 2);
     try {
@@ -120,7 +111,7 @@ describe('FL sandboxes under the server\'s sandbox rules', { skip: dockerHost?.s
     const status = jsonOf(await cli('fl', 'status', id, '--json'));
     assert.deepEqual((status.data.clients as Array<{ drop_reason: string }>).map((c) => c.drop_reason), ['sandbox ended (expired)', 'sandbox ended (expired)']);
     // The training hears of the expiry as it begins; dockerd's removal took up to 15 s at load average 14.
-    await until('its sandboxes to be removed', () => ([...flSandboxes().values()].includes(id) ? undefined : true), 120_000);
+    await until(() => ![...flSandboxes().values()].includes(id), 120_000, { what: 'its sandboxes to be removed', everyMs: 250 });
     const log = readFileSync(join(install.dir, 'log/server.log'), 'utf8');
     for (const client of ['client-1', 'client-2']) assert.match(log, new RegExp(`FL training ${id} ${client}: sandbox [0-9a-f]{12} destroyed \\(expired\\)`));
   });

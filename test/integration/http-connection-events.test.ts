@@ -2,20 +2,12 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { startRestServer, type RestServer } from '../helpers/rest-server.js';
+import { until } from '../helpers/until.js';
 
 interface Seen {
   event: string;
   transport: string;
   state?: string;
-}
-
-/** Waits until `predicate` holds (client_closed fires once the response is written, just after the client got it). */
-async function until(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 for (const tls of [false, true]) {
@@ -41,6 +33,7 @@ for (const tls of [false, true]) {
 
     it('emits connection_accepted before the request and client_closed after the response', async () => {
       assert.equal((await rest.client.stat()).message, 'OK');
+      // client_closed fires once the response is written, just after the client got it.
       await until(() => seen.some((s) => s.event === 'client_closed'));
       assert.deepEqual(seen, [
         { event: 'connection_accepted', transport },

@@ -1,27 +1,17 @@
 // Sandbox lifetimes end to end: real TCP client → AnweddolServer → real dockerd sandboxes, real SSH logins, SQLite sessions.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { AnweddolServer, AnweddolServerOptions } from '../../src/server/anweddol-server.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { PROCESS_TABLE_PS_ARGS } from '../../src/virtualization/ssh-sessions.js';
 import { containersOf, docker, dockerHost, SANDBOX_IMAGE, sshOpen, uniqueServerId } from '../helpers/docker-sandbox.js';
-import { startSandboxServer, type CreatedData, type SandboxServer } from '../helpers/sandbox-server.js';
+import { SandboxServerFiles } from '../helpers/sandbox-server-files.js';
+import type { CreatedData, SandboxServer } from '../helpers/sandbox-server.js';
+import { until } from '../helpers/until.js';
 
 const serverId = uniqueServerId('lifetimes');
-const dir = mkdtempSync(join(tmpdir(), 'anweddol-lifetimes-'));
-const running = new Set<SandboxServer>();
-let databases = 0;
-
-after(async () => {
-  for (const s of running) await s.stop();
-  rmSync(dir, { recursive: true, force: true });
-  const left = containersOf(serverId);
-  if (left.length > 0) docker(['rm', '-f', ...left]);
-  assert.deepEqual(left, [], 'no container left behind');
-});
+const servers = new SandboxServerFiles('lifetimes', { noneLeft: true });
 
 interface Destroyed {
   containerId: string;
@@ -36,7 +26,7 @@ interface LifetimeServer extends SandboxServer {
   expiring: Map<string, number>;
 }
 
-async function start(server: Partial<AnweddolServerOptions>, databaseFile = join(dir, `db-${++databases}.sqlite`)): Promise<LifetimeServer> {
+async function start(server: Partial<AnweddolServerOptions>, databaseFile = servers.databaseFile()): Promise<LifetimeServer> {
   const destroyed: Destroyed[] = [];
   const expiring = new Map<string, number>();
   const record = (s: AnweddolServer) => s.on('destroyed_container', (ctx) => void destroyed.push({ containerId: ctx.container_id, reason: ctx.reason, at: Date.now() }));
@@ -47,14 +37,13 @@ async function start(server: Partial<AnweddolServerOptions>, databaseFile = join
       if (id !== undefined && !expiring.has(id)) expiring.set(id, Date.now());
     },
   };
-  const s = await startSandboxServer({
+  const s = await servers.start({
     databaseFile,
     maxSandboxes: 2,
     backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId, portRange: [13400, 13499] },
     serverOptions: { logger, ...server },
     beforeStart: record,
   });
-  running.add(s);
   return Object.assign(s, { destroyed, expiring });
 }
 
@@ -66,25 +55,12 @@ function timing(s: LifetimeServer, containerId: string, since: number): { starte
   return { started: began - since, removal: ended - began };
 }
 
-async function stop(s: SandboxServer): Promise<void> {
-  running.delete(s);
-  await s.stop();
-}
-
 async function create(s: SandboxServer): Promise<CreatedData & { containerId: string; deadlineMs: number | null }> {
   const response = await s.client.create();
   assert.equal(response.message, 'OK', `CREATE answered ${response.message}`);
   const data = response.data as unknown as CreatedData;
   const session = s.sessions.list().find((row) => row.port === data.container_listen_port)!;
   return { ...data, containerId: session.containerId, deadlineMs: session.expiresAt };
-}
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -110,7 +86,7 @@ describe('sandbox lifetimes on the real Docker backend', () => {
     assert.deepEqual(containersOf(serverId), []);
     assert.equal(s.backend.portsInUse(), 0);
     assert.equal(await available(s), 2);
-    await stop(s);
+    await servers.stop(s);
   });
 
   it('keeps a sandbox with an SSH session open past idle_timeout, and destroys it idle_timeout after the session closes', async (t) => {
@@ -128,7 +104,7 @@ describe('sandbox lifetimes on the real Docker backend', () => {
     // At least idle_timeout; at most idle_timeout + one probe interval (1 s) + 2 s.
     assert.ok(started >= 4000 && started <= 7000, `destroy began ${started} ms after the session closed`);
     assert.deepEqual(containersOf(serverId), []);
-    await stop(s);
+    await servers.stop(s);
   });
 
   it('destroys a sandbox nobody logs into after idle_timeout', async () => {
@@ -140,7 +116,7 @@ describe('sandbox lifetimes on the real Docker backend', () => {
     assert.equal(s.destroyed[0]?.reason, 'idle');
     const { started } = timing(s, sandbox.containerId, createdAt);
     assert.ok(started >= 3000 && started <= 5000, `destroy began ${started} ms after the sandbox was created`);
-    await stop(s);
+    await servers.stop(s);
   });
 
   it('extends a deadline on RENEW, never beyond max_renewed_lifetime', async () => {
@@ -159,7 +135,7 @@ describe('sandbox lifetimes on the real Docker backend', () => {
     assert.equal(s.destroyed[0]?.reason, 'expired');
     assert.ok(timing(s, sandbox.containerId, createdAt + 5000).started <= 2000);
     assert.equal((await s.client.renew(sandbox.container_uuid, sandbox.client_token)).message, 'Bad authentication');
-    await stop(s);
+    await servers.stop(s);
   });
 
   it('reads a bounded process table, however long the command lines a sandbox user runs', async () => {
@@ -175,16 +151,16 @@ describe('sandbox lifetimes on the real Docker backend', () => {
       assert.ok(table.length < 64 * 1024, `process table of ${table.length} bytes`);
       assert.equal(await s.backend.countSshSessions(sandbox.containerId), 0);
     } finally {
-      await stop(s);
+      await servers.stop(s);
       docker(['rm', '-f', sandbox.containerId]);
     }
   });
 
   it('destroys at start, with reason "expired", a sandbox whose deadline passed while the server was down', async () => {
-    const databaseFile = join(dir, 'restart.sqlite');
+    const databaseFile = join(servers.dir, 'restart.sqlite');
     const first = await start({ maxLifetimeSeconds: 3, maxRenewedLifetimeSeconds: null }, databaseFile);
     const sandbox = await create(first);
-    await stop(first);
+    await servers.stop(first);
     assert.equal(containersOf(serverId).length, 1, 'stop with destroyOnStop false keeps the sandbox');
     await sleep(sandbox.deadlineMs! - Date.now() + 500);
     const second = await start({ maxLifetimeSeconds: 3, maxRenewedLifetimeSeconds: null }, databaseFile);
@@ -192,6 +168,6 @@ describe('sandbox lifetimes on the real Docker backend', () => {
     assert.deepEqual(second.destroyed.map((d) => [d.containerId, d.reason]), [[sandbox.containerId, 'expired']]);
     assert.deepEqual(containersOf(serverId), []);
     assert.equal(second.sessions.count(), 0);
-    await stop(second);
+    await servers.stop(second);
   });
 });

@@ -13,6 +13,7 @@ import { REFUSAL_REASONS, RESPONSE_CLASSES } from '../../src/server/server-obser
 import { containersOf, dockerHost, REPO, SANDBOX_IMAGE, uniqueServerId } from '../helpers/docker-sandbox.js';
 import { serveMetrics, type Scrape, type ServedMetrics } from '../helpers/prometheus-text.js';
 import { startSandboxServer, type CreatedData, type SandboxServer } from '../helpers/sandbox-server.js';
+import { until } from '../helpers/until.js';
 
 const serverId = uniqueServerId('metrics');
 const dir = mkdtempSync(join(tmpdir(), 'anweddol-metrics-'));
@@ -30,14 +31,6 @@ async function delta(name: string, labels: Record<string, string> | undefined, a
   const before = valueOf(await read(), name, labels);
   await action();
   return valueOf(await read(), name, labels) - before;
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function create(): Promise<CreatedData> {

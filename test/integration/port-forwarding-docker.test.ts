@@ -1,31 +1,19 @@
 // Port forwarders on the real Docker backend (`port_forwarding.mode: forwarder`): SSH logins through them, and no listener outliving its sandbox.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import type { AnweddolServerOptions } from '../../src/server/anweddol-server.js';
 import type { DestroyReason } from '../../src/server/server-events.js';
 import { bindProbe, PortPool } from '../../src/virtualization/docker/port-pool.js';
-import { containersOf, docker, dockerHost, SANDBOX_IMAGE, sshOpen, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
-import { startSandboxServer, type CreatedData, type SandboxServer } from '../helpers/sandbox-server.js';
+import { docker, dockerHost, SANDBOX_IMAGE, sshOpen, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
+import { SandboxServerFiles } from '../helpers/sandbox-server-files.js';
+import type { CreatedData, SandboxServer } from '../helpers/sandbox-server.js';
 
 const serverId = uniqueServerId('forward');
-const dir = mkdtempSync(join(tmpdir(), 'anweddol-forward-'));
 const PORT_RANGE: [number, number] = [13700, 13759];
 const SLOW_CREATE_MS = 180_000;
-const running = new Set<SandboxServer>();
-let databases = 0;
-
-after(async () => {
-  for (const s of running) await s.stop();
-  rmSync(dir, { recursive: true, force: true });
-  const left = containersOf(serverId);
-  if (left.length > 0) docker(['rm', '-f', ...left]);
-  assert.deepEqual(left, [], 'no container left behind');
-});
+const servers = new SandboxServerFiles('forward', { noneLeft: true });
 
 interface ForwardingServer extends SandboxServer {
   /** `forwarder_stopped` events: port and reason. */
@@ -34,8 +22,8 @@ interface ForwardingServer extends SandboxServer {
 
 async function start(server: Partial<AnweddolServerOptions> = {}): Promise<ForwardingServer> {
   const stopped: ForwardingServer['stopped'] = [];
-  const s = await startSandboxServer({
-    databaseFile: join(dir, `db-${++databases}.sqlite`),
+  const s = await servers.start({
+    databaseFile: servers.databaseFile(),
     maxSandboxes: 2,
     destroyOnStop: true,
     backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId, portRange: PORT_RANGE },
@@ -47,13 +35,7 @@ async function start(server: Partial<AnweddolServerOptions> = {}): Promise<Forwa
     },
     beforeStart: (srv) => srv.on('forwarder_stopped', (ctx) => void stopped.push({ port: ctx.server_origin_port, reason: ctx.reason })),
   });
-  running.add(s);
   return Object.assign(s, { stopped });
-}
-
-async function stop(s: SandboxServer): Promise<void> {
-  running.delete(s);
-  await s.stop();
 }
 
 /** A client that waits as long as the server may take to create a sandbox on the loaded shared dockerd. */
@@ -104,7 +86,7 @@ describe('port forwarders on the real Docker backend', () => {
     assert.notEqual(sandbox.container_listen_port, sandbox.publishedPort);
     const result = await sshRun(sandbox.container_listen_port, sandbox.container_username, sandbox.container_password, 'whoami');
     assert.deepEqual([result.code, result.stdout.trim()], [0, sandbox.container_username]);
-    await stop(s);
+    await servers.stop(s);
   });
 
   it('stops the forwarder on DESTROY and cuts the SSH session open through it', async () => {
@@ -114,7 +96,7 @@ describe('port forwarders on the real Docker backend', () => {
     assert.equal((await slowClient(s).destroy(sandbox.container_uuid, sandbox.client_token)).message, 'OK');
     await assertForwarderGone(s, sandbox.container_listen_port, 'destroy_request');
     await login.close();
-    await stop(s);
+    await servers.stop(s);
   });
 
   it('stops the forwarder of a sandbox killed behind the server\'s back', async () => {
@@ -122,27 +104,27 @@ describe('port forwarders on the real Docker backend', () => {
     const sandbox = await create(s);
     docker(['kill', sandbox.containerId]);
     await assertForwarderGone(s, sandbox.container_listen_port, 'died');
-    await stop(s);
+    await servers.stop(s);
   });
 
   it('stops the forwarder when the sandbox reaches max_lifetime', async () => {
     const s = await start({ maxLifetimeSeconds: 2, maxRenewedLifetimeSeconds: null });
     const sandbox = await create(s);
     await assertForwarderGone(s, sandbox.container_listen_port, 'expired');
-    await stop(s);
+    await servers.stop(s);
   });
 
   it('stops the forwarder when nobody logs in within idle_timeout', async () => {
     const s = await start({ maxLifetimeSeconds: null, idleTimeoutSeconds: 2 });
     const sandbox = await create(s);
     await assertForwarderGone(s, sandbox.container_listen_port, 'idle');
-    await stop(s);
+    await servers.stop(s);
   });
 
   it('leaves no listening socket after a server stop that keeps the sandboxes', async () => {
     const s = await start({ destroyOnStop: false });
     const sandbox = await create(s);
-    await stop(s);
+    await servers.stop(s);
     assert.deepEqual(s.stopped, [{ port: sandbox.container_listen_port, reason: 'server_stopped' }]);
     assert.equal(s.server.forwarderCount(), 0);
     assert.ok(await isRefused(sandbox.container_listen_port));

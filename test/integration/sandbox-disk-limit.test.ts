@@ -5,7 +5,7 @@ import { statfsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { DockerVirtualization } from '../../src/virtualization/docker/docker-virtualization.js';
 import type { Sandbox } from '../../src/virtualization/virtualization-interface.js';
-import { containersOf, docker, dockerHost, SANDBOX_IMAGE, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
+import { closeBackend, docker, dockerHost, SANDBOX_IMAGE, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
 
 const MiB = 1024 * 1024;
 /** What a sandbox may write above its image (on btrfs the limit counts the image too). */
@@ -54,11 +54,7 @@ describe('sandbox disk limit', { skip: driver === 'btrfs' ? false : `needs a doc
     assert.equal(backend.isAvailable(), true);
   });
 
-  after(async () => {
-    for (const sandbox of await backend.list()) await backend.destroy(sandbox.id);
-    await backend.close();
-    assert.deepEqual(containersOf(serverId), [], 'no container left behind');
-  });
+  after(() => closeBackend(backend, serverId));
 
   it('stops a write past the limit with a quota error, near the limit', async (t) => {
     const sandbox = await login();

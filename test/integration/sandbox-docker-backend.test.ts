@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { DockerVirtualization } from '../../src/virtualization/docker/docker-virtualization.js';
 import { ForeignContainerError } from '../../src/virtualization/virtualization-errors.js';
 import type { Sandbox, SandboxEndReason } from '../../src/virtualization/virtualization-interface.js';
-import { containersOf, docker, dockerHost, SANDBOX_IMAGE, sshHostKey, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
+import { closeBackend, containersOf, docker, dockerHost, SANDBOX_IMAGE, sshHostKey, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
 import { randomUUID } from 'node:crypto';
 
 const serverId = uniqueServerId('backend');
@@ -59,11 +59,7 @@ describe('DockerVirtualization with the real dockerd', () => {
     assert.equal(backend.isAvailable(), true);
   });
 
-  after(async () => {
-    for (const sandbox of await backend.list()) await backend.destroy(sandbox.id);
-    await backend.close();
-    assert.deepEqual(containersOf(serverId), [], 'no container left behind');
-  });
+  after(() => closeBackend(backend, serverId));
 
   it('creates a sandbox the client logs into over SSH with the returned port, user and password', async () => {
     const s = spec(1);

@@ -1,28 +1,20 @@
 // End to end: an unmodified-protocol client over real TCP → AnweddolServer → real dockerd sandboxes → real SSH.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { sha256Hex } from '../../src/crypto/hash.js';
 import { containersOf, docker, dockerHost, SANDBOX_IMAGE, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
-import { startSandboxServer, type CreatedData, type SandboxServer } from '../helpers/sandbox-server.js';
+import { SandboxServerFiles } from '../helpers/sandbox-server-files.js';
+import type { CreatedData, SandboxServer } from '../helpers/sandbox-server.js';
+import { until } from '../helpers/until.js';
 
 const serverId = uniqueServerId('server');
-const dir = mkdtempSync(join(tmpdir(), 'anweddol-e2e-'));
-const databaseFile = join(dir, 'anweddol.db');
-const running: SandboxServer[] = [];
+const servers = new SandboxServerFiles('e2e', { noneLeft: false });
+const databaseFile = join(servers.dir, 'anweddol.db');
 
-async function start(maxSandboxes: number | null = 6): Promise<SandboxServer> {
-  const s = await startSandboxServer({ databaseFile, maxSandboxes, backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId } });
-  running.push(s);
-  return s;
-}
-
-async function stop(s: SandboxServer): Promise<void> {
-  running.splice(running.indexOf(s), 1);
-  await s.stop();
+function start(maxSandboxes: number | null = 6): Promise<SandboxServer> {
+  return servers.start({ databaseFile, maxSandboxes, backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId } });
 }
 
 async function create(s: SandboxServer): Promise<CreatedData> {
@@ -50,21 +42,6 @@ function portAnswers(port: number): Promise<boolean> {
   });
 }
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return Date.now() - started;
-}
-
-after(async () => {
-  for (const s of [...running]) await stop(s);
-  for (const id of containersOf(serverId)) docker(['rm', '-f', id]);
-  rmSync(dir, { recursive: true, force: true });
-});
-
 describe('sandboxes through the Anweddol TCP protocol', () => {
   it('creates a sandbox the client logs into, then destroys it and frees its port', async () => {
     const s = await start();
@@ -79,7 +56,7 @@ describe('sandboxes through the Anweddol TCP protocol', () => {
       assert.equal(await portAnswers(data.container_listen_port), false);
       assert.equal(s.sessions.count(), 0);
     } finally {
-      await stop(s);
+      await servers.stop(s);
     }
   });
 
@@ -98,7 +75,7 @@ describe('sandboxes through the Anweddol TCP protocol', () => {
       assert.equal((await s.client.destroy(a.container_uuid, a.client_token)).message, 'OK');
       assert.equal((await s.client.destroy(b.container_uuid, b.client_token)).message, 'OK');
     } finally {
-      await stop(s);
+      await servers.stop(s);
     }
   });
 
@@ -117,7 +94,7 @@ describe('sandboxes through the Anweddol TCP protocol', () => {
       assert.equal(late.message, 'Bad authentication');
       await until(() => containersOf(serverId).length === 0, 5000);
     } finally {
-      await stop(s);
+      await servers.stop(s);
     }
   });
 
@@ -126,7 +103,7 @@ describe('sandboxes through the Anweddol TCP protocol', () => {
     const kept = await create(first);
     const orphan = await create(first);
     const vanished = await create(first);
-    await stop(first);
+    await servers.stop(first);
     // While the server is down: one session loses its container, one container loses its session.
     const db = (await import('../../src/database/database.js')).AnweddolDatabase;
     const raw = new db(databaseFile);
@@ -145,7 +122,7 @@ describe('sandboxes through the Anweddol TCP protocol', () => {
       assert.equal((await second.client.destroy(kept.container_uuid, kept.client_token)).message, 'OK');
       assert.equal(await available(second), 6);
     } finally {
-      await stop(second);
+      await servers.stop(second);
     }
   });
 
@@ -168,7 +145,7 @@ describe('sandboxes through the Anweddol TCP protocol', () => {
       }
       assert.equal(await available(s), 3);
     } finally {
-      await stop(s);
+      await servers.stop(s);
     }
   });
 
@@ -188,7 +165,7 @@ describe('sandboxes through the Anweddol TCP protocol', () => {
       assert.equal((await s.client.destroy(other.container_uuid, other.client_token)).message, 'OK');
       assert.equal((await s.client.destroy(bomb.container_uuid, bomb.client_token)).message, 'OK');
     } finally {
-      await stop(s);
+      await servers.stop(s);
     }
   });
 

@@ -9,6 +9,7 @@ import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
 import { POOL_LABEL } from '../../src/server/warm-pool/warm-pool.js';
 import { createTestInstall, runCli, startForeground, type Foreground, type TestInstall } from '../helpers/cli-runner.js';
 import { containersOf, docker, dockerHost, SANDBOX_IMAGE } from '../helpers/docker-sandbox.js';
+import { until } from '../helpers/until.js';
 
 // The sandbox image whose sshd never starts: every fill stays in progress (waiting for the banner) as long as the test wants,
 // as fills do for tens of seconds on a loaded dockerd.
@@ -52,18 +53,10 @@ function startDaemon(install: TestInstall): Foreground {
   return daemon;
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 const running = (serverId: string) => docker(['ps', '-q', '--no-trunc', '--filter', `label=anweddol.server=${serverId}`, '--filter', `label=${POOL_LABEL}=1`]).split('\n').filter(Boolean);
 
 /** A fill has a running container waiting for its sshd (the other may still be in dockerd's create: a stop must clean that up too). */
-const poolFilling = (install: TestInstall) => until('a pool container running', () => running(serverIdOf(install)).length >= 1, 240_000);
+const poolFilling = (install: TestInstall) => until(() => running(serverIdOf(install)).length >= 1, 240_000, { what: 'a pool container running', everyMs: 200 });
 
 function sessionRows(install: TestInstall): number {
   const db = new Database(join(install.dir, 'db/anweddol.db'), { readonly: true });
@@ -123,7 +116,7 @@ describe('a daemon stopped while its warm pool fills', () => {
     const restarted = startDaemon(install);
     await restarted.firstLine;
     const fresh = () => running(serverIdOf(install)).filter((id) => !abandoned.includes(id));
-    await until('two new pool sandboxes', () => fresh().length === 2, 120_000);
+    await until(() => fresh().length === 2, 120_000, { what: 'two new pool sandboxes', everyMs: 200 });
     assert.deepEqual(containersOf(serverIdOf(install)).filter((id) => abandoned.includes(id)), []);
     restarted.child.kill('SIGTERM');
     assert.equal(await exitWithin(restarted, 60_000), 0);

@@ -1,49 +1,26 @@
 // The warm pool on the real dockerd: claimed sandboxes take SSH logins, are never shared, die and restarts leave nothing unclaimed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { AnweddolServerOptions } from '../../src/server/anweddol-server.js';
 import { POOL_LABEL } from '../../src/server/warm-pool/warm-pool.js';
-import { containersOf, docker, dockerHost, REPO, SANDBOX_IMAGE, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
-import { startSandboxServer, type CreatedData, type SandboxServer } from '../helpers/sandbox-server.js';
+import { docker, dockerHost, REPO, SANDBOX_IMAGE, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
+import { SandboxServerFiles } from '../helpers/sandbox-server-files.js';
+import type { CreatedData, SandboxServer } from '../helpers/sandbox-server.js';
+import { until } from '../helpers/until.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'anweddol-pool-'));
-const running: SandboxServer[] = [];
-const serverIds: string[] = [];
+const servers = new SandboxServerFiles('pool', { noneLeft: false });
 
 async function start(name: string, maxSandboxes: number, serverOptions: Partial<AnweddolServerOptions>, serverId = uniqueServerId(name)): Promise<SandboxServer & { serverId: string }> {
-  serverIds.push(serverId);
-  const s = await startSandboxServer({ databaseFile: join(dir, `${name}.db`), maxSandboxes, backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId }, serverOptions });
-  running.push(s);
-  return { ...s, serverId };
-}
-
-async function stop(s: SandboxServer): Promise<void> {
-  running.splice(running.indexOf(s), 1);
-  await s.stop();
-}
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const s = await servers.start({ databaseFile: join(servers.dir, `${name}.db`), maxSandboxes, backend: { dockerHost: dockerHost(), image: SANDBOX_IMAGE, serverId }, serverOptions });
+  return Object.assign(s, { serverId });
 }
 
 // Generous: on the shared dockerd a fill has taken a minute under load.
 const poolReady = (s: SandboxServer, n: number) => until(() => s.server.getRuntimeStatistics().warmPool.ready === n, 180_000);
 const poolContainers = (serverId: string) => docker(['ps', '-aq', '--no-trunc', '--filter', `label=anweddol.server=${serverId}`, '--filter', `label=${POOL_LABEL}=1`]).split('\n').filter(Boolean);
-
-after(async () => {
-  for (const s of [...running]) await stop(s);
-  for (const serverId of serverIds) for (const id of containersOf(serverId)) docker(['rm', '-f', id]);
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('the warm pool on the real dockerd', () => {
   it('hands out a pooled sandbox whose credentials log in over SSH, and a wrong token cannot destroy it', async () => {
@@ -60,7 +37,7 @@ describe('the warm pool on the real dockerd', () => {
       assert.equal((await sshRun(data.container_listen_port, data.container_username, data.container_password, 'true')).code, 0);
       assert.equal((await s.client.destroy(data.container_uuid, data.client_token)).message, 'OK');
     } finally {
-      await stop(s);
+      await servers.stop(s);
     }
   });
 
@@ -73,7 +50,7 @@ describe('the warm pool on the real dockerd', () => {
       await poolReady(s, 2);
       assert.equal((await s.client.stat()).data.available, 3);
     } finally {
-      await stop(s);
+      await servers.stop(s);
     }
   });
 
@@ -90,7 +67,7 @@ describe('the warm pool on the real dockerd', () => {
       assert.equal(new Set(s.sessions.list().map((row) => row.containerId)).size, 6);
       for (const g of granted) assert.equal((await sshRun(g.container_listen_port, g.container_username, g.container_password, 'id -un')).stdout, `${g.container_username}\n`);
     } finally {
-      await stop(s);
+      await servers.stop(s);
     }
   });
 
@@ -106,14 +83,13 @@ describe('the warm pool on the real dockerd', () => {
       assert.equal(live.includes(victim!), false);
       assert.equal(live.length, 2);
     } finally {
-      await stop(s);
+      await servers.stop(s);
     }
   });
 
   it('destroys the unclaimed pool sandboxes of a killed daemon at restart, keeps the claimed one, and refills', async () => {
-    const serverId = uniqueServerId('restart');
-    serverIds.push(serverId);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/warm-pool-child.ts'), join(dir, 'restart.db'), serverId, dockerHost()], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const serverId = servers.removesContainersOf(uniqueServerId('restart'));
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/warm-pool-child.ts'), join(servers.dir, 'restart.db'), serverId, dockerHost()], { stdio: ['ignore', 'pipe', 'inherit'] });
     const [line] = (await once(child.stdout, 'data')) as [Buffer];
     const claimed = JSON.parse(line.toString()) as CreatedData;
     child.kill('SIGKILL');
@@ -129,7 +105,7 @@ describe('the warm pool on the real dockerd', () => {
       assert.equal(s.sessions.count(), 1);
       assert.equal((await sshRun(claimed.container_listen_port, claimed.container_username, claimed.container_password, 'true')).code, 0);
     } finally {
-      await stop(s);
+      await servers.stop(s);
     }
   });
 });

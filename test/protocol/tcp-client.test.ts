@@ -1,38 +1,20 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { AnweddolClientError, AnweddolTcpClient } from '../../src/client/tcp-client.js';
+import { scriptedPeer, type ScriptedPeer } from '../helpers/scripted-peer.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
 
-/** A scripted fake server on 127.0.0.1: `behave` decides what each connection gets. */
-async function fakeServer(behave: (socket: Socket) => void): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    behave(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as { port: number }).port, sockets };
-}
-
-async function closeServer(fake: { server: Server; sockets: Set<Socket> }): Promise<void> {
-  for (const socket of fake.sockets) socket.destroy();
-  await new Promise((resolve) => fake.server.close(resolve));
-}
-
 describe('AnweddolTcpClient against a misbehaving server', () => {
-  let refusing: Awaited<ReturnType<typeof fakeServer>>;
-  let silent: Awaited<ReturnType<typeof fakeServer>>;
-  let hangingUp: Awaited<ReturnType<typeof fakeServer>>;
+  let refusing: ScriptedPeer;
+  let silent: ScriptedPeer;
+  let hangingUp: ScriptedPeer;
   before(async () => {
-    refusing = await fakeServer((socket) => socket.once('data', () => socket.end('0')));
-    silent = await fakeServer(() => {});
-    hangingUp = await fakeServer((socket) => socket.once('data', () => socket.destroy()));
+    refusing = await scriptedPeer((socket) => socket.once('data', () => socket.end('0')));
+    silent = await scriptedPeer(() => {});
+    hangingUp = await scriptedPeer((socket) => socket.once('data', () => socket.destroy()));
   });
   after(async () => {
-    await Promise.all([refusing, silent, hangingUp].map(closeServer));
+    await Promise.all([refusing, silent, hangingUp].map((peer) => peer.close()));
   });
 
   const client = async (port: number, timeoutMs = 2000) => new AnweddolTcpClient({ host: '127.0.0.1', port, keyPair: await testClientKeyPair(), timeoutMs });
@@ -52,9 +34,9 @@ describe('AnweddolTcpClient against a misbehaving server', () => {
   });
 
   it('rejects when nothing listens on the port', async () => {
-    const fake = await fakeServer(() => {});
-    const port = fake.port;
-    await closeServer(fake);
+    const peer = await scriptedPeer(() => {});
+    const port = peer.port;
+    await peer.close();
     await assert.rejects((await client(port)).stat(), /ECONNREFUSED/);
   });
 });

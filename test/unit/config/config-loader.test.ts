@@ -14,18 +14,9 @@ import {
   ANWEDDOL_CONFIG_PATH,
 } from '../../../src/daemon/config/config-loader.js';
 import { configSchema } from '../../../src/daemon/config/config-schema.js';
+import { problemsOf } from '../../helpers/config-problems.js';
 
 const shipped = fileURLToPath(new URL('../../../anweddol.conf.yaml', import.meta.url));
-
-function problemsOf(yaml: string): string[] {
-  try {
-    parseConfig(yaml, {}, '/etc/anweddol');
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return error.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
 
 describe('config loader', () => {
   it('fills every default from an empty file', () => {

@@ -1,17 +1,8 @@
 // The keys of port forwarding (`port_forwarding.mode`, `max_connections`, `max_connections_per_source`) and of the swarm registry (`swarm.registry`).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig } from '../../../src/daemon/config/config-loader.js';
-
-function problemsOf(yaml: string): string[] {
-  try {
-    parseConfig(yaml, {}, '/etc/anweddol');
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return error.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
+import { parseConfig } from '../../../src/daemon/config/config-loader.js';
+import { problemsOf } from '../../helpers/config-problems.js';
 
 describe('port forwarding and registry configuration', () => {
   it('forwards only ports on other hosts, with 32 connections per forwarder, and has no registry by default', () => {

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Ajv } from 'ajv';
 import { REPO_ROOT } from '../../helpers/cli-runner.js';
 import { MemoryLogger } from '../../helpers/memory-logger.js';
+import { until } from '../../helpers/until.js';
 
 interface Queue {
   push(body: object): void;
@@ -50,14 +51,6 @@ function config(overrides: Record<string, unknown> = {}): Record<string, unknown
   const value = { url, initial_backoff_ms: 50, flush_timeout_ms: 2000, ...overrides };
   assert.ok(new Ajv({ useDefaults: true, strict: false }).validate(webhook.configSchema, value));
   return value;
-}
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 function reset(next: typeof answer = (res) => res.writeHead(204).end()): void {

@@ -1,35 +1,28 @@
 // Elastic clients with in-process agents: `fl join` during a training, `--overselect` with a straggler, refused joins.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InProcessClientHost } from '../../../src/fl/coordinator/in-process-client-host.js';
 import { BASE, harness, type Harness } from '../../helpers/fl-harness.js';
 import { misbehavingTrainer } from '../../helpers/trainer-dirs.js';
+import { until } from '../../helpers/until.js';
 
 describe('elastic clients with in-process agents', () => {
   let h: Harness;
-  const dirs: string[] = [];
   before(async () => {
     h = await harness(new InProcessClientHost());
   });
-  after(async () => {
-    await h.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  after(() => h.close());
 
   const roundCompleted = (id: string, round: number) => h.events.some((e) => e.name === 'fl_round_completed' && e.payload.training_uuid === id && e.payload.round === round);
-  async function until(condition: () => boolean): Promise<void> {
-    while (!condition()) await new Promise((r) => setTimeout(r, 10));
-  }
 
   it('a client joining during round 2 sends its first update in round 3', async () => {
     // client-1 takes 1.5 s more in round 2: the newcomer is ready while round 2 is still collecting.
-    const trainerDir = misbehavingTrainer('slow', 'client-1', 2);
-    dirs.push(trainerDir);
+    const trainerDir = h.removeOnClose(misbehavingTrainer('slow', 'client-1', 2));
     const id = h.coordinator.startTraining({ ...BASE, clients: 2, rounds: 3, trainerDir });
-    await until(() => roundCompleted(id, 1));
+    await until(() => roundCompleted(id, 1), 30_000);
     const joined = await h.coordinator.joinTraining(id);
     assert.equal(joined, 'client-3');
     assert.equal(roundCompleted(id, 2), false, 'joined while round 2 ran');
@@ -41,8 +34,7 @@ describe('elastic clients with in-process agents', () => {
   });
 
   it('--overselect 1.5 aggregates the first K updates: a slow client is discarded without delaying the round, and counted', async () => {
-    const trainerDir = misbehavingTrainer('slow', 'client-3', 1);
-    dirs.push(trainerDir);
+    const trainerDir = h.removeOnClose(misbehavingTrainer('slow', 'client-3', 1));
     const id = h.coordinator.startTraining({ ...BASE, clients: 3, minClients: 2, fraction: 0.5, overselect: 1.5, rounds: 20, trainerDir });
     const s = await h.coordinator.waitForTraining(id);
     assert.equal(s.status, 'finished', s.message);
@@ -54,14 +46,12 @@ describe('elastic clients with in-process agents', () => {
   });
 
   it('refuses a join whose data file has other columns, naming the file, before launching anything', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fl-join-'));
-    dirs.push(dir);
+    const dir = h.removeOnClose(mkdtempSync(join(tmpdir(), 'fl-join-')));
     const file = join(dir, 'three-columns.csv');
     writeFileSync(file, '1,2,0\n3,4,1\n');
-    const trainerDir = misbehavingTrainer('slow', 'client-1', 1);
-    dirs.push(trainerDir);
+    const trainerDir = h.removeOnClose(misbehavingTrainer('slow', 'client-1', 1));
     const id = h.coordinator.startTraining({ ...BASE, clients: 2, rounds: 2, trainerDir });
-    await until(() => h.coordinator.summary(id)?.status === 'running');
+    await until(() => h.coordinator.summary(id)?.status === 'running', 30_000);
     await assert.rejects(h.coordinator.joinTraining(id, file), new RegExp(`${file} has 2 feature columns, the training has 8`));
     const s = await h.coordinator.waitForTraining(id);
     assert.deepEqual(s.clients.map((c) => c.client_id), ['client-1', 'client-2']);

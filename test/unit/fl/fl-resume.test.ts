@@ -9,22 +9,9 @@ import { FlStore } from '../../../src/database/fl-store.js';
 import { FlCoordinator, type FlEventName } from '../../../src/fl/coordinator/fl-coordinator.js';
 import { InProcessClientHost } from '../../../src/fl/coordinator/in-process-client-host.js';
 import type { TrainingRequestInput } from '../../../src/fl/coordinator/training-request.js';
-import type { Dataset } from '../../../src/fl/data/dataset.js';
 import { formatCsvDataset } from '../../../src/fl/data/parse-csv-dataset.js';
-import { Prng } from '../../../src/fl/model/prng.js';
+import { blobs } from '../../helpers/fl-harness.js';
 import { misbehavingTrainer, NODE_TRAINER } from '../../helpers/trainer-dirs.js';
-
-/** Four Gaussian blobs in 8 dimensions. */
-function blobs(count: number, seed: number): Dataset {
-  const prng = new Prng(seed);
-  const features = new Float32Array(count * 8);
-  const labels = new Int32Array(count);
-  for (let r = 0; r < count; r++) {
-    labels[r] = r % 4;
-    for (let k = 0; k < 8; k++) features[r * 8 + k] = (k === r % 4 ? 2 : 0) + prng.normal();
-  }
-  return { features, labels, count, dimensions: 8 };
-}
 
 /** A store that reports each round it starts recording (its global model published, its result not yet in). */
 class WatchedStore extends FlStore {

@@ -1,16 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { AnweddolDatabase } from '../../../src/database/database.js';
-import { FlStore } from '../../../src/database/fl-store.js';
-import { FlCoordinator, type FlEventName, type TrainingSummary } from '../../../src/fl/coordinator/fl-coordinator.js';
+import type { FlStore } from '../../../src/database/fl-store.js';
+import type { FlEventName, TrainingSummary } from '../../../src/fl/coordinator/fl-coordinator.js';
 import { InProcessClientHost } from '../../../src/fl/coordinator/in-process-client-host.js';
 import type { TrainingRequestInput } from '../../../src/fl/coordinator/training-request.js';
 import { decodeOptimizerState } from '../../../src/fl/strategy/optimizer-state-file.js';
 import { STRATEGY_NAMES } from '../../../src/fl/strategy/strategy.js';
+import { harness } from '../../helpers/fl-harness.js';
 
 const DIGITS = fileURLToPath(new URL('../../fixtures/digits.csv.gz', import.meta.url));
 const BASE: TrainingRequestInput = { clients: 4, rounds: 5, dataset: DIGITS, seed: 0 };
@@ -23,21 +20,14 @@ interface Trained {
 
 /** One in-process training on digits with its own store and model folder, released before returning. */
 async function train(request: Partial<TrainingRequestInput>, inspect?: (t: Trained) => void): Promise<Trained> {
-  const dir = mkdtempSync(join(tmpdir(), 'fl-strategy-'));
-  const database = new AnweddolDatabase(':memory:');
-  const store = new FlStore(database);
-  const events: Trained['events'] = [];
-  const coordinator = new FlCoordinator({ host: new InProcessClientHost(), dataDir: dir, listenPort: 0, store, emit: (name, payload) => events.push({ name, payload }) });
-  await coordinator.start();
+  const h = await harness(new InProcessClientHost());
   try {
-    const summary = await coordinator.waitForTraining(coordinator.startTraining({ ...BASE, ...request }));
-    const trained = { summary, events, store };
+    const summary = await h.coordinator.waitForTraining(h.coordinator.startTraining({ ...BASE, ...request }));
+    const trained = { summary, events: h.events, store: h.store };
     inspect?.(trained);
     return trained;
   } finally {
-    await coordinator.stop();
-    database.close();
-    rmSync(dir, { recursive: true, force: true });
+    await h.close();
   }
 }
 
@@ -103,17 +93,13 @@ class OneUnreadyHost extends InProcessClientHost {
 
 describe('--start-when (in-process)', () => {
   async function startWith(request: Partial<TrainingRequestInput>) {
-    const dir = mkdtempSync(join(tmpdir(), 'fl-start-'));
-    const events: Trained['events'] = [];
-    const coordinator = new FlCoordinator({ host: new OneUnreadyHost('client-3'), dataDir: dir, listenPort: 0, emit: (name, payload) => events.push({ name, payload }) });
-    await coordinator.start();
+    const h = await harness(new OneUnreadyHost('client-3'));
     try {
       const started = performance.now();
-      const summary = await coordinator.waitForTraining(coordinator.startTraining({ ...BASE, clients: 3, rounds: 1, localEpochs: 1, ...request }));
-      return { summary, events, seconds: (performance.now() - started) / 1000 };
+      const summary = await h.coordinator.waitForTraining(h.coordinator.startTraining({ ...BASE, clients: 3, rounds: 1, localEpochs: 1, ...request }));
+      return { summary, events: h.events, seconds: (performance.now() - started) / 1000 };
     } finally {
-      await coordinator.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await h.close();
     }
   }
 

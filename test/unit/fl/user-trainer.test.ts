@@ -1,7 +1,6 @@
 // User trainers (`--trainer DIR`) under the coordinator with in-process agents: the examples train, a failing trainer misses one round.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import type { AgentLaunch, LaunchedClient } from '../../../src/fl/coordinator/client-host.js';
 import { InProcessClientHost } from '../../../src/fl/coordinator/in-process-client-host.js';
 import { BASE, harness, type Harness } from '../../helpers/fl-harness.js';
@@ -17,14 +16,10 @@ class AgentsWithoutUserTrainers extends InProcessClientHost {
 
 describe('user trainers with in-process agents', () => {
   let h: Harness;
-  const dirs: string[] = [];
   before(async () => {
     h = await harness(new InProcessClientHost());
   });
-  after(async () => {
-    await h.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  after(() => h.close());
 
   for (const [name, dir] of [['Python (numpy)', PYTHON_TRAINER], ['Node', NODE_TRAINER]] as const) {
     it(`trains with the ${name} example trainer`, async () => {
@@ -42,8 +37,7 @@ describe('user trainers with in-process agents', () => {
   };
   for (const kind of Object.keys(expected) as Array<keyof typeof expected>) {
     it(`leaves a client whose trainer does "${kind}" out of that round only, with the reason, and goes on`, async () => {
-      const dir = misbehavingTrainer(kind, 'client-3', 2);
-      dirs.push(dir);
+      const dir = h.removeOnClose(misbehavingTrainer(kind, 'client-3', 2));
       const s = await h.coordinator.waitForTraining(h.coordinator.startTraining({ ...BASE, minClients: 2, roundTimeoutSeconds: 3, trainerDir: dir }));
       assert.equal(s.status, 'finished', s.message);
       assert.deepEqual(s.rounds.map((r) => r.clients), [3, 2, 3]);
@@ -57,8 +51,7 @@ describe('user trainers with in-process agents', () => {
   }
 
   it('fails the training when the trainer failures leave fewer updates than --min-clients', async () => {
-    const dir = misbehavingTrainer('crash', 'client-3', 1);
-    dirs.push(dir);
+    const dir = h.removeOnClose(misbehavingTrainer('crash', 'client-3', 1));
     const s = await h.coordinator.waitForTraining(h.coordinator.startTraining({ ...BASE, roundTimeoutSeconds: 3, trainerDir: dir }));
     assert.equal(s.status, 'failed');
     assert.match(s.message, /round 1: 2 update\(s\) received, min_fit_clients is 3/);

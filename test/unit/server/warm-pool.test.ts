@@ -8,6 +8,7 @@ import { MemoryLogger } from '../../helpers/memory-logger.js';
 import { testServerKeyPair } from '../../helpers/test-keys.js';
 import { AnweddolServer } from '../../../src/server/anweddol-server.js';
 import { REFILL_MAX_DEFER_MS } from '../../../src/server/warm-pool/warm-pool.js';
+import { until } from '../../helpers/until.js';
 
 const running: FakeServer[] = [];
 afterEach(async () => {
@@ -18,14 +19,6 @@ async function poolServer(options: Partial<AnweddolServerOptions>): Promise<Fake
   const s = await startFakeServer(options);
   running.push(s);
   return s;
-}
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const pool = (s: FakeServer) => s.server.getRuntimeStatistics().warmPool;

@@ -1,33 +1,12 @@
 // SshWaitStrategy: ready means an SSH identification line came back, not merely an accepted connection.
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { ReadinessTimeoutError, SshWaitStrategy } from '../../../src/virtualization/docker/ssh-wait-strategy.js';
-
-async function listen(onConnection: (socket: Socket) => void): Promise<{ server: Server; port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    onConnection(socket);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return {
-    server,
-    port,
-    close: () =>
-      new Promise((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
+import { scriptedPeer } from '../../helpers/scripted-peer.js';
 
 describe('SshWaitStrategy', () => {
   it('resolves once the peer sends an SSH banner', async () => {
-    const peer = await listen((s) => s.write('SSH-2.0-OpenSSH_9.2p1 Debian\r\n'));
+    const peer = await scriptedPeer((s) => s.write('SSH-2.0-OpenSSH_9.2p1 Debian\r\n'));
     try {
       await new SshWaitStrategy({ timeoutMs: 2000 }).waitUntilReady({ host: '127.0.0.1', port: peer.port });
     } finally {
@@ -36,7 +15,7 @@ describe('SshWaitStrategy', () => {
   });
 
   it('accepts other lines before the identification string', async () => {
-    const peer = await listen((s) => s.write('hello there\r\nSSH-2.0-x\r\n'));
+    const peer = await scriptedPeer((s) => s.write('hello there\r\nSSH-2.0-x\r\n'));
     try {
       await new SshWaitStrategy({ timeoutMs: 2000 }).waitUntilReady({ host: '127.0.0.1', port: peer.port });
     } finally {
@@ -46,7 +25,7 @@ describe('SshWaitStrategy', () => {
 
   it('keeps waiting while connections are accepted then closed (docker-proxy before sshd is up)', async () => {
     let connections = 0;
-    const peer = await listen((s) => {
+    const peer = await scriptedPeer((s) => {
       connections++;
       if (connections < 4) s.destroy();
       else s.write('SSH-2.0-late\r\n');
@@ -60,7 +39,7 @@ describe('SshWaitStrategy', () => {
   });
 
   it('times out when a connection is accepted but no banner ever comes', async () => {
-    const peer = await listen(() => {});
+    const peer = await scriptedPeer(() => {});
     try {
       const started = Date.now();
       await assert.rejects(
@@ -74,14 +53,14 @@ describe('SshWaitStrategy', () => {
   });
 
   it('times out when nothing listens', async () => {
-    const peer = await listen(() => {});
+    const peer = await scriptedPeer(() => {});
     const port = peer.port;
     await peer.close();
     await assert.rejects(new SshWaitStrategy({ timeoutMs: 200 }).waitUntilReady({ host: '127.0.0.1', port }), ReadinessTimeoutError);
   });
 
   it('stops waiting when aborted', async () => {
-    const peer = await listen(() => {});
+    const peer = await scriptedPeer(() => {});
     try {
       const controller = new AbortController();
       setTimeout(() => controller.abort(new Error('client went away')), 50);

@@ -1,7 +1,7 @@
 // `anweddol-server fl train|status|export` against a real daemon, real dockerd and the real sandbox image.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +56,31 @@ describe('fl commands against the daemon', { skip: dockerHost?.startsWith('unix:
     assert.equal(model.metadata.round, '2');
     assert.equal(model.spec.kind, 'logreg');
     assert.equal(model.spec.inputs, 64);
+  });
+
+  it('fl export --client writes that client\'s latest update, owned by it', async () => {
+    assert.ok(trainingId);
+    const file = join(install.dir, 'client-2.safetensors');
+    const exported = jsonOf(await cli('fl', 'export', trainingId, '--client', 'client-2', '--out', file, '--json'));
+    assert.equal(exported.status, 'OK', exported.message);
+    assert.deepEqual([exported.data.client_id, exported.data.round], ['client-2', 3]);
+    const update = decodeModelFile(readFileSync(file));
+    assert.equal(update.metadata.owner, 'client-2');
+    assert.equal(update.metadata.training_uuid, trainingId);
+  });
+
+  it('fl export --client names a client that sent no update, and writes nothing', async () => {
+    const file = join(install.dir, 'client-9.safetensors');
+    const run = await cli('fl', 'export', trainingId, '--client', 'client-9', '--out', file, '--json');
+    assert.equal(run.code, 1);
+    assert.equal(jsonOf(run).message, `no update from client client-9 in training ${trainingId}`);
+    assert.equal(existsSync(file), false);
+  });
+
+  it('fl export refuses --round with --client in one line', async () => {
+    const run = await cli('fl', 'export', trainingId, '--client', 'client-2', '--round', '2', '--out', join(install.dir, 'x.safetensors'));
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.trim(), 'error: --round and --client do not go together: --client writes that client\'s latest update');
   });
 
   it('fl train fails with a clear message when the server capacity cannot hold min_clients sandboxes', async () => {

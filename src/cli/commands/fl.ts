@@ -54,6 +54,7 @@ const OPTIONAL_NUMBERS: Array<[keyof TrainOptions, string, string, boolean]> = [
 
 interface ExportOptions extends CommonOptions {
   round?: string;
+  client?: string;
   out: string;
 }
 
@@ -254,15 +255,29 @@ export const registerFl: CommandRegistrar = (program: Command, ctx) => {
     return { message: `${r.client_id} joined training ${r.training_uuid}`, data: r };
   });
 
-  const exp = fl.command('export').summary('write a global model (safetensors) to a file').argument('<id>', 'training uuid')
-    .option('--round <n>', 'round (default: the last)').requiredOption('--out <file>', 'output file');
-  describeCommand(exp, { description: 'Writes the global model of a round as a safetensors file (tensors plus input.mean / input.scale).' });
+  const exp = fl.command('export').summary('write a global model or a client\'s latest update to a safetensors file').argument('<id>', 'training uuid')
+    .option('--round <n>', 'round (default: the last)')
+    .option('--client <id>', 'that client\'s latest update instead of a global model (e.g. client-2)')
+    .requiredOption('--out <file>', 'output file');
+  describeCommand(exp, {
+    description: [
+      'Writes the global model of a round as a safetensors file (tensors plus input.mean / input.scale).',
+      'With --client, writes instead the latest update that client sent (the model it trained in its last round).',
+    ].join('\n'),
+    examples: ['anweddol-server fl export 1b4e28ba-2fa1-11d2-883f-0016d3cca427 --client client-2 --out client-2.safetensors'],
+  });
   runCommand<ExportOptions>(exp, async (options, _output, args) => {
     const params: Record<string, unknown> = { id: args[0] };
+    if (options.client !== undefined) {
+      if (options.round !== undefined) throw new CliError('--round and --client do not go together: --client writes that client\'s latest update');
+      if (options.client.trim() === '') throw new CliError('--client needs a client id (e.g. client-2)');
+      params.client = options.client;
+    }
     if (options.round !== undefined) params.round = num(options.round, '--round');
     const r = (await call(options, ctx, 'fl.export', params)) as { round: number; bytes: number; safetensors_base64: string };
     const out = resolve(options.out);
     writeFileSync(out, Buffer.from(r.safetensors_base64, 'base64'));
-    return { message: `round ${r.round} model written to ${out}`, data: { file: out, round: r.round, bytes: r.bytes } };
+    const what = options.client === undefined ? `round ${r.round} model` : `${options.client}'s round ${r.round} update`;
+    return { message: `${what} written to ${out}`, data: { file: out, round: r.round, bytes: r.bytes, ...(options.client === undefined ? {} : { client_id: options.client }) } };
   });
 };

@@ -244,6 +244,11 @@ export class AnweddolServer {
     this.dispatcher.answered({ verb }, response, transport);
   }
 
+  /** A refusal made beside the request chain (the dashboard's CSRF rules): reported to observers as the chain's own are. */
+  reportRefusal(reason: RefusalReason): void {
+    this.observers.refused(reason);
+  }
+
   /** A transport rejected a broker message without serving it: counted in the runtime statistics and reported to observers. */
   reportPoisonMessage(reason: PoisonReason): void {
     this.poisonMessages[reason]++;

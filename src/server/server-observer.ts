@@ -13,6 +13,8 @@ export const REFUSAL_REASONS = [
   'ip_filter',
   /** A browser page of an origin not in `web_server.allowed_origins` called the REST interface. */
   'origin',
+  /** The dashboard's CSRF rules turned an action away (cross-site, or not a JSON POST). */
+  'csrf',
   /** The TCP listener was at `maxConnections`. */
   'connection_cap',
   /** An event hook refused (connection, client, request, sandbox). */

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/daemon/config/config-loader.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
+import { scrape } from '../helpers/prometheus-text.js';
 
 describe('dashboard login and CSRF rules', () => {
   let install: TestInstall;
@@ -89,6 +90,16 @@ describe('dashboard login and CSRF rules', () => {
     const response = await post('/dashboard/api/sandboxes/999/destroy', { cookie, 'content-type': 'application/json', origin, 'sec-fetch-site': 'same-origin' });
     assert.equal(response.status, 404);
     assert.deepEqual(await response.json(), { error: 'no running session 999' });
+  });
+
+  it('counts each request its CSRF rules refuse in anweddol_refusals_total with reason csrf, and no other', async () => {
+    const cookie = await login();
+    const csrfRefusals = async () => (await scrape(`${origin}/metrics`)).value('anweddol_refusals_total', { reason: 'csrf' });
+    const before = await csrfRefusals();
+    assert.equal((await post('/dashboard/api/sandboxes/1/destroy', { cookie, 'content-type': 'application/json', origin: 'http://evil.example' })).status, 403);
+    assert.equal((await post('/dashboard/api/sandboxes/1/destroy', { cookie, 'content-type': 'text/plain', origin })).status, 415);
+    assert.equal((await post('/dashboard/api/sandboxes/999/destroy', { cookie, 'content-type': 'application/json', origin })).status, 404);
+    assert.equal(await csrfRefusals(), before! + 2);
   });
 
   it('serves its pages with a same-origin-only Content-Security-Policy', async () => {

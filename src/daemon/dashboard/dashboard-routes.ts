@@ -19,6 +19,8 @@ export interface DashboardRoutesOptions {
   admin: AdminRouter;
   /** Maximum sandboxes (null: no limit). */
   capacity: number | null | undefined;
+  /** Counts a request the CSRF rules refused (refusal reason `csrf`, as REST counts `origin`). */
+  reportRefusal(reason: 'csrf'): void;
 }
 
 /** `fl train` options the start form may send (the coordinator validates the values). */
@@ -80,6 +82,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   const sameOriginJson = async (req: FastifyRequest, reply: FastifyReply) => {
     const refusal = csrfRefusal(req);
     if (refusal === undefined) return;
+    options.reportRefusal('csrf');
     if (refusal.allow !== undefined) void reply.header('allow', refusal.allow);
     return reply.code(refusal.status).send({ error: refusal.reason });
   };

@@ -26,7 +26,7 @@ export const metricsDaemonExtension: DaemonExtension = async ({ config, server, 
     bindAddress,
     port,
     bodyLimit: DASHBOARD_BODY_LIMIT,
-    ...(events ? { routes: (app) => registerDashboardRoutes(app, { auth, events, admin, capacity: server.options.maxSandboxes }) } : {}),
+    ...(events ? { routes: (app) => registerDashboardRoutes(app, { auth, events, admin, capacity: server.options.maxSandboxes, reportRefusal: (reason) => server.reportRefusal(reason) }) } : {}),
   });
   admin.register('dashboard-url', () => {
     if (!events) throw new AdminError('the dashboard is disabled: set metrics.dashboard_enabled: true');

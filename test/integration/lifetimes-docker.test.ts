@@ -32,6 +32,9 @@ async function start(server: Partial<AnweddolServerOptions>, databaseFile = serv
   const record = (s: AnweddolServer) => s.on('destroyed_container', (ctx) => void destroyed.push({ containerId: ctx.container_id, reason: ctx.reason, at: Date.now() }));
   const logger = {
     ...silentLogger,
+    // A CREATE answered `Internal error` (seen once under load) shows its cause in the test output.
+    error: (line: string) => console.error(`server error: ${line}`),
+    warn: (line: string) => console.error(`server warning: ${line}`),
     info: (line: string) => {
       const id = /^sandbox ([0-9a-f]{12}) reached its/.exec(line)?.[1];
       if (id !== undefined && !expiring.has(id)) expiring.set(id, Date.now());

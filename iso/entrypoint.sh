@@ -1,7 +1,12 @@
 #!/bin/sh
 # Sandbox entrypoint: fresh SSH host keys for every sandbox (none are baked into the image), the client login when the
-# daemon asks for it here (ANWEDDOL_CLIENT_USER, password on stdin), then the command (sshd).
+# daemon asks for it here (ANWEDDOL_CLIENT_USER, password on stdin), then the command (sshd); no_new_privs first when asked.
 set -eu
+# A swarm service cannot ask Docker for no-new-privileges (API 1.41): the daemon asks us instead, and we run again under
+# no_new_privs as PID 1, so sshd and every login inherit it (setuid binaries then grant nothing).
+if [ "${ANWEDDOL_NO_NEW_PRIVS:-}" = 1 ]; then
+  exec env -u ANWEDDOL_NO_NEW_PRIVS setpriv --no-new-privs "$0" "$@"
+fi
 # ed25519 and ECDSA only: generating them takes milliseconds, unlike RSA, and keeps sandbox start fast.
 {
   [ -s /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key

@@ -6,7 +6,7 @@ import { EgressFirewall, iptablesCommandExec, localIpv4Addresses } from '../virt
 import type { NodeFirewall } from '../virtualization/swarm/node-preparation.js';
 import type { SwarmNode } from '../virtualization/swarm/swarm-state.js';
 import type { AnweddolConfig } from './config/config-schema.js';
-import { serverIdFor } from './virtualization-factory.js';
+import { nodeConfigOf, serverIdFor } from './virtualization-factory.js';
 
 /** The FL coordinator port sandboxes may reach, and where (the gateway unless fl.advertise_address says otherwise). */
 function flOpening(config: AnweddolConfig): { flPort?: number; flBrokerPort?: number; flAddress?: string } {
@@ -60,7 +60,7 @@ export function createNodeFirewalls(
   }
   const firewalls = new Map<string, EgressFirewall>();
   return (node, swarmAddresses) => {
-    const command = (config.swarm.nodes[node.id] ?? config.swarm.nodes[node.hostname])?.iptables;
+    const command = nodeConfigOf(config, node)?.iptables;
     if (command === undefined || command === null) return null;
     let firewall = firewalls.get(node.id);
     if (firewall === undefined) {

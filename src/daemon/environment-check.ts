@@ -7,11 +7,13 @@ import { RsaKeyPair } from '../crypto/rsa-key-pair.js';
 import { AnweddolDatabase } from '../database/database.js';
 import { assertDiskLimitSupported } from '../virtualization/docker/disk-limit-support.js';
 import { describe, dockerFromHost } from '../virtualization/docker/docker-engine.js';
+import { swarmDiskLimitProblems } from '../virtualization/swarm/node-disk-limit.js';
+import type { SwarmNode } from '../virtualization/swarm/swarm-state.js';
 import { BackendConfigurationError, DiskLimitUnsupportedError } from '../virtualization/virtualization-errors.js';
 import type { AnweddolConfig } from './config/config-schema.js';
 import { checkRunAsUser } from './anweddol-compat.js';
 import { processIdentity, readTlsFiles } from './daemon.js';
-import { diskLimitProblem } from './virtualization-factory.js';
+import { diskLimitProblem, nodeConfigOf } from './virtualization-factory.js';
 import { createEgressFirewall } from './egress-firewall-factory.js';
 import { silentLogger } from '../shared/logger.js';
 import { loadPlugins, PluginError } from './plugins/plugin-loader.js';
@@ -151,12 +153,24 @@ async function checkDocker(config: AnweddolConfig, problems: string[]): Promise<
     // GET /swarm answers 200 on a manager only; nodes pull a registry image at start, so presence here proves nothing.
     const swarm = await dockerGet(host, '/swarm').catch(() => 0);
     if (swarm !== 200) problems.push(`docker.mode: swarm, but docker.host ${host} is not a swarm manager (docker swarm init, or point docker.host at a manager)`);
+    else await checkSwarmDiskLimit(config, problems);
     if (config.swarm.publish === 'ingress' && !ipvsAvailable()) problems.push(NO_IPVS_MESSAGE);
     return;
   }
   const status = await dockerGet(host, `/images/${encodeURIComponent(config.container.image)}/json`).catch(() => 0);
   if (status !== 200) problems.push(`container.image: image ${config.container.image} is not present (run \`anweddol-server build-image\`)`);
   await checkDiskLimit(config, problems);
+}
+
+/** Each node's preparation check (btrfs driver, quotas, the node's btrfs command), so `start --check` names the nodes that will get no sandboxes. */
+async function checkSwarmDiskLimit(config: AnweddolConfig, problems: string[]): Promise<void> {
+  const limit = config.container.disk_limit;
+  if (limit === null) return;
+  const btrfsOf = (node: SwarmNode) => nodeConfigOf(config, node)?.btrfs ?? null;
+  await swarmDiskLimitProblems(dockerFromHost(config.docker.host), config.swarm.nodes, { diskLimitMiB: limit, btrfsOf }, config.container.image).then(
+    (lines) => problems.push(...lines.map((line) => `container.disk_limit: ${line}`)),
+    (error: unknown) => problems.push(`container.disk_limit: cannot check the swarm nodes (${describe(error)})`),
+  );
 }
 
 /** The same check the backend makes at start, so `start --check` predicts a refusal. */

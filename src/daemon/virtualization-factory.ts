@@ -7,7 +7,8 @@ import { bindProbe, PortPool } from '../virtualization/docker/port-pool.js';
 import type { DiskLimitUnsupportedError } from '../virtualization/virtualization-errors.js';
 import type { SandboxNetworkInfo, VirtualizationInterface } from '../virtualization/virtualization-interface.js';
 import { SwarmVirtualization } from '../virtualization/swarm/swarm-virtualization.js';
-import type { AnweddolConfig } from './config/config-schema.js';
+import type { SwarmNode } from '../virtualization/swarm/swarm-state.js';
+import type { AnweddolConfig, SwarmNodeConfig } from './config/config-schema.js';
 import { createNodeFirewalls } from './egress-firewall-factory.js';
 
 /** Containers are labelled per database file: a restarted daemon reclaims its own, two daemons never mix. */
@@ -80,6 +81,8 @@ function createSwarmVirtualization(config: AnweddolConfig, logger: Logger): Swar
     nprocLimit: c.nproc_limit,
     readyTimeoutSeconds: c.ready_timeout,
     clientSudo: c.client_sudo,
+    diskLimitMiB: c.disk_limit,
+    btrfsOf: (node) => nodeConfigOf(config, node)?.btrfs ?? null,
     networkName: c.network_name ?? undefined,
     constraints: s.constraints,
     spread: s.spread,
@@ -90,4 +93,9 @@ function createSwarmVirtualization(config: AnweddolConfig, logger: Logger): Swar
     removeRulesOnClose: c.destroy_on_stop,
     logger,
   });
+}
+
+/** `swarm.nodes.<node>`, keyed by node id or hostname (the id wins). */
+export function nodeConfigOf(config: AnweddolConfig, node: Pick<SwarmNode, 'id' | 'hostname'>): SwarmNodeConfig | undefined {
+  return config.swarm.nodes[node.id] ?? config.swarm.nodes[node.hostname];
 }

@@ -141,10 +141,6 @@ function checkRelations(config: AnweddolConfig): string[] {
   if (nodeFirst > nodeLast) {
     problems.push(`swarm.node_port_range: must be a pair [first, last] of port numbers, first ≤ last, got ${shown([nodeFirst, nodeLast])}`);
   }
-  // Docker's service API (1.41) has no storage option: a promised disk limit could not be kept.
-  if (config.docker.mode === 'swarm' && config.container.disk_limit !== null) {
-    problems.push('container.disk_limit: swarm services cannot carry a per-sandbox disk limit; set container.disk_limit: null and cap storage on each node (README "Running on a swarm")');
-  }
   const { max_lifetime: lifetime, max_renewed_lifetime: renewed } = config.container;
   if (lifetime !== null && renewed !== null && renewed < lifetime) {
     problems.push(`container.max_renewed_lifetime: must be ≥ container.max_lifetime (${lifetime}) or null, got ${renewed}`);

@@ -177,6 +177,8 @@ export interface SwarmNodeConfig {
   docker: string;
   /** Command prefix that runs iptables on the node (e.g. `[ssh, root@node, iptables]`); null: the egress rules cannot go there. */
   iptables: string[] | null;
+  /** Command prefix that runs btrfs on the node (e.g. `[ssh, root@node, btrfs]`); null: no disk limit there, so no sandboxes while container.disk_limit is set. */
+  btrfs: string[] | null;
 }
 
 /** RSA key sizes the server generates, in bits (server.rsa_key_size, `regen-rsa -b`). */
@@ -311,12 +313,12 @@ export const configSchema = {
       nodes: {
         type: 'object',
         default: {},
-        'x-expect': 'a mapping of node hostname or id to {docker, iptables}',
+        'x-expect': 'a mapping of node hostname or id to {docker, iptables, btrfs}',
         additionalProperties: {
           type: 'object',
           additionalProperties: false,
           required: ['docker'],
-          'x-expect': 'a mapping {docker, iptables}',
+          'x-expect': 'a mapping {docker, iptables, btrfs}',
           properties: {
             // No default: a node named without its endpoint is an error, not a silent null.
             docker: { type: 'string', minLength: 1, 'x-expect': 'a Docker endpoint (unix:///path or tcp://host:port)' },
@@ -326,6 +328,13 @@ export const configSchema = {
               minItems: 1,
               default: null,
               'x-expect': 'a command prefix that runs iptables on the node (a list of strings) or null',
+            },
+            btrfs: {
+              type: ['array', 'null'],
+              items: { type: 'string', minLength: 1, 'x-expect': 'a non-empty string' },
+              minItems: 1,
+              default: null,
+              'x-expect': 'a command prefix that runs btrfs on the node (a list of strings) or null',
             },
           },
         },

@@ -33,7 +33,7 @@ export async function assertDiskLimitSupported(docker: Docker, image: string, di
 }
 
 /** btrfs caps what a container's subvolume references, the image included: a limit below the image fails every create. */
-async function assertRoomAboveImage(docker: Docker, image: string, diskLimitMiB: number): Promise<void> {
+export async function assertRoomAboveImage(docker: Docker, image: string, diskLimitMiB: number): Promise<void> {
   const size = await docker
     .getImage(image)
     .inspect()

@@ -1,8 +1,8 @@
 // Installs and removes the egress rules with the iptables binary (execFile, no shell), in chains of our own.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { silentLogger, type Logger } from '../../shared/logger.js';
+import { commandPrefixExec } from '../command-prefix.js';
 import { BackendConfigurationError } from '../virtualization-errors.js';
 import type { SandboxNetworkInfo } from '../virtualization-interface.js';
 import { hostEngineResolvers } from './engine-resolvers.js';
@@ -48,16 +48,9 @@ export function iptablesExec(binary = 'iptables'): IptablesExec {
 
 /** iptables behind a command prefix (`[ssh, root@node, iptables]`, `[ip, netns, exec, NS, iptables]`): a swarm node's rules. */
 export function iptablesCommandExec(command: readonly string[]): IptablesExec {
-  const [binary, ...prefix] = command;
-  if (binary === undefined) throw new RangeError('empty iptables command');
-  return (args) =>
-    new Promise((resolve, reject) => {
-      execFile(binary, [...prefix, '-w', ...args], { timeout: TIMEOUT_MS, encoding: 'utf8' }, (error, stdout, stderr) => {
-        if (error === null) return resolve(stdout);
-        const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${binary} not found` : stderr.trim().split('\n').pop() || error.message;
-        reject(new Error(why, { cause: error }));
-      });
-    });
+  if (command.length === 0) throw new RangeError('empty iptables command');
+  const run = commandPrefixExec(command, TIMEOUT_MS);
+  return (args) => run(['-w', ...args]);
 }
 
 export function egressChains(serverId: string): EgressChains {

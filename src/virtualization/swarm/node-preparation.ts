@@ -1,4 +1,4 @@
-// What a swarm node needs before the scheduler may give it a sandbox: the sandbox image, the network settings, and (once its bridge exists) the egress rules.
+// What a swarm node needs before the scheduler may give it a sandbox: the sandbox image, the network settings, what the sandbox hardening checks (btrfs quotas), and (once its bridge exists) the egress rules.
 import type Docker from 'dockerode';
 import type { Logger } from '../../shared/logger.js';
 import { SERVER_LABEL } from '../docker/container-spec.js';
@@ -49,6 +49,8 @@ export interface NodePreparationOptions {
   logger: Logger;
   /** The node's firewall, or undefined when egress is open; `null`: egress is filtered but this node cannot have the rules. */
   firewallOf?: (node: SwarmNode) => NodeFirewall | null;
+  /** Throws why the node cannot protect sandboxes as configured (e.g. no btrfs quotas for container.disk_limit). */
+  checkNode?: (node: SwarmNode, docker: Docker) => Promise<void>;
 }
 
 /** Per node: prepared (image + network config) once per connection, rules installed once its bridge exists; a node that failed is retried later. */
@@ -76,6 +78,7 @@ export class NodePreparation {
       if (this.options.firewallOf?.(node) === null) throw new Error('network.egress filters sandboxes but this node has no iptables command (swarm.nodes.<node>.iptables)');
       await removeEndedContainers(docker, this.options.serverId, this.options.logger);
       await ensureNodeImage(docker, this.options.image());
+      await this.options.checkNode?.(node, docker);
       await ensureNodeNetworkConfig(docker, this.options.networkName, this.options.serverId);
       const network = await nodeSandboxNetwork(docker, this.options.networkName);
       if (network !== undefined) await this.installRules(node, network);
@@ -96,12 +99,16 @@ export class NodePreparation {
       if (network === undefined) throw new Error(`the sandbox network is missing on node ${node.hostname}`);
       await this.installRules(node, network);
     } catch (error) {
-      // No sandbox goes there until a later preparation installs them.
-      this.prepared.delete(node.id);
-      this.options.logger.error(`swarm node ${node.hostname} gets no sandboxes: egress rules not installed: ${describe(error)}`);
-      this.failures.set(node.id, describe(error));
+      this.exclude(node, `egress rules not installed: ${describe(error)}`);
       throw error;
     }
+  }
+
+  /** A node that failed a sandbox's protection: no sandbox goes there until a later preparation succeeds. */
+  exclude(node: SwarmNode, why: string): void {
+    this.prepared.delete(node.id);
+    this.options.logger.error(`swarm node ${node.hostname} gets no sandboxes: ${why}`);
+    this.failures.set(node.id, why);
   }
 
   /** At close, when sandboxes do not outlive the daemon: every node's rules go. */

@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import type { SandboxSpec } from '../virtualization-interface.js';
 import type { PublishMode } from './routing-mesh.js';
 import { CONTAINER_LOG_MAX_SIZE, SANDBOX_CAPABILITIES, sandboxLabels, type ContainerSettings } from '../docker/container-spec.js';
+import { hardeningEnv } from './sandbox-hardening.js';
 
 /** Where sandboxes may go: the operator's constraints and spread preferences, plus nodes the backend excludes right now. */
 export interface Placement {
@@ -25,8 +26,8 @@ export function placementOf(placement: Placement): Docker.Placement {
 }
 
 /**
- * Differences with the engine backend that Docker's service API (1.41) imposes: no `no-new-privileges` (the capability
- * bounding set still applies), no swap limit, no storage option (the config refuses a disk limit on swarm).
+ * What Docker's service API (1.41) cannot carry comes another way (sandbox-hardening.ts): no_new_privs from the image's
+ * entrypoint, asked for in the environment; the swap and disk limits through the node once the task runs.
  */
 export function buildServiceSpec(
   settings: ContainerSettings,
@@ -47,6 +48,7 @@ export function buildServiceSpec(
         Image: settings.image,
         Labels: labels,
         Hostname: 'sandbox',
+        Env: hardeningEnv(settings.clientSudo),
         Ulimits: [
           { Name: 'nofile', Soft: limits.nofileLimit, Hard: limits.nofileLimit },
           { Name: 'nproc', Soft: limits.nprocLimit, Hard: limits.nprocLimit },

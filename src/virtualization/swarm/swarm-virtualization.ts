@@ -21,58 +21,21 @@ import type {
 } from '../virtualization-interface.js';
 import { resolveServiceImage } from './image-reference.js';
 import { ipvsAvailable, LOCAL_MESH_ADDRESS, NO_IPVS_MESSAGE, type PublishMode } from './routing-mesh.js';
-import { NodeEngines, type NodeEndpoint } from './node-engines.js';
+import { NodeEngines } from './node-engines.js';
 import { NodePreparation, type NodeFirewall } from './node-preparation.js';
+import { SandboxHardening, withNoNewPrivs } from './sandbox-hardening.js';
 import { buildServiceSpec } from './service-spec.js';
 import { ensureSwarmNetwork } from './swarm-network.js';
 import { SwarmPlacements } from './swarm-placements.js';
 import { endReason, TERMINAL_TASK_STATES, type PlacementVerdict, type SwarmNode } from './swarm-state.js';
 import { provisionLogin, runningTask, removeTaskContainer } from './swarm-tasks.js';
 import { runningSandboxes, SwarmWatch, type SwarmSnapshot } from './swarm-watch.js';
+import type { SwarmVirtualizationOptions } from './swarm-options.js';
+
+export type { SwarmVirtualizationOptions } from './swarm-options.js';
 
 /** Node ports are not probed (other machines): a port a node still reserves fails the task and the next one is tried. */
 const PORT_ATTEMPTS = 5;
-
-export interface SwarmVirtualizationOptions {
-  /** The manager's endpoint. */
-  dockerHost?: string;
-  image?: string;
-  serverId: string;
-  /** Ports sandboxes are published on (on their node, or on every node through the routing mesh). */
-  nodePortRange?: [number, number];
-  /** `host` (default): on the node that runs the sandbox; `ingress`: on every node (the routing mesh; the daemon runs on a node). */
-  publish?: PublishMode;
-  /** Whether this host has IPVS, which `ingress` needs (default: asks the kernel). */
-  ipvsAvailable?: () => boolean;
-  memoryMiB?: number;
-  vcpus?: number;
-  pidsLimit?: number;
-  nofileLimit?: number;
-  nprocLimit?: number;
-  readyTimeoutSeconds?: number;
-  clientSudo?: boolean;
-  /** `swarm.registry`: services name the image by its digest reference there (build-image pushed it); null: by `image` as is. */
-  registry?: string | null;
-  /** Swarm-scoped bridge (default `<serverId>-sandboxes`). */
-  networkName?: string;
-  constraints?: readonly string[];
-  spread?: readonly string[];
-  maxPerNode?: number | null;
-  /** Each node's engine, keyed by node hostname or id; the manager's own node is reached through dockerHost. */
-  nodes?: Readonly<Record<string, NodeEndpoint>>;
-  /**
-   * Egress rules per node (absent: egress open); null for a node means it cannot have them and gets no sandboxes.
-   * `swarmAddresses` lists every node's address now: sandboxes are closed out of all of them, not only their own node.
-   */
-  firewallOf?: (node: SwarmNode, swarmAddresses: () => string[]) => NodeFirewall | null;
-  /** Remove every node's rules at close (sandboxes do not outlive the daemon). */
-  removeRulesOnClose?: boolean;
-  logger?: Logger;
-  waitStrategy?: WaitStrategy;
-  /** Period of the swarm refresh (default 1000 ms). */
-  pollIntervalMs?: number;
-  maxReconnectDelayMs?: number;
-}
 
 export class SwarmVirtualization extends EventEmitter implements VirtualizationInterface {
   readonly name = 'swarm';
@@ -80,6 +43,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   private readonly nodes: NodeEngines;
   private readonly watch: SwarmWatch;
   private readonly preparation: NodePreparation;
+  private readonly hardening: SandboxHardening;
   /** `image` as services name it: resolved at each connection (the registry's digest reference of the image built now). */
   private settings: ContainerSettings;
   private readonly placements: SwarmPlacements;
@@ -115,12 +79,21 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       prepare: () => this.prepare(),
     });
     this.nodes = new NodeEngines(this.engine.docker, options.nodes ?? {});
+    this.hardening = new SandboxHardening({
+      clientSudo: this.settings.clientSudo,
+      memoryMiB: this.settings.limits.memoryMiB,
+      diskLimitMiB: options.diskLimitMiB ?? null,
+      btrfsOf: options.btrfsOf ?? (() => null),
+      // No more sandboxes there until a later preparation passes.
+      onNodeFailure: (node, why) => this.preparation.exclude(node, `sandbox hardening failed: ${why}`),
+    });
     this.preparation = new NodePreparation({
       image: () => this.settings.image,
       networkName: this.settings.networkName,
       serverId: options.serverId,
       logger: this.logger,
       firewallOf: this.firewallOf(),
+      checkNode: (node, docker) => this.hardening.checkNode(node, docker, this.settings.image),
     });
     this.watch = new SwarmWatch({
       manager: this.engine.docker,
@@ -273,13 +246,16 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       // The node's bridge exists now; nobody can log in before provisioning: the rules go in first.
       await this.preparation.ensureRules(node, docker);
       const t1 = performance.now();
+      // Limits, then no_new_privs once sshd runs as PID 1, then the login: nobody holds a credential before all three.
       // Through the mesh the port answers here too (and clients connect here straight, no forwarder); else on its node.
       const reach = this.publishMode === 'ingress' ? LOCAL_MESH_ADDRESS : node.address;
       const [, , info] = await Promise.all([
         this.wait.waitUntilReady({ host: reach, port }, signal),
-        provisionLogin(docker, task.containerId, spec, this.settings.clientSudo, signal),
+        this.hardening.limit(node, docker, task.containerId, signal),
         docker.getContainer(task.containerId).inspect(),
       ]);
+      await this.hardening.verifyNoNewPrivs(node, docker, task.containerId, signal);
+      await provisionLogin(docker, task.containerId, spec, this.settings.clientSudo, signal);
       signal?.throwIfAborted();
       this.logger.debug(`sandbox service ${serviceId.slice(0, 12)} on ${node.hostname}:${port} ready in ${Math.round(performance.now() - t0)} ms (placed ${Math.round(t1 - t0)} ms)`);
       return {
@@ -344,7 +320,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   }
 
   exec(id: string, cmd: string[], options: { user?: string; env?: Record<string, string>; detach?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {
-    return this.onNode(id, (docker, containerId) => runInContainer(docker, containerId, cmd, options));
+    return this.onNode(id, (docker, containerId) => runInContainer(docker, containerId, this.settings.clientSudo ? cmd : withNoNewPrivs(cmd), options));
   }
 
   /** `docker top` on the sandbox's node: no exec inside the sandbox. */

@@ -34,11 +34,16 @@ describe('config loader', () => {
     assert.deepEqual(loadConfig(shipped, {}), defaultConfig());
   });
 
-  it('refuses a disk limit on a swarm, whose services cannot carry one, and names the fix', () => {
-    assert.deepEqual(problemsOf('docker: {mode: swarm}'), [
-      'container.disk_limit: swarm services cannot carry a per-sandbox disk limit; set container.disk_limit: null and cap storage on each node (README "Running on a swarm")',
+  it('accepts a disk limit on a swarm, with a btrfs command per node', () => {
+    const config = parseConfig('docker: {mode: swarm}\nswarm: {nodes: {w1: {docker: "tcp://10.0.0.2:2375", btrfs: [ssh, root@w1, btrfs]}}}', {}, '/etc/anweddol');
+    assert.equal(config.container.disk_limit, 3072);
+    assert.deepEqual(config.swarm.nodes.w1?.btrfs, ['ssh', 'root@w1', 'btrfs']);
+  });
+
+  it('names a swarm node btrfs command that is not a list of strings', () => {
+    assert.deepEqual(problemsOf('swarm: {nodes: {w1: {docker: "unix:///d.sock", btrfs: btrfs}}}'), [
+      'swarm.nodes.w1.btrfs: must be a command prefix that runs btrfs on the node (a list of strings) or null, got "btrfs"',
     ]);
-    assert.equal(parseConfig('docker: {mode: swarm}\ncontainer: {disk_limit: null}', {}, '/etc/anweddol').docker.mode, 'swarm');
   });
 
   it('names an unknown docker.mode', () => {
@@ -46,7 +51,7 @@ describe('config loader', () => {
   });
 
   it('names a swarm node without a docker endpoint', () => {
-    assert.deepEqual(problemsOf('swarm: {nodes: {w1: {iptables: [iptables]}}}'), ['swarm.nodes.w1: must be a mapping {docker, iptables}, got {"iptables":["iptables"]}']);
+    assert.deepEqual(problemsOf('swarm: {nodes: {w1: {iptables: [iptables]}}}'), ['swarm.nodes.w1: must be a mapping {docker, iptables, btrfs}, got {"iptables":["iptables"],"btrfs":null}']);
   });
 
   it('resolves plugin paths against the config folder and gives each item a config', () => {

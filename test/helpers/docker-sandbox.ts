@@ -209,3 +209,6 @@ export function sshHostKey(port: number, timeoutMs = 10_000): Promise<string> {
       });
   });
 }
+
+/** CapBnd of a sandbox without client_sudo: CHOWN 0, DAC_OVERRIDE 1, FOWNER 3, KILL 5, SETGID 6, SETUID 7, NET_BIND_SERVICE 10, SYS_CHROOT 18, AUDIT_WRITE 29. */
+export const SANDBOX_CAP_BOUNDING_SET = '00000000200404eb';

@@ -78,3 +78,8 @@ export function killWorkerDockerd(): void {
 export function workerIptables(args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', WORKER_NETNS, 'iptables', '-w', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
+
+/** A program run inside the worker's network namespace, as a `swarm.nodes.<node>.<command>` prefix (iptables, btrfs). */
+export function workerCommand(...program: string[]): string[] {
+  return ['ip', 'netns', 'exec', WORKER_NETNS, ...program];
+}

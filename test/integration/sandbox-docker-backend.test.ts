@@ -7,15 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import { DockerVirtualization } from '../../src/virtualization/docker/docker-virtualization.js';
 import { ForeignContainerError } from '../../src/virtualization/virtualization-errors.js';
 import type { Sandbox, SandboxEndReason } from '../../src/virtualization/virtualization-interface.js';
-import { closeBackend, containersOf, docker, dockerHost, SANDBOX_IMAGE, sshHostKey, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
+import { closeBackend, containersOf, docker, dockerHost, SANDBOX_CAP_BOUNDING_SET, SANDBOX_IMAGE, sshHostKey, sshRun, uniqueServerId } from '../helpers/docker-sandbox.js';
 import { randomUUID } from 'node:crypto';
 
 const serverId = uniqueServerId('backend');
 const PASSWORD = 'Pw0rdAbcdefGhijklmnop1234567890';
 const NOFILE = 2048;
 const NPROC = 3000;
-/** CapBnd of a sandbox without client_sudo: CHOWN 0, DAC_OVERRIDE 1, FOWNER 3, KILL 5, SETGID 6, SETUID 7, NET_BIND_SERVICE 10, SYS_CHROOT 18, AUDIT_WRITE 29. */
-const SANDBOX_CAP_BOUNDING_SET = '00000000200404eb';
 
 function ipv4InSubnet(address: string, cidr: string): boolean {
   const toInt = (ip: string) => ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);

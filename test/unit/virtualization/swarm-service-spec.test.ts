@@ -45,6 +45,12 @@ describe('swarm service spec', () => {
     assert.ok((template.ContainerSpec.CapabilityAdd as string[]).includes('CAP_SETUID'));
   });
 
+  it('asks the entrypoint for no_new_privs, unless the client has sudo', () => {
+    assert.deepEqual(template.ContainerSpec.Env, ['ANWEDDOL_NO_NEW_PRIVS=1']);
+    const sudo = buildServiceSpec({ ...settings, clientSudo: true }, spec, 30001, placement).TaskTemplate as { ContainerSpec: { Env: unknown } };
+    assert.deepEqual(sudo.ContainerSpec.Env, []);
+  });
+
   it('adds the excluded nodes to the configured constraints, and the spread preferences', () => {
     assert.deepEqual(template.Placement, {
       Constraints: ['node.labels.sandboxes==yes', 'node.id!=full1'],

@@ -7,7 +7,7 @@ import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { loadConfig } from '../../src/daemon/config/config-loader.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
-import { createTestInstall, type TestInstall } from '../helpers/cli-runner.js';
+import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
 import { docker, SANDBOX_CAP_BOUNDING_SET, SANDBOX_IMAGE, sshRun } from '../helpers/docker-sandbox.js';
 import {
   MANAGER_ADDRESS,
@@ -15,6 +15,7 @@ import {
   managerHostname,
   pushSandboxImage,
   REGISTRY,
+  SWARM_DIR,
   swarmDown,
   swarmUp,
   WORKER_ADDRESS,
@@ -118,6 +119,7 @@ function login(s: Placed, command: string): ReturnType<typeof sshRun> {
   return sshRun(s.container_listen_port, s.container_username, s.container_password, command, 60_000);
 }
 
+const WORKER_DATA_ROOT = join(SWARM_DIR, 'worker', 'btrfs');
 const BTRFS: NodeCommands = { manager: ['btrfs'], worker: workerCommand('btrfs') };
 
 describe('sandbox protections on a two-node swarm', { timeout: 600_000 }, () => {
@@ -181,6 +183,13 @@ describe('sandbox protections on a two-node swarm', { timeout: 600_000 }, () => 
     });
 
     after(async () => swarm?.stop());
+
+    it('start --check names the worker as unable to cap sandbox disks, and only it', async () => {
+      const run = await runCli(['start', '--check', '--json', '--config', swarm.install.configPath]);
+      const problems = (jsonOf(run).data.problems as string[]).filter((p) => p.startsWith('container.disk_limit'));
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.ok(problems[0]!.startsWith(`container.disk_limit: swarm node ${WORKER_HOSTNAME} will get no sandboxes: btrfs quotas unusable on ${WORKER_DATA_ROOT}: `), problems[0]);
+    });
 
     it('places every sandbox on the manager, and logs once why the worker gets none', async () => {
       const sandboxes = [await swarm.create(), await swarm.create()];

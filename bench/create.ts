@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { AnweddolTcpClient } from '../src/client/tcp-client.js';
 import { SshWaitStrategy } from '../src/virtualization/docker/ssh-wait-strategy.js';
 import { dockerHost, SANDBOX_IMAGE } from '../test/helpers/docker-sandbox.js';
-import { managerHostname, MANAGER_HOST, pushSandboxImage, swarmDown, swarmUp, WORKER_ADDRESS, WORKER_HOST, WORKER_HOSTNAME, WORKER_NETNS } from '../test/helpers/swarm-harness.js';
+import { managerHostname, MANAGER_HOST, pushSandboxImage, swarmDown, swarmUp, workerCommand, WORKER_ADDRESS, WORKER_HOST, WORKER_HOSTNAME } from '../test/helpers/swarm-harness.js';
 import { buildDist, fmt, freePort, percentile, reportLeftovers, rssMiB, startDaemon, stopDaemon, type BenchDaemon } from './daemon-harness.js';
 import { measurePaths, printFigures, shapeContainerEgress, type ThroughputPath } from './ssh-throughput.js';
 
@@ -440,13 +440,14 @@ async function runSwarmCases(): Promise<void> {
   const managerHost = swarmUp();
   try {
     const image = pushSandboxImage();
+    // With the default disk limit, as the single engine: each node caps sandboxes through its btrfs command.
     const swarm: Sections = {
       docker: { mode: 'swarm' },
-      container: { image, disk_limit: null },
+      container: { image },
       swarm: {
         nodes: {
-          [managerHostname()]: { docker: MANAGER_HOST, iptables: ['iptables'] },
-          [WORKER_HOSTNAME]: { docker: WORKER_HOST, iptables: ['ip', 'netns', 'exec', WORKER_NETNS, 'iptables'] },
+          [managerHostname()]: { docker: MANAGER_HOST, iptables: ['iptables'], btrfs: ['btrfs'] },
+          [WORKER_HOSTNAME]: { docker: WORKER_HOST, iptables: workerCommand('iptables'), btrfs: workerCommand('btrfs') },
         },
       },
     };
@@ -454,6 +455,7 @@ async function runSwarmCases(): Promise<void> {
     const backends: Array<[string, string, Sections]> = [
       ['single engine (the manager, docker.mode: engine)', managerHost, { container: { image } }],
       ['swarm (manager + worker, docker.mode: swarm)', managerHost, swarm],
+      ['swarm without disk limit (container.disk_limit: null)', managerHost, { ...swarm, container: { image, disk_limit: null } }],
     ];
     for (const [name, host, extra] of backends) {
       const cold = await withPoolDaemon(host, 0, (client) => createSeries(client, count, false), extra);

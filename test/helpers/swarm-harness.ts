@@ -13,7 +13,6 @@ export const WORKER_NETNS = SWARM_ID === 0 ? 'anweddol-swarm' : `anweddol-swarm-
 export const MANAGER_ADDRESS = `10.240.${SWARM_ID}.1`;
 export const WORKER_ADDRESS = `10.240.${SWARM_ID}.2`;
 export const REGISTRY = `${MANAGER_ADDRESS}:5000`;
-const REGISTRY_IMAGE = `${REGISTRY}/anweddol/sandbox`;
 
 function swarmScript(action: 'up' | 'down'): string {
   return execFileSync('bash', [join(REPO, 'scripts/swarm.sh'), action], {
@@ -37,25 +36,7 @@ export function swarmDown(): void {
  * copied into the manager only when its id differs, pushed (a no-op for layers already there).
  */
 export function pushSandboxImage(): string {
-  const id = docker(['image', 'inspect', '--format', '{{.Id}}', SANDBOX_IMAGE], dockerHost());
-  let present = '';
-  try {
-    present = docker(['image', 'inspect', '--format', '{{.Id}}', `${REGISTRY_IMAGE}:latest`], MANAGER_HOST);
-  } catch {
-    // not loaded yet
-  }
-  if (present !== id) {
-    execFileSync('bash', ['-c', 'docker save "$1" | DOCKER_HOST="$2" docker load -q', 'sh', SANDBOX_IMAGE, MANAGER_HOST], {
-      env: { ...process.env, DOCKER_HOST: dockerHost(), DOCKER_API_VERSION: '1.41' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    docker(['tag', SANDBOX_IMAGE, `${REGISTRY_IMAGE}:latest`], MANAGER_HOST);
-  }
-  docker(['push', `${REGISTRY_IMAGE}:latest`], MANAGER_HOST);
-  const digests = docker(['image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', `${REGISTRY_IMAGE}:latest`], MANAGER_HOST);
-  const reference = digests.split('\n').find((d) => d.startsWith(`${REGISTRY_IMAGE}@sha256:`));
-  if (reference === undefined) throw new Error(`no registry digest for ${REGISTRY_IMAGE}`);
-  return reference;
+  return pushImageToSwarmRegistry(SANDBOX_IMAGE);
 }
 
 /** The manager's node hostname (this machine's: the manager is the private dockerd on the host). */
@@ -82,4 +63,30 @@ export function workerIptables(args: string[]): string {
 /** A program run inside the worker's network namespace, as a `swarm.nodes.<node>.<command>` prefix (iptables, btrfs). */
 export function workerCommand(...program: string[]): string[] {
   return ['ip', 'netns', 'exec', WORKER_NETNS, ...program];
+}
+
+/** An image of the shared engine (e.g. `ownSandboxImage()`) pushed to the swarm's registry under its own name; answers its digest reference there. */
+export function pushImageToSwarmRegistry(image: string): string {
+  const id = docker(['image', 'inspect', '--format', '{{.Id}}', image], dockerHost());
+  const colon = image.lastIndexOf(':');
+  const [name, tag] = colon > image.lastIndexOf('/') ? [image.slice(0, colon), image.slice(colon + 1)] : [image, 'latest'];
+  const registryImage = `${REGISTRY}/${name}`;
+  let present = '';
+  try {
+    present = docker(['image', 'inspect', '--format', '{{.Id}}', `${registryImage}:${tag}`], MANAGER_HOST);
+  } catch {
+    // not loaded yet
+  }
+  if (present !== id) {
+    execFileSync('bash', ['-c', 'docker save "$1" | DOCKER_HOST="$2" docker load -q', 'sh', image, MANAGER_HOST], {
+      env: { ...process.env, DOCKER_HOST: dockerHost(), DOCKER_API_VERSION: '1.41' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    docker(['tag', image, `${registryImage}:${tag}`], MANAGER_HOST);
+  }
+  docker(['push', `${registryImage}:${tag}`], MANAGER_HOST);
+  const digests = docker(['image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', `${registryImage}:${tag}`], MANAGER_HOST);
+  const reference = digests.split('\n').find((d) => d.startsWith(`${registryImage}@sha256:`));
+  if (reference === undefined) throw new Error(`no registry digest for ${registryImage}`);
+  return reference;
 }

@@ -8,12 +8,12 @@ import { loadConfig } from '../../src/daemon/config/config-loader.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
-import { docker, SANDBOX_CAP_BOUNDING_SET, SANDBOX_IMAGE, sshRun } from '../helpers/docker-sandbox.js';
+import { docker, ownSandboxImage, SANDBOX_CAP_BOUNDING_SET, sshRun } from '../helpers/docker-sandbox.js';
 import {
   MANAGER_ADDRESS,
   MANAGER_HOST,
   managerHostname,
-  pushSandboxImage,
+  pushImageToSwarmRegistry,
   REGISTRY,
   SWARM_DIR,
   swarmDown,
@@ -52,7 +52,7 @@ class SwarmDaemon {
   static async start(btrfs: NodeCommands, maxPerNode: number | null): Promise<SwarmDaemon> {
     const install = await createTestInstall({
       docker: { host: MANAGER_HOST, mode: 'swarm' },
-      container: { image: SANDBOX_IMAGE, disk_limit: DISK_LIMIT_MiB, container_memory: MEMORY_MiB, max_allowed_running_container_domains: 4, max_per_client: null, create_rate: null },
+      container: { image, disk_limit: DISK_LIMIT_MiB, container_memory: MEMORY_MiB, max_allowed_running_container_domains: 4, max_per_client: null, create_rate: null },
       swarm: {
         registry: REGISTRY,
         max_per_node: maxPerNode,
@@ -83,7 +83,8 @@ class SwarmDaemon {
 
   async create(): Promise<Placed> {
     const response = await this.client.create();
-    assert.equal(response.success, true, response.message);
+    // The daemon's errors say why (a node excluded, a protection that failed).
+    assert.equal(response.success, true, `${response.message}\n${this.log().split('\n').filter((line) => / (ERROR|WARN) /.test(line)).join('\n')}`);
     const data = response.data as unknown as Created;
     const sandbox = (await this.daemon.server.options.virtualization!.list()).find((s) => s.uuid === data.container_uuid);
     assert.ok(sandbox?.host !== undefined, 'the sandbox runs on a node');
@@ -120,12 +121,16 @@ function login(s: Placed, command: string): ReturnType<typeof sshRun> {
 }
 
 const WORKER_DATA_ROOT = join(SWARM_DIR, 'worker', 'btrfs');
+/** Set once the swarm is up: this checkout's sandbox image, pushed to the swarm's registry. */
+let image = '';
 const BTRFS: NodeCommands = { manager: ['btrfs'], worker: workerCommand('btrfs') };
 
 describe('sandbox protections on a two-node swarm', { timeout: 600_000 }, () => {
   before(() => {
     swarmUp();
-    pushSandboxImage();
+    // This checkout's image (its entrypoint honours ANWEDDOL_NO_NEW_PRIVS), whatever `latest` is on the shared engine now.
+    image = ownSandboxImage();
+    pushImageToSwarmRegistry(image);
   });
 
   after(() => swarmDown());

@@ -44,7 +44,7 @@ export class SandboxHardeningError extends BackendUnavailableError {
 }
 
 export class SandboxHardening {
-  readonly disk: NodeDiskLimits | undefined;
+  private readonly disk: NodeDiskLimits | undefined;
 
   constructor(private readonly options: SandboxHardeningOptions) {
     const limit = options.diskLimitMiB;

@@ -91,6 +91,11 @@ class SwarmDaemon {
     return { ...data, host: sandbox.host };
   }
 
+  /** A fresh worker first pulls the image from the registry: until it is prepared, only the manager takes sandboxes. */
+  async untilAvailable(count: number): Promise<void> {
+    await until(`STAT available ${count}`, async () => (await this.client.stat()).data.available === count, 180_000);
+  }
+
   createResponse(): ReturnType<AnweddolTcpClient['create']> {
     return this.client.create();
   }
@@ -108,9 +113,9 @@ class SwarmDaemon {
   }
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const started = Date.now();
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -138,11 +143,13 @@ describe('sandbox protections on a two-node swarm', { timeout: 600_000 }, () => 
   describe('with both nodes able to cap disks', () => {
     let swarm: SwarmDaemon;
     /** One sandbox per node (max_per_node 1). */
-    let sandboxes: Placed[] = [];
+    const sandboxes: Placed[] = [];
 
     before(async () => {
       swarm = await SwarmDaemon.start(BTRFS, 1);
-      sandboxes = [await swarm.create(), await swarm.create()];
+      await swarm.untilAvailable(2);
+      sandboxes.push(await swarm.create());
+      sandboxes.push(await swarm.create());
       assert.deepEqual(sandboxes.map((s) => s.host).sort(), [MANAGER_ADDRESS, WORKER_ADDRESS]);
     });
 

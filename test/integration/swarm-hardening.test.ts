@@ -24,6 +24,7 @@ import {
   workerCommand,
 } from '../helpers/swarm-harness.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
+import { until } from '../helpers/until.js';
 
 const MiB = 1024 * 1024;
 /** Small enough to fill quickly, above the image (≈ 300 MiB, which btrfs counts too) plus room to log in. */
@@ -93,7 +94,7 @@ class SwarmDaemon {
 
   /** A fresh worker first pulls the image from the registry: until it is prepared, only the manager takes sandboxes. */
   async untilAvailable(count: number): Promise<void> {
-    await until(`STAT available ${count}`, async () => (await this.client.stat()).data.available === count, 180_000);
+    await until(async () => (await this.client.stat()).data.available === count, 180_000, { what: `STAT available ${count}`, everyMs: 200 });
   }
 
   createResponse(): ReturnType<AnweddolTcpClient['create']> {
@@ -110,14 +111,6 @@ class SwarmDaemon {
 
   log(): string {
     return readFileSync(join(this.install.dir, 'log', 'server.log'), 'utf8');
-  }
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
@@ -234,7 +227,7 @@ describe('sandbox protections on a two-node swarm', { timeout: 600_000 }, () => 
       assert.equal(swarm.services(), '');
       // The swarm removes the task's container on its node shortly after the service.
       const label = `label=anweddol.server=${serverIdFor(loadConfig(swarm.install.configPath, {}))}`;
-      await until('the task container to go', () => docker(['ps', '-aq', '--filter', label], WORKER_HOST) === '');
+      await until(() => docker(['ps', '-aq', '--filter', label], WORKER_HOST) === '', 20_000, { what: 'the task container to go', everyMs: 200 });
       assert.match(swarm.log(), /swarm node anweddol-swarm-worker gets no sandboxes: sandbox hardening failed: disk limit: limit refused/);
     });
   });

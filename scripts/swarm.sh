@@ -101,9 +101,15 @@ ensure_worker() {
   if ! dockerd_sh "$worker_dir" "$worker_pool" status >/dev/null 2>&1; then
     log "starting the worker engine in namespace $ns"
     # `ip netns exec` remounts /sys: remount the cgroup v1 controllers; its own UTS namespace gives the node its own hostname.
+    # Its mounts are made private and other engines' btrfs filesystems (other swarms, the shared dockerd) dropped from
+    # them: another `swarm.sh down` looking for holders of its own loop device must not find (and kill) this engine.
     ip netns exec "$ns" unshare --uts sh -c '
       set -e
       hostname "$1"
+      mount --make-rprivate /
+      sed -n "s/^[^ ]* [^ ]* [^ ]* [^ ]* \([^ ]*\) .* - btrfs .*/\1/p" /proc/self/mountinfo | sort -r | while read -r m; do
+        case "$m" in "$2"/*) ;; *) umount -l "$m" 2>/dev/null || true ;; esac
+      done
       mount -t tmpfs cgroup /sys/fs/cgroup
       for ctl in cpu cpuacct cpuset memory devices freezer blkio pids; do
         mkdir -p /sys/fs/cgroup/$ctl
@@ -111,8 +117,8 @@ ensure_worker() {
       done
       mkdir -p /sys/fs/cgroup/systemd
       mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
-      shift
-      exec "$@"' sh "$worker_hostname" env ANWEDDOL_DOCKERD_DIR="$worker_dir" ANWEDDOL_DOCKERD_POOL="$worker_pool" ANWEDDOL_DOCKERD_STORAGE=btrfs \
+      shift 2
+      exec "$@"' sh "$worker_hostname" "$worker_dir" env ANWEDDOL_DOCKERD_DIR="$worker_dir" ANWEDDOL_DOCKERD_POOL="$worker_pool" ANWEDDOL_DOCKERD_STORAGE=btrfs \
       ANWEDDOL_DOCKERD_ARGS="--insecure-registry $registry_addr" bash "$repo/scripts/dockerd.sh" up >/dev/null 8>&-
   fi
   local current
@@ -179,6 +185,19 @@ wait_for_nodes() {
   done
 }
 
+# Of the processes that see a loop device mounted, those of this node: its containers (their root is on it) and its
+# engine's processes (their command line names its folder). Others only see it in a copy of the host's mounts.
+ours() {
+  local dir=$1 dev=$2 pid
+  shift 2
+  for pid in "$@"; do
+    if grep -q "^[^ ]* [^ ]* [^ ]* [^ ]* / .* - btrfs $dev " "/proc/$pid/mountinfo" 2>/dev/null \
+      || { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF "$dir/"; then
+      printf '%s ' "$pid"
+    fi
+  done
+}
+
 # Container processes whose engine died (SIGKILL, a crashed node) outlive their shims: they are found by the
 # filesystem they run on (our btrfs image's loop device) and killed, so that device can detach.
 kill_stragglers() {
@@ -186,6 +205,8 @@ kill_stragglers() {
   for dev in $(losetup -j "$1/btrfs.img" -O NAME -n 2>/dev/null); do
     # grep exits 2 for processes that vanish while it reads: not a failure here.
     pids=$({ grep -l " $dev " /proc/[0-9]*/mountinfo 2>/dev/null || true; } | cut -d/ -f3 | sort -u | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    pids=$(ours "$1" "$dev" $pids)
     [ -z "${pids// /}" ] && continue
     log "killing processes left on $dev: $pids"
     # shellcheck disable=SC2086

@@ -17,6 +17,8 @@ export class SwarmPlacements {
   private readonly ports: PortPool;
   /** Creations whose node is not known yet. */
   private pending = 0;
+  /** Woken when a pending creation is placed or given up (see roomFor). */
+  private readonly settleWaiters = new Set<() => void>();
 
   constructor(
     portRange: [number, number],
@@ -41,6 +43,26 @@ export class SwarmPlacements {
     return placementVerdict({ nodes, perNode, pending: this.pending, maxPerNode: this.maxPerNode, unserved });
   }
 
+  /**
+   * The verdict for one more sandbox. A pending creation counts against every node until its node is known, so a full
+   * verdict with creations pending (a warm pool filling) is waited out, bounded by `signal`, rather than refused.
+   */
+  async roomFor(verdict: () => PlacementVerdict, signal: AbortSignal): Promise<PlacementVerdict> {
+    for (;;) {
+      const current = verdict();
+      if (current.eligible.length > 0 || this.pending === 0 || signal.aborted) return current;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.settleWaiters.delete(wake);
+          signal.removeEventListener('abort', wake);
+          resolve();
+        };
+        this.settleWaiters.add(wake);
+        signal.addEventListener('abort', wake, { once: true });
+      });
+    }
+  }
+
   /** A creation starts: it holds its SSH port and `extra` more, and counts as pending until `place` (or `abandon`). */
   async begin(extra = 0): Promise<{ port: number; extraPorts: number[] } | undefined> {
     const taken: number[] = [];
@@ -59,12 +81,14 @@ export class SwarmPlacements {
   place(serviceId: string, placed: Placed): void {
     this.pending--;
     this.placed.set(serviceId, placed);
+    this.settled();
   }
 
   /** The creation failed: not pending any more (if it was never placed), and its port is free again. */
   abandon(ports: readonly number[], wasPlaced: boolean): void {
     if (!wasPlaced) this.pending--;
     for (const port of ports) this.ports.release(port);
+    this.settled();
   }
 
   /** A sandbox found running (a reconnection): its port stays held and it counts on its node. */
@@ -76,6 +100,10 @@ export class SwarmPlacements {
   /** Before a fresh count: every placement but those of `keep` (creations in flight) goes, its port with it. */
   clear(keep: ReadonlySet<string>): void {
     for (const id of [...this.placed.keys()]) if (!keep.has(id)) this.forget(id);
+  }
+
+  private settled(): void {
+    for (const wake of [...this.settleWaiters]) wake();
   }
 
   forget(serviceId: string): void {

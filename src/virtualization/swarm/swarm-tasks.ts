@@ -42,3 +42,9 @@ export async function removeTaskContainer(docker: Docker, containerId: string): 
     if (code !== 404 && code !== 409) throw error;
   }
 }
+
+/** `signal`, also aborted after `ms`. */
+export function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const deadline = AbortSignal.timeout(ms);
+  return signal === undefined ? deadline : AbortSignal.any([signal, deadline]);
+}

@@ -28,7 +28,7 @@ import { buildServiceSpec } from './service-spec.js';
 import { ensureSwarmNetwork } from './swarm-network.js';
 import { SwarmPlacements } from './swarm-placements.js';
 import { endReason, TERMINAL_TASK_STATES, type PlacementVerdict, type SwarmNode } from './swarm-state.js';
-import { provisionLogin, runningTask, removeTaskContainer } from './swarm-tasks.js';
+import { provisionLogin, removeTaskContainer, runningTask, withTimeout } from './swarm-tasks.js';
 import { runningSandboxes, SwarmWatch, type SwarmSnapshot } from './swarm-watch.js';
 import type { SwarmVirtualizationOptions } from './swarm-options.js';
 
@@ -222,7 +222,8 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
   private async createOnce(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
     if (!this.isAvailable()) throw new BackendUnavailableError('virtualization backend unreachable');
     signal?.throwIfAborted();
-    const verdict = this.verdict();
+    const verdict = await this.placements.roomFor(() => this.verdict(), withTimeout(signal, this.readyTimeoutMs));
+    signal?.throwIfAborted();
     if (verdict.eligible.length === 0) throw new BackendUnavailableError('no swarm node can take a sandbox now (full, drained, down or unreachable)');
     const ports = await this.placements.begin(spec.publishPorts?.length ?? 0);
     if (ports === undefined) throw new BackendUnavailableError('no free node port for the sandbox');
@@ -236,8 +237,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       const service = (await this.manager.createService({ ...serviceSpec, abortSignal: signal })) as unknown as { id: string };
       serviceId = service.id;
       this.creating.add(serviceId);
-      const deadline = AbortSignal.timeout(this.readyTimeoutMs);
-      const task = await runningTask(this.manager, serviceId, signal === undefined ? deadline : AbortSignal.any([signal, deadline]));
+      const task = await runningTask(this.manager, serviceId, withTimeout(signal, this.readyTimeoutMs));
       const node = await this.nodeOf(task.nodeId);
       this.placements.place(serviceId, { uuid: spec.uuid, port, extraPorts, nodeId: node.id, containerId: task.containerId });
       placedNow = true;

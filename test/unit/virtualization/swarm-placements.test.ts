@@ -30,4 +30,32 @@ describe('swarm placements', () => {
     assert.equal(placements.verdict([node], new Set()).free, 1);
     assert.notEqual(await placements.begin(1), undefined);
   });
+
+  it('waits for a pending creation to be placed before judging a node full, then offers the node with room', async () => {
+    const placements = new SwarmPlacements([30000, 30009], 2);
+    const other = { ...node, id: 'b', hostname: 'b' };
+    const [first, second] = [(await placements.begin())!, (await placements.begin())!];
+    const verdict = () => placements.verdict([node, other], new Set());
+    assert.deepEqual(verdict().eligible, [], 'two pending creations may both land on either node');
+    const room = placements.roomFor(verdict, AbortSignal.timeout(5000));
+    placements.place('s1', { uuid: 'u1', port: first.port, nodeId: 'a', containerId: 'c1' });
+    placements.place('s2', { uuid: 'u2', port: second.port, nodeId: 'b', containerId: 'c2' });
+    assert.deepEqual((await room).eligible.map((n) => n.id), ['a', 'b']);
+  });
+
+  it('answers a full verdict at once when no creation is pending', async () => {
+    const placements = new SwarmPlacements([30000, 30009], 1);
+    placements.place('s1', { uuid: 'u1', port: (await placements.begin())!.port, nodeId: 'a', containerId: 'c1' });
+    const verdict = await placements.roomFor(() => placements.verdict([node], new Set()), new AbortController().signal);
+    assert.deepEqual(verdict.eligible, []);
+  });
+
+  it('stops waiting for pending creations when its signal aborts', async () => {
+    const placements = new SwarmPlacements([30000, 30009], 1);
+    await placements.begin();
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 50);
+    const verdict = await placements.roomFor(() => placements.verdict([node], new Set()), abort.signal);
+    assert.deepEqual(verdict.eligible, []);
+  });
 });

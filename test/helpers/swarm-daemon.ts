@@ -35,6 +35,8 @@ export async function swarmInstall(container: Record<string, unknown>, overrides
     swarm: {
       registry: REGISTRY,
       max_per_node: 2,
+      // Apart from the default range other swarms' tests use: managers on one machine share its NAT table.
+      node_port_range: [31500, 31999],
       nodes: {
         [managerHostname()]: { docker: MANAGER_HOST, iptables: ['iptables'] },
         [WORKER_HOSTNAME]: { docker: WORKER_HOST, iptables: ['ip', 'netns', 'exec', WORKER_NETNS, 'iptables'] },

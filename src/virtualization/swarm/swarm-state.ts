@@ -87,6 +87,16 @@ export function endReason(task: SwarmTask | undefined, node: SwarmNode | undefin
   return task.state === 'shutdown' || task.state === 'complete' ? 'stopped' : 'died';
 }
 
+/**
+ * Why a service of ours found at (re)connection, and not being created now, must go, or undefined to keep it: ended, or
+ * not running yet, which only a creation of an earlier run is (a killed daemon's pool fill or CREATE): nobody will claim it.
+ */
+export function leftoverReason(task: SwarmTask | undefined, node: SwarmNode | undefined): string | undefined {
+  const ended = endReason(task, node);
+  if (ended !== undefined || task?.state === 'running') return ended;
+  return `${task?.state ?? 'no task'}: an earlier run's creation`;
+}
+
 export interface PlacementInput {
   nodes: readonly SwarmNode[];
   /** Sandboxes of ours per node id (running or starting there). */

@@ -27,7 +27,7 @@ import { SandboxHardening, withNoNewPrivs } from './sandbox-hardening.js';
 import { buildServiceSpec } from './service-spec.js';
 import { ensureSwarmNetwork } from './swarm-network.js';
 import { SwarmPlacements } from './swarm-placements.js';
-import { endReason, TERMINAL_TASK_STATES, type PlacementVerdict, type SwarmNode } from './swarm-state.js';
+import { endReason, leftoverReason, TERMINAL_TASK_STATES, type PlacementVerdict, type SwarmNode } from './swarm-state.js';
 import { provisionLogin, removeTaskContainer, runningTask, withTimeout } from './swarm-tasks.js';
 import { runningSandboxes, SwarmWatch, type SwarmSnapshot } from './swarm-watch.js';
 import type { SwarmVirtualizationOptions } from './swarm-options.js';
@@ -179,7 +179,7 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
     );
   }
 
-  /** Ended services are removed; running ones are held (ports, placement). */
+  /** Ended services and an earlier run's unfinished creations are removed; running ones are held (ports, placement). */
   private async takeStock(): Promise<void> {
     const services = await this.ourServices();
     const { tasks, nodes } = this.watch.snapshot;
@@ -187,11 +187,11 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
     for (const service of services) {
       if (this.creating.has(service.ID)) continue;
       const task = tasks.get(service.ID);
-      const reason = endReason(task, task?.nodeId === undefined ? undefined : nodes.get(task.nodeId));
+      const reason = leftoverReason(task, task?.nodeId === undefined ? undefined : nodes.get(task.nodeId));
       const port = Number(service.Spec?.Labels?.[PORT_LABEL]);
       const extraPorts = (service.Endpoint?.Spec?.Ports ?? []).map((p) => p.PublishedPort ?? 0).filter((p) => p !== port && p > 0);
-      if (reason !== undefined && task?.state !== 'new' && task?.state !== 'pending') {
-        this.logger.info(`removing ended sandbox service ${service.ID.slice(0, 12)} (${reason})`);
+      if (reason !== undefined) {
+        this.logger.info(`removing sandbox service ${service.ID.slice(0, 12)} (${reason})`);
         await this.destroy(service.ID).catch((error) => this.logger.warn(`cannot remove ${service.ID.slice(0, 12)}: ${describe(error)}`));
         continue;
       }

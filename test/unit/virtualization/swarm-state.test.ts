@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { endReason, latestTasks, nodeFromApi, placementVerdict, type SwarmNode, type SwarmTask } from '../../../src/virtualization/swarm/swarm-state.js';
+import { endReason, latestTasks, leftoverReason, nodeFromApi, placementVerdict, type SwarmNode, type SwarmTask } from '../../../src/virtualization/swarm/swarm-state.js';
 import { runningSandboxes } from '../../../src/virtualization/swarm/swarm-watch.js';
 
 const node = (id: string, overrides: Partial<SwarmNode> = {}): SwarmNode => ({ id, hostname: id, address: `10.0.0.${id.length}`, usable: true, lost: false, ...overrides });
@@ -110,5 +110,20 @@ describe('running sandboxes', () => {
     const [listed] = runningSandboxes([service('s1')], snapshot, 'ingress');
     assert.equal(listed?.host, undefined);
     assert.deepEqual(listed?.sshEndpoint, { host: '127.0.0.1', port: 30005 });
+  });
+});
+
+describe('services found at (re)connection', () => {
+  it('keeps a running one', () => {
+    assert.equal(leftoverReason(task('running'), node('a')), undefined);
+  });
+
+  it('removes one whose task never ran (an earlier run left it being created: a pool fill of a killed daemon)', () => {
+    for (const state of ['new', 'pending', 'assigned', 'preparing', 'starting']) assert.match(leftoverReason(task(state), node('a')) ?? '', new RegExp(`^${state}: `));
+  });
+
+  it('removes an ended one with its end reason', () => {
+    assert.equal(leftoverReason(task('failed'), node('a')), 'died');
+    assert.equal(leftoverReason(undefined, undefined), 'removed');
   });
 });

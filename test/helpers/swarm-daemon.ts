@@ -1,5 +1,6 @@
 // Fixture for daemons on scripts/swarm.sh's swarm: their config, what they own on each node, and a client's view of a sandbox.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -129,4 +130,14 @@ export function serviceIdOf(uuid: string): string {
 /** Whether the manager sees the worker ready and active (a worker engine restarted by `swarm.sh up` takes a few seconds to rejoin). */
 export function workerReady(): boolean {
   return docker(['node', 'inspect', '--format', '{{.Status.State}} {{.Spec.Availability}}', WORKER_HOSTNAME], MANAGER_HOST) === 'ready active';
+}
+
+/** A service of the daemon's, as its pool fill, whose task never runs (no node matches it): what a daemon killed mid-creation leaves. */
+export function unplacedService(serverId: string, image: string): string {
+  const uuid = randomUUID();
+  return docker(
+    ['service', 'create', '-d', '-q', '--name', `anweddol-${uuid}`, '--label', `anweddol.server=${serverId}`, '--label', `anweddol.uuid=${uuid}`, '--label', `${POOL_LABEL}=1`,
+      '--constraint', 'node.labels.anweddol-nowhere==1', '--restart-condition', 'none', image, 'sleep', 'infinity'],
+    MANAGER_HOST,
+  );
 }

@@ -22,6 +22,7 @@ import {
   sessionRows,
   swarmClient,
   swarmInstall,
+  unplacedService,
   until,
   workerReady,
   type CreatedOnSwarm,
@@ -74,9 +75,12 @@ const login = async (s: CreatedOnSwarm) => (await sshRun(s.container_listen_port
 // Expiries know the backend id only (sessions keep a hash of the uuid).
 const destroyedAs = (d: SwarmDaemon, s: CreatedOnSwarm) => d.destroyed.find((e) => e.container_id === s.id)?.reason;
 
+/** The sandbox image by registry digest. */
+let image: string;
+
 before(async () => {
   swarmUp();
-  pushSandboxImage();
+  image = pushSandboxImage();
   await until('the worker ready', workerReady, 60_000);
 });
 
@@ -219,6 +223,7 @@ describe('a daemon killed (SIGKILL) on a swarm, then started again', { timeout: 
   let client: AnweddolTcpClient;
   let survivor: CreatedOnSwarm;
   let abandonedPool: string[];
+  let unplaced: string;
   let restarted: Foreground;
 
   function startCli(): Foreground {
@@ -239,6 +244,7 @@ describe('a daemon killed (SIGKILL) on a swarm, then started again', { timeout: 
     killed.child.kill('SIGKILL');
     await killed.exit;
     foregrounds.delete(killed);
+    unplaced = unplacedService(serverIdOf(install), image);
     restarted = startCli();
     await restarted.firstLine;
   });
@@ -254,6 +260,10 @@ describe('a daemon killed (SIGKILL) on a swarm, then started again', { timeout: 
     assert.equal(await login(survivor), survivor.container_username);
     assert.equal((await client.destroy(survivor.container_uuid, survivor.client_token)).success, true);
     assert.equal(await portRefuses(survivor.container_listen_port), true);
+  });
+
+  it('removes at start a service the killed daemon was creating, whose task never ran', () => {
+    assert.equal(hasService(serverIdOf(install), unplaced), false);
   });
 
   it('removes the pool services the killed daemon left, and fills the pool anew', async () => {

@@ -103,15 +103,6 @@ export function portRefuses(port: number): Promise<boolean> {
   });
 }
 
-export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<number> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return Date.now() - started;
-}
-
 /** The hostname of the node a sandbox's service runs on (its current task). */
 export function nodeOf(uuid: string): string {
   return docker(['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}}', `anweddol-${uuid}`], MANAGER_HOST).split('\n')[0] ?? '';

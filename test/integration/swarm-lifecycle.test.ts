@@ -9,6 +9,7 @@ import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import type { DestroyedSandboxPayload } from '../../src/server/server-events.js';
 import { startForeground, type Foreground, type TestInstall } from '../helpers/cli-runner.js';
 import { sshOpen, sshRun } from '../helpers/docker-sandbox.js';
+import { until } from '../helpers/until.js';
 import { managerHostname, pushSandboxImage, swarmDown, swarmUp, WORKER_HOSTNAME } from '../helpers/swarm-harness.js';
 import {
   createOn,
@@ -23,7 +24,6 @@ import {
   swarmClient,
   swarmInstall,
   unplacedService,
-  until,
   workerReady,
   type CreatedOnSwarm,
 } from '../helpers/swarm-daemon.js';
@@ -42,12 +42,19 @@ const installs: TestInstall[] = [];
 const daemons = new Set<RunningDaemon>();
 const foregrounds = new Set<Foreground>();
 
-async function startOn(install: TestInstall): Promise<SwarmDaemon> {
+/** Resolves once STAT shows `available` (both nodes prepared: a fresh worker pulls the image first). */
+async function startOn(install: TestInstall, available = 4): Promise<SwarmDaemon> {
   const daemon = await startDaemon(loadConfig(install.configPath, {}));
   daemons.add(daemon);
   const destroyed: DestroyedSandboxPayload[] = [];
   daemon.server.on('destroyed_container', (payload) => void destroyed.push(payload));
-  return { install, daemon, client: await swarmClient(install), destroyed };
+  const client = await swarmClient(install);
+  await bothNodesTake(client, available);
+  return { install, daemon, client, destroyed };
+}
+
+async function bothNodesTake(client: AnweddolTcpClient, expected = 4): Promise<void> {
+  await until(async () => (await available(client)) === expected, 180_000, { what: `STAT available ${expected}`, everyMs: 250 });
 }
 
 async function startSwarmDaemon(container: Record<string, unknown>): Promise<SwarmDaemon> {
@@ -81,7 +88,7 @@ let image: string;
 before(async () => {
   swarmUp();
   image = pushSandboxImage();
-  await until('the worker ready', workerReady, 60_000);
+  await until(workerReady, 60_000, { what: 'the worker ready', everyMs: 100 });
 });
 
 after(async () => {
@@ -110,13 +117,13 @@ describe('lifetimes on a swarm', { timeout: 180_000 }, () => {
     assert.deepEqual(sandboxes.map((s) => nodeOf(s.container_uuid)).sort(), [managerHostname(), WORKER_HOSTNAME].sort());
     assert.equal(await available(d.client), 2);
     const deadline = Math.max(...sandboxes.map((s) => s.expires_at!)) * 1000;
-    await until('both expired', () => sandboxes.every((s) => destroyedAs(d, s) !== undefined), deadline - Date.now() + 10_000);
+    await until(() => sandboxes.every((s) => destroyedAs(d, s) !== undefined), deadline - Date.now() + 10_000, { what: 'both expired', everyMs: 100 });
     assert.deepEqual(sandboxes.map((s) => destroyedAs(d, s)), ['expired', 'expired']);
     assert.deepEqual(servicesOf(serverIdOf(d.install)), []);
     for (const s of sandboxes) assert.equal(await portRefuses(s.container_listen_port), true, `forwarder on ${s.container_listen_port} still listens`);
     assert.deepEqual(sessionRows(d.install), []);
     assert.equal(await available(d.client), 4);
-    await until('their containers gone from both nodes', () => nodeContainersOf(serverIdOf(d.install)).length === 0, 20_000);
+    await until(() => nodeContainersOf(serverIdOf(d.install)).length === 0, 20_000, { what: 'their containers gone from both nodes', everyMs: 500 });
   });
 
   it('keeps a renewed sandbox on the worker past its first deadline', async () => {
@@ -127,7 +134,7 @@ describe('lifetimes on a swarm', { timeout: 180_000 }, () => {
     const renewed = await d.client.renew(onWorker.container_uuid, onWorker.client_token);
     assert.equal(renewed.message, 'OK');
     assert.ok((renewed.data.expires_at as number) >= onWorker.expires_at! + 4, 'the deadline moved');
-    await until('the other one expired', () => sandboxes.some((s) => destroyedAs(d, s) === 'expired'), onWorker.expires_at! * 1000 - Date.now() + 10_000);
+    await until(() => sandboxes.some((s) => destroyedAs(d, s) === 'expired'), onWorker.expires_at! * 1000 - Date.now() + 10_000, { what: 'the other one expired', everyMs: 100 });
     await sleep(onWorker.expires_at! * 1000 + 2000 - Date.now());
     assert.equal(destroyedAs(d, onWorker), undefined);
     assert.equal(await login(onWorker), onWorker.container_username);
@@ -143,12 +150,12 @@ describe('idle_timeout on a swarm', { timeout: 120_000 }, () => {
       const onWorker = sandboxes.find((s) => nodeOf(s.container_uuid) === WORKER_HOSTNAME)!;
       const session = await sshOpen(onWorker.container_listen_port, onWorker.container_username, onWorker.container_password);
       // The other sandbox, never logged into, goes at idle_timeout: the open session is what keeps this one.
-      await until('the unused one idle', () => sandboxes.some((s) => destroyedAs(d, s) === 'idle'), 15_000);
+      await until(() => sandboxes.some((s) => destroyedAs(d, s) === 'idle'), 15_000, { what: 'the unused one idle', everyMs: 100 });
       await sleep(3000);
       assert.equal(destroyedAs(d, onWorker), undefined, 'destroyed while a session was open');
       await session.close();
       const closedAt = Date.now();
-      await until('idle after the session closed', () => destroyedAs(d, onWorker) !== undefined, 15_000);
+      await until(() => destroyedAs(d, onWorker) !== undefined, 15_000, { what: 'idle after the session closed', everyMs: 100 });
       const seconds = (Date.now() - closedAt) / 1000;
       console.log(`# worker sandbox: idle destroy ${seconds.toFixed(1)} s after its SSH session closed (idle_timeout 5 s)`);
       assert.equal(destroyedAs(d, onWorker), 'idle');
@@ -182,7 +189,7 @@ describe('a daemon stopped with destroy_on_stop: false and started again on a sw
     assert.equal(servicesOf(serverIdOf(install)).length, 4, 'the stop kept every sandbox');
     editSessions(install, 'UPDATE sessions SET expires_at = ? WHERE container_id = ?', Date.now() - 1000, expired.id);
     editSessions(install, 'DELETE FROM sessions WHERE container_id = ?', orphan.id);
-    d = await startOn(install);
+    d = await startOn(install, 2);
   });
   after(async () => {
     // What the stop would keep.
@@ -238,8 +245,9 @@ describe('a daemon killed (SIGKILL) on a swarm, then started again', { timeout: 
     const killed = startCli();
     await killed.firstLine;
     client = await swarmClient(install);
+    await bothNodesTake(client);
     survivor = await createOn(client);
-    await until('the pool refilled', () => servicesOf(serverIdOf(install), true).length === 2, 120_000);
+    await until(() => servicesOf(serverIdOf(install), true).length === 2, 120_000, { what: 'the pool refilled', everyMs: 500 });
     abandonedPool = servicesOf(serverIdOf(install), true);
     killed.child.kill('SIGKILL');
     await killed.exit;
@@ -267,10 +275,11 @@ describe('a daemon killed (SIGKILL) on a swarm, then started again', { timeout: 
   });
 
   it('removes the pool services the killed daemon left, and fills the pool anew', async () => {
-    await until('a new pool of 2', () => {
+    const renewed = () => {
       const pool = servicesOf(serverIdOf(install), true);
       return pool.length === 2 && pool.every((id) => !abandonedPool.includes(id));
-    }, 120_000);
+    };
+    await until(renewed, 120_000, { what: 'a new pool of 2', everyMs: 500 });
   });
 });
 
@@ -281,7 +290,7 @@ describe('the warm pool on a swarm', { timeout: 240_000 }, () => {
   before(async () => {
     d = await startSwarmDaemon({ warm_pool_size: 2 });
     d.daemon.server.observe({ sandboxCreated: (_seconds, source) => void sources.push(source) });
-    await until('the pool filled', () => d.daemon.server.getRuntimeStatistics().warmPool.ready === 2, 120_000);
+    await until(() => d.daemon.server.getRuntimeStatistics().warmPool.ready === 2, 120_000, { what: 'the pool filled', everyMs: 100 });
   });
 
   it('serves a CREATE from the pool: the client logs in over SSH, and the pool refills', async () => {
@@ -290,13 +299,13 @@ describe('the warm pool on a swarm', { timeout: 240_000 }, () => {
     assert.deepEqual(sources, ['pool']);
     assert.ok(pooled.includes(s.id.slice(0, 12)), 'the client got one of the ready services');
     assert.equal(await login(s), s.container_username);
-    await until('the pool refilled', () => d.daemon.server.getRuntimeStatistics().warmPool.ready === 2, 120_000);
+    await until(() => d.daemon.server.getRuntimeStatistics().warmPool.ready === 2, 120_000, { what: 'the pool refilled', everyMs: 100 });
     assert.equal(servicesOf(serverIdOf(d.install), true).length, 3, 'the claimed one keeps its pool label; two new ready ones');
   });
 
   it('leaves no pool service, and no container on either node, at daemon stop', async () => {
     await stop(d);
     assert.deepEqual(servicesOf(serverIdOf(d.install)), []);
-    await until('their containers gone from both nodes', () => nodeContainersOf(serverIdOf(d.install)).length === 0, 30_000);
+    await until(() => nodeContainersOf(serverIdOf(d.install)).length === 0, 30_000, { what: 'their containers gone from both nodes', everyMs: 500 });
   });
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent machine setup: Debian packages (docker.io, debootstrap, btrfs-progs), npm dependencies, build.
+# Idempotent machine setup: Debian packages (docker.io, debootstrap, btrfs-progs), Docker's seccomp profile, npm dependencies, build.
 # Called by scripts/start.sh and scripts/test.sh so that each is a single command on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,10 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
+
+# Docker's default seccomp profile of that engine, at container.seccomp_profile's default path (blocks the btrfs
+# subvolume escape from container.disk_limit).
+bash scripts/seccomp-profile.sh
 
 # Reinstall npm packages when the lock file changed since the last install.
 stamp=node_modules/.anweddol-lock-sha256

@@ -28,6 +28,7 @@ import type { PluginEntry } from './plugins/plugin-api.js';
 import { PluginHost } from './plugins/plugin-host.js';
 import { loadPlugins } from './plugins/plugin-loader.js';
 import { removePidFile, writePidFile } from './pid-file.js';
+import { seccompProfileWarnings } from './seccomp-profile-file.js';
 import { createVirtualization, diskLimitProblem, portForwardingOf } from './virtualization-factory.js';
 
 export interface DaemonOptions {
@@ -130,7 +131,7 @@ export async function startDaemon(config: AnweddolConfig, options: DaemonOptions
   const logger = createDaemonLogger(config, options.logToStdout === true);
   // Anweddol 4.x keys that mean nothing here: accepted so its files load, never silently.
   for (const warning of [...ignoredKeyWarnings(config), ...(runAs.warning ? [runAs.warning] : [])]) logger.warn(warning);
-  for (const warning of exposureWarnings(config, { web })) logger.warn(warning);
+  for (const warning of [...exposureWarnings(config, { web }), ...seccompProfileWarnings(config)]) logger.warn(warning);
   const cleanup: Array<() => Promise<void> | void> = [() => logger.close()];
   const unwind = async () => {
     for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => {});

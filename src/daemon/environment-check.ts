@@ -13,6 +13,7 @@ import { BackendConfigurationError, DiskLimitUnsupportedError } from '../virtual
 import type { AnweddolConfig } from './config/config-schema.js';
 import { checkRunAsUser } from './anweddol-compat.js';
 import { processIdentity, readTlsFiles } from './daemon.js';
+import { loadSandboxSeccompProfile } from './seccomp-profile-file.js';
 import { diskLimitProblem, nodeConfigOf } from './virtualization-factory.js';
 import { createEgressFirewall } from './egress-firewall-factory.js';
 import { silentLogger } from '../shared/logger.js';
@@ -69,6 +70,7 @@ export async function checkEnvironment(config: AnweddolConfig, options: CheckOpt
     }
   }
   checkNprocLimit(config, problems);
+  checkSeccompProfile(config, problems);
   if (options.docker !== false) await checkDocker(config, problems);
   await checkEgress(config, problems, options.docker !== false);
   await checkPlugins(config, problems);
@@ -84,6 +86,16 @@ function checkNprocLimit(config: AnweddolConfig, problems: string[]): void {
     `container.nproc_limit: ${c.nproc_limit} is not above max_allowed_running_container_domains × pids_limit (${max * c.pids_limit}): ` +
       'the kernel counts it per UID, shared by the client users of all sandboxes, so full sandboxes would stop logins in the others',
   );
+}
+
+/** The engine backend loads it at start; a swarm's nodes run their dockerd with the derived profile instead. */
+function checkSeccompProfile(config: AnweddolConfig, problems: string[]): void {
+  if (config.docker.mode !== 'engine') return;
+  try {
+    loadSandboxSeccompProfile(config);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
 }
 
 /** Whether the egress rules could be installed (nothing is changed); Docker's own chain only when Docker is checked too. */

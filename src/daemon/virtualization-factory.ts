@@ -10,6 +10,7 @@ import { SwarmVirtualization } from '../virtualization/swarm/swarm-virtualizatio
 import type { SwarmNode } from '../virtualization/swarm/swarm-state.js';
 import type { AnweddolConfig, SwarmNodeConfig } from './config/config-schema.js';
 import { createNodeFirewalls } from './egress-firewall-factory.js';
+import { loadSandboxSeccompProfile } from './seccomp-profile-file.js';
 
 /** Containers are labelled per database file: a restarted daemon reclaims its own, two daemons never mix. */
 export function serverIdFor(config: Pick<AnweddolConfig, 'database'>): string {
@@ -43,6 +44,7 @@ export function createVirtualization(
     diskLimitMiB: c.disk_limit,
     readyTimeoutSeconds: c.ready_timeout,
     clientSudo: c.client_sudo,
+    seccompProfile: loadSandboxSeccompProfile(config),
     networkName: c.network_name ?? undefined,
     logger,
     beforeAvailable,

@@ -185,6 +185,7 @@ const PATH_KEYS: ReadonlyArray<readonly [keyof AnweddolConfig, string]> = [
   ['web_server', 'ssl_pem_certificate_file_path'],
   ['web_server', 'log_file_path'],
   ['web_server', 'pid_file_path'],
+  ['container', 'seccomp_profile'],
   ['database', 'file_path'],
   ['access_token', 'access_token_database_file_path'],
   ['log_rotation', 'log_archive_folder_path'],

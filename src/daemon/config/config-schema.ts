@@ -76,6 +76,8 @@ export interface AnweddolConfig {
     nproc_limit: number;
     /** MiB of writable layer per sandbox; null: no limit. */
     disk_limit: number | null;
+    /** Docker's default seccomp profile (the engine's version), from which the sandboxes' is derived; null: Docker's built-in one. */
+    seccomp_profile: string | null;
     published_address: string;
     ready_timeout: number;
     client_sudo: boolean;
@@ -220,6 +222,8 @@ const str = (def: string | null, expect = 'a non-empty string') => ({
   default: def,
   'x-expect': expect,
 });
+/** Where scripts/setup.sh puts Docker's default seccomp profile, fetched from Debian for the installed engine's version. */
+export const DEFAULT_SECCOMP_PROFILE = '/usr/share/anweddol/docker-seccomp-default.json';
 const path = (def: string | null) => str(def, 'a file path (non-empty string)');
 const bool = (def: boolean) => ({ type: 'boolean', default: def, 'x-expect': 'true or false' });
 const address = (def: string) => ({ type: 'string', format: 'ip', default: def, 'x-expect': 'an IPv4 or IPv6 address' });
@@ -350,6 +354,7 @@ export const configSchema = {
       nofile_limit: int(4096, 64, 'an integer ≥ 64 (open files per process)', 1_048_576),
       nproc_limit: int(4096, 16, 'an integer ≥ 16 (processes per user)'),
       disk_limit: intOrNull(3072, 64, 'an integer ≥ 64 (MiB) or null (no limit)'),
+      seccomp_profile: { ...path(DEFAULT_SECCOMP_PROFILE), type: ['string', 'null'], 'x-expect': "a file path (Docker's default seccomp profile) or null (Docker's built-in profile)" },
       published_address: address('0.0.0.0'),
       ready_timeout: int(30, 1, 'an integer ≥ 1 (seconds)', 3600),
       client_sudo: bool(false),

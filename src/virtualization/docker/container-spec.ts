@@ -41,6 +41,8 @@ export interface ContainerSettings {
   publishedAddress: string;
   /** Passwordless sudo for the client: no-new-privileges and the capability drop would forbid it. */
   clientSudo: boolean;
+  /** seccomp profile JSON every sandbox runs under (seccomp-profile.ts: no btrfs ioctls); null: Docker's built-in profile. */
+  seccompProfile: string | null;
   limits: SandboxLimits;
 }
 
@@ -96,6 +98,12 @@ function entrypointLogin(settings: ContainerSettings, spec: SandboxSpec): Partia
   };
 }
 
+/** The profile applies with sudo too: root in the sandbox could otherwise escape the disk limit the same way. */
+function securityOptions(settings: ContainerSettings): { SecurityOpt?: string[] } {
+  const options = [...(settings.seccompProfile === null ? [] : [`seccomp=${settings.seccompProfile}`]), ...(settings.clientSudo ? [] : ['no-new-privileges'])];
+  return options.length === 0 ? {} : { SecurityOpt: options };
+}
+
 export function buildContainerSpec(settings: ContainerSettings, spec: SandboxSpec, port: number, provisioning: Provisioning = 'exec'): Docker.ContainerCreateOptions {
   const { limits } = settings;
   const memoryBytes = limits.memoryMiB * 1024 * 1024;
@@ -122,7 +130,8 @@ export function buildContainerSpec(settings: ContainerSettings, spec: SandboxSpe
       RestartPolicy: { Name: 'no' },
       // sshd logs every connection attempt from anyone to the container log, which lives outside the disk limit: cap it.
       LogConfig: { Type: 'json-file', Config: { 'max-size': CONTAINER_LOG_MAX_SIZE, 'max-file': '1' } },
-      ...(settings.clientSudo ? {} : { SecurityOpt: ['no-new-privileges'], CapDrop: ['ALL'], CapAdd: SANDBOX_CAPABILITIES }),
+      ...securityOptions(settings),
+      ...(settings.clientSudo ? {} : { CapDrop: ['ALL'], CapAdd: SANDBOX_CAPABILITIES }),
     },
   };
 }

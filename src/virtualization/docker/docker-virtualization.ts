@@ -41,6 +41,8 @@ export interface DockerVirtualizationOptions {
   readyTimeoutSeconds?: number;
   /** Passwordless sudo for the client; requires giving up no-new-privileges and the capability drop. */
   clientSudo?: boolean;
+  /** seccomp profile JSON every sandbox runs under (deriveSandboxProfile: no btrfs ioctls); null or absent: Docker's built-in profile. */
+  seccompProfile?: string | null;
   /**
    * User-defined bridge the sandboxes live on (created with inter-container traffic disabled). Default: one per
    * server, `<serverId>-sandboxes`, so two servers' egress rules never meet on one bridge; removed at close when empty.
@@ -76,6 +78,7 @@ export class DockerVirtualization extends EventEmitter implements Virtualization
       networkName: options.networkName ?? `${options.serverId}-sandboxes`,
       publishedAddress: options.publishedAddress ?? '0.0.0.0',
       clientSudo: options.clientSudo ?? false,
+      seccompProfile: options.seccompProfile ?? null,
       limits: resolveLimits({
         memoryMiB: options.memoryMiB,
         vcpus: options.vcpus,

@@ -64,6 +64,8 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       networkName: options.networkName ?? `${options.serverId}-sandboxes`,
       publishedAddress: '0.0.0.0',
       clientSudo: options.clientSudo ?? false,
+      // A service cannot carry one (API 1.41): each node's dockerd runs with --seccomp-profile instead.
+      seccompProfile: null,
       limits: resolveLimits({ memoryMiB: options.memoryMiB, vcpus: options.vcpus, pidsLimit: options.pidsLimit, nofileLimit: options.nofileLimit, nprocLimit: options.nprocLimit }),
     };
     this.placements = new SwarmPlacements(options.nodePortRange ?? [30000, 32767], options.maxPerNode ?? null);

@@ -9,6 +9,7 @@ import {
   type ContainerSettings,
 } from '../../../src/virtualization/docker/container-spec.js';
 
+const PROFILE = JSON.stringify({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [] });
 const SPEC = { uuid: '0f8e4d2c-1b3a-4c5d-8e9f-0a1b2c3d4e5f', username: 'user_12345', password: 'not-in-the-spec' };
 
 function settings(overrides: Partial<ContainerSettings> = {}, limits: Partial<typeof DEFAULT_LIMITS> = {}): ContainerSettings {
@@ -18,6 +19,7 @@ function settings(overrides: Partial<ContainerSettings> = {}, limits: Partial<ty
     networkName: 'anweddol-sandboxes',
     publishedAddress: '127.0.0.1',
     clientSudo: false,
+    seccompProfile: null,
     limits: resolveLimits(limits),
     ...overrides,
   };
@@ -40,6 +42,16 @@ describe('buildContainerSpec', () => {
     const host = hostConfig(settings({ clientSudo: true }));
     assert.equal(host.CapDrop, undefined);
     assert.equal(host.SecurityOpt, undefined);
+  });
+
+  it('runs the sandbox under the given seccomp profile, next to no-new-privileges', () => {
+    const host = hostConfig(settings({ seccompProfile: PROFILE }));
+    assert.deepEqual(host.SecurityOpt, [`seccomp=${PROFILE}`, 'no-new-privileges']);
+  });
+
+  it('keeps the seccomp profile with client_sudo: root in the sandbox must not escape the disk limit either', () => {
+    const host = hostConfig(settings({ clientSudo: true, seccompProfile: PROFILE }));
+    assert.deepEqual(host.SecurityOpt, [`seccomp=${PROFILE}`]);
   });
 
   it('caps memory without extra swap, CPUs and processes', () => {

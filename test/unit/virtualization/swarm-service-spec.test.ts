@@ -4,7 +4,7 @@ import { DEFAULT_LIMITS, SERVER_LABEL, type ContainerSettings } from '../../../s
 import { buildServiceSpec } from '../../../src/virtualization/swarm/service-spec.js';
 import { namesRegistry } from '../../../src/virtualization/swarm/node-preparation.js';
 
-const settings: ContainerSettings = { image: 'reg:5000/anweddol/sandbox@sha256:ab', serverId: 'srv', networkName: 'net', publishedAddress: '0.0.0.0', clientSudo: false, limits: DEFAULT_LIMITS };
+const settings: ContainerSettings = { image: 'reg:5000/anweddol/sandbox@sha256:ab', serverId: 'srv', networkName: 'net', publishedAddress: '0.0.0.0', clientSudo: false, seccompProfile: null, limits: DEFAULT_LIMITS };
 const spec = { uuid: '11111111-2222-4333-8444-555555555555', username: 'user_12345', password: 'pw', labels: { [SERVER_LABEL]: 'forged' } };
 const placement = { constraints: ['node.labels.sandboxes==yes'], spread: ['node.labels.zone'], excludedNodeIds: ['full1'] };
 

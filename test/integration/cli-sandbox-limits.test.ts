@@ -1,10 +1,22 @@
-// `start --check` and `start` on sandbox limits they cannot honour: a storage driver that cannot cap disks, an nproc limit sandboxes share.
+// `start --check` and `start` on sandbox limits they cannot honour: a storage driver that cannot cap disks, an nproc limit sandboxes share, no usable seccomp profile.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
 import { FakeDockerEngine } from '../helpers/fake-docker-engine.js';
 
+/** A test install whose docker.host is a fake engine answering `docker info` with `info`. */
+async function installOnFakeEngine(info: Record<string, unknown>): Promise<{ install: TestInstall; engine: FakeDockerEngine }> {
+  const install = await createTestInstall();
+  const engine = new FakeDockerEngine({ mode: 'answer', info });
+  const socket = join(install.dir, 'engine.sock');
+  await engine.listen(socket);
+  install.config.docker = { host: `unix://${socket}` };
+  install.save();
+  return { install, engine };
+}
+
+const SECCOMP_FIX = "run scripts/setup.sh (it fetches Docker's default profile for the installed engine), point container.seccomp_profile at that file, or set it to null";
 const DISK_PROBLEM = /^container\.disk_limit: Docker storage driver overlay2 on extfs cannot enforce a per-sandbox disk limit .*set container\.disk_limit: null$/;
 
 describe('container.disk_limit on an engine that cannot enforce it', () => {
@@ -13,12 +25,7 @@ describe('container.disk_limit on an engine that cannot enforce it', () => {
   const withConfig = (...args: string[]) => [...args, '--config', install.configPath];
 
   before(async () => {
-    install = await createTestInstall();
-    engine = new FakeDockerEngine({ mode: 'answer', info: { Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']] } });
-    const socket = join(install.dir, 'engine.sock');
-    await engine.listen(socket);
-    install.config.docker = { host: `unix://${socket}` };
-    install.save();
+    ({ install, engine } = await installOnFakeEngine({ Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs']] }));
   });
 
   after(async () => {
@@ -67,6 +74,40 @@ describe('container.disk_limit on an engine that cannot enforce it', () => {
     const run = await runCli(withConfig('start', '--foreground', '--json'));
     assert.equal(run.code, 1);
     assert.match(jsonOf(run).message, /container\.disk_limit: Docker storage driver overlay2 on extfs cannot enforce .*set container\.disk_limit: null/);
+    const status = await runCli(withConfig('status', '--json'));
+    assert.match(jsonOf(status).message, /not running/);
+  });
+});
+
+describe('container.seccomp_profile that cannot be used', () => {
+  let install: TestInstall;
+  let engine: FakeDockerEngine;
+  let missing: string;
+  const withConfig = (...args: string[]) => [...args, '--config', install.configPath];
+
+  before(async () => {
+    ({ install, engine } = await installOnFakeEngine({ Driver: 'btrfs' }));
+    missing = join(install.dir, 'no-such-profile.json');
+    install.config.container = { ...install.config.container, disk_limit: null, seccomp_profile: missing };
+    install.save();
+  });
+
+  after(async () => {
+    await engine.close();
+    install.remove();
+  });
+
+  it('start --check reports a missing profile on one line naming the key and the fix', async () => {
+    const run = await runCli(withConfig('start', '--check', '--json'));
+    assert.equal(run.code, 1);
+    const problems = (jsonOf(run).data.problems as string[]).filter((p) => p.startsWith('container.seccomp_profile'));
+    assert.deepEqual(problems, [`container.seccomp_profile: cannot read ${missing} (ENOENT); ${SECCOMP_FIX}`]);
+  });
+
+  it('start refuses with that line, even past the check, and leaves no pid file or listener', async () => {
+    const run = await runCli(withConfig('start', '--foreground', '--skip-check', '--json'));
+    assert.equal(run.code, 1);
+    assert.equal(jsonOf(run).message, `cannot start: container.seccomp_profile: cannot read ${missing} (ENOENT); ${SECCOMP_FIX}`);
     const status = await runCli(withConfig('status', '--json'));
     assert.match(jsonOf(status).message, /not running/);
   });

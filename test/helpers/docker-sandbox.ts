@@ -111,8 +111,8 @@ export interface SshResult {
   stderr: string;
 }
 
-/** Logs in with a password on 127.0.0.1 and runs one command. */
-export function sshRun(port: number, username: string, password: string, command: string, timeoutMs = 15_000): Promise<SshResult> {
+/** Logs in with a password on 127.0.0.1 and runs one command (`pty`: on a terminal, as an interactive login has). */
+export function sshRun(port: number, username: string, password: string, command: string, timeoutMs = 15_000, options: { pty?: boolean } = {}): Promise<SshResult> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     const timer = setTimeout(() => {
@@ -126,7 +126,7 @@ export function sshRun(port: number, username: string, password: string, command
     };
     client
       .on('ready', () => {
-        client.exec(command, (error, stream) => {
+        client.exec(command, { pty: options.pty === true }, (error, stream) => {
           if (error) return fail(error);
           let stdout = '';
           let stderr = '';

@@ -6,7 +6,7 @@ import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/
 import { FakeDockerEngine } from '../helpers/fake-docker-engine.js';
 
 /** A test install whose docker.host is a fake engine answering `docker info` with `info`. */
-async function installOnFakeEngine(info: Record<string, unknown>): Promise<{ install: TestInstall; engine: FakeDockerEngine }> {
+async function installOnFakeEngine(info: { Driver: string; DriverStatus: Array<[string, string]> }): Promise<{ install: TestInstall; engine: FakeDockerEngine }> {
   const install = await createTestInstall();
   const engine = new FakeDockerEngine({ mode: 'answer', info });
   const socket = join(install.dir, 'engine.sock');
@@ -86,7 +86,7 @@ describe('container.seccomp_profile that cannot be used', () => {
   const withConfig = (...args: string[]) => [...args, '--config', install.configPath];
 
   before(async () => {
-    ({ install, engine } = await installOnFakeEngine({ Driver: 'btrfs' }));
+    ({ install, engine } = await installOnFakeEngine({ Driver: 'btrfs', DriverStatus: [] }));
     missing = join(install.dir, 'no-such-profile.json');
     install.config.container = { ...install.config.container, disk_limit: null, seccomp_profile: missing };
     install.save();

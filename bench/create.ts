@@ -17,7 +17,7 @@ import { AnweddolTcpClient } from '../src/client/tcp-client.js';
 import { SshWaitStrategy } from '../src/virtualization/docker/ssh-wait-strategy.js';
 import { dockerHost, SANDBOX_IMAGE } from '../test/helpers/docker-sandbox.js';
 import { managerHostname, MANAGER_HOST, pushSandboxImage, swarmDown, swarmUp, workerCommand, WORKER_ADDRESS, WORKER_HOST, WORKER_HOSTNAME } from '../test/helpers/swarm-harness.js';
-import { buildDist, fmt, freePort, percentile, reportLeftovers, rssMiB, startDaemon, stopDaemon, type BenchDaemon } from './daemon-harness.js';
+import { buildDist, fmt, freePort, percentile, reportLeftovers, rssMiB, startDaemon, stopDaemon, timedCreate, timedDestroy, type BenchDaemon, type Created } from './daemon-harness.js';
 import { measurePaths, printFigures, shapeContainerEgress, type ThroughputPath } from './ssh-throughput.js';
 
 const run = promisify(execFile);
@@ -58,31 +58,8 @@ function benchLimitsNote(maxSandboxes: number): string {
   );
 }
 
-interface Created {
-  container_uuid: string;
-  client_token: string;
-  container_listen_port: number;
-  container_username: string;
-  container_password: string;
-}
-
 function checkDeadline(): void {
   if (Date.now() > DEADLINE) throw new Error('benchmark exceeded its 20 minute bound');
-}
-
-async function timedCreate(client: AnweddolTcpClient): Promise<{ ms: number; data: Created }> {
-  const started = performance.now();
-  const response = await client.create();
-  const ms = performance.now() - started;
-  if (response.message !== 'OK') throw new Error(`CREATE answered ${response.message}`);
-  return { ms, data: response.data as unknown as Created };
-}
-
-async function timedDestroy(client: AnweddolTcpClient, data: Created): Promise<number> {
-  const started = performance.now();
-  const response = await client.destroy(data.container_uuid, data.client_token);
-  if (response.message !== 'OK') throw new Error(`DESTROY answered ${response.message}`);
-  return performance.now() - started;
 }
 
 /** Baseline containers a failed run left (e.g. created but not started). */

@@ -40,6 +40,31 @@ export function buildDist(): void {
   }
 }
 
+/** The `data` of a CREATE answer a benchmark uses. */
+export interface Created {
+  container_uuid: string;
+  client_token: string;
+  container_listen_port: number;
+  container_username: string;
+  container_password: string;
+}
+
+/** One CREATE, timed from request to credentials; any answer but OK ends the run. */
+export async function timedCreate(client: AnweddolTcpClient): Promise<{ ms: number; data: Created }> {
+  const started = performance.now();
+  const response = await client.create();
+  const ms = performance.now() - started;
+  if (response.message !== 'OK') throw new Error(`CREATE answered ${response.message}`);
+  return { ms, data: response.data as unknown as Created };
+}
+
+export async function timedDestroy(client: AnweddolTcpClient, data: Created): Promise<number> {
+  const started = performance.now();
+  const response = await client.destroy(data.container_uuid, data.client_token);
+  if (response.message !== 'OK') throw new Error(`DESTROY answered ${response.message}`);
+  return performance.now() - started;
+}
+
 type ConfigSections = Record<string, Record<string, unknown>>;
 
 export interface BenchDaemon {

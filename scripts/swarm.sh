@@ -8,6 +8,8 @@
 #   manager/docker.sock  the manager's engine; it advertises 10.240.0.1 (host side of the veth pair)
 #   worker/docker.sock   the worker's engine (hostname anweddol-swarm-worker, namespace anweddol-swarm, 10.240.0.2)
 #   registry/            Debian's docker-registry, listening on 10.240.0.1:5000 (both engines trust it over plain HTTP)
+#   sandbox-seccomp.json both engines' --seccomp-profile (`anweddol-server seccomp-profile`); engines already running keep
+#                        theirs (`down` then `up` applies it)
 # ANWEDDOL_SWARM_ID (0-3, default 0) picks a second, independent swarm on the same machine (its own namespace, veth pair,
 # 10.240.<id>.0/24 link and address pools): id 0 is the layout above; give each id its own ANWEDDOL_SWARM_DIR.
 # Never touches the shared private dockerd (scripts/dockerd.sh's default folder): the manager has its own state.
@@ -56,12 +58,22 @@ manager_host=unix://$manager_dir/docker.sock
 worker_host=unix://$worker_dir/docker.sock
 registry_pidfile=$registry_dir/registry.pid
 
+# Both engines run every container under the sandboxes' seccomp profile (no btrfs ioctls: a subvolume would escape
+# container.disk_limit); a service cannot carry one, and the daemon checks each new sandbox against it.
+seccomp_profile=$state/sandbox-seccomp.json
+engine_args="--insecure-registry $registry_addr --seccomp-profile $seccomp_profile"
+
+ensure_seccomp_profile() {
+  bash "$repo/scripts/seccomp-profile.sh"
+  (cd "$repo" && node --import tsx src/cli/main.ts seccomp-profile --base /usr/share/anweddol/docker-seccomp-default.json --out "$seccomp_profile" >/dev/null)
+}
+
 dockerd_sh() {
   # $1 = node folder, $2 = pool, rest = dockerd.sh arguments
   local dir=$1 pool=$2
   shift 2
   ANWEDDOL_DOCKERD_DIR=$dir ANWEDDOL_DOCKERD_POOL=$pool ANWEDDOL_DOCKERD_STORAGE=btrfs \
-    ANWEDDOL_DOCKERD_ARGS="--insecure-registry $registry_addr" bash "$repo/scripts/dockerd.sh" "$@" 8>&-
+    ANWEDDOL_DOCKERD_ARGS="$engine_args" bash "$repo/scripts/dockerd.sh" "$@" 8>&-
 }
 
 on_manager() { DOCKER_HOST=$manager_host docker "$@"; }
@@ -119,7 +131,7 @@ ensure_worker() {
       mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
       shift 2
       exec "$@"' sh "$worker_hostname" "$worker_dir" env ANWEDDOL_DOCKERD_DIR="$worker_dir" ANWEDDOL_DOCKERD_POOL="$worker_pool" ANWEDDOL_DOCKERD_STORAGE=btrfs \
-      ANWEDDOL_DOCKERD_ARGS="--insecure-registry $registry_addr" bash "$repo/scripts/dockerd.sh" up >/dev/null 8>&-
+      ANWEDDOL_DOCKERD_ARGS="$engine_args" bash "$repo/scripts/dockerd.sh" up >/dev/null 8>&-
   fi
   local current
   current=$(swarm_state on_worker)
@@ -220,6 +232,7 @@ up() {
   # fd 8: dockerd.sh takes fd 9 for its own lock.
   exec 8>"$state/.lock"
   flock -w "$timeout" 8 || { log "timed out waiting for another swarm.sh in $state"; exit 1; }
+  ensure_seccomp_profile
   ensure_link
   ensure_manager
   ensure_registry

@@ -12,18 +12,22 @@ export const NO_SECCOMP_PROFILE_WARNING =
 /** The derived profile as the JSON text Docker's SecurityOpt takes; null when the key is null. Throws an Error naming the key and the fix. */
 export function loadSandboxSeccompProfile(config: Pick<AnweddolConfig, 'container'>): string | null {
   const path = config.container.seccomp_profile;
-  if (path === null) return null;
+  return path === null ? null : readSandboxSeccompProfile(path, 'container.seccomp_profile');
+}
+
+/** Reads a base profile at `path` and derives the sandboxes' (JSON text); errors start with `source`, what named the file. */
+export function readSandboxSeccompProfile(path: string, source: string): string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new Error(`container.seccomp_profile: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); ${FIX}`, { cause: error });
+    throw new Error(`${source}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); ${FIX}`, { cause: error });
   }
   try {
     return JSON.stringify(deriveSandboxProfile(JSON.parse(text)));
   } catch (error) {
     const why = error instanceof SeccompProfileError ? error.message : 'not valid JSON';
-    throw new Error(`container.seccomp_profile: ${path} is unusable: ${why}; ${FIX}`, { cause: error });
+    throw new Error(`${source}: ${path} is unusable: ${why}; ${FIX}`, { cause: error });
   }
 }
 

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/daemon/config/config-loader.js';
 import { DEFAULT_SECCOMP_PROFILE } from '../../src/daemon/config/config-schema.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import type { CreatedSandbox } from '../../src/server/sandbox-manager.js';
-import { SUBVOLUME_PROBE, TTY_PROBE } from '../helpers/btrfs-subvolume-probe.js';
+import { SUBVOLUME_PROBE, SUBVOLUME_REFUSED, TTY_PROBE } from '../helpers/btrfs-subvolume-probe.js';
 import { createTestInstall, type TestInstall } from '../helpers/cli-runner.js';
 import { docker, removeNetworkIfAny, SANDBOX_IMAGE, sshRun } from '../helpers/docker-sandbox.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
@@ -49,7 +49,7 @@ describe('sandboxes under the derived seccomp profile', { skip: driver === 'btrf
 
   it('refuses the client a nested btrfs subvolume (BTRFS_IOC_SUBVOL_CREATE: Operation not permitted)', async () => {
     const probe = await run(SUBVOLUME_PROBE);
-    assert.equal(probe.stdout.trim(), 'refused: Operation not permitted', probe.stdout + probe.stderr);
+    assert.equal(probe.stdout.trim(), SUBVOLUME_REFUSED, probe.stdout + probe.stderr);
   });
 
   it('still stops a write past container.disk_limit in /tmp with "Disk quota exceeded"', async () => {

@@ -1,4 +1,4 @@
-// The engine backend's protections on a real two-node swarm (scripts/swarm.sh): disk limit, no_new_privs and swap limit in sandboxes on both nodes, and a node that cannot cap disks gets none.
+// The engine backend's protections on a real two-node swarm (scripts/swarm.sh): disk limit, no btrfs subvolumes, no_new_privs and swap limit in sandboxes on both nodes, and a node that cannot cap disks gets none.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { loadConfig } from '../../src/daemon/config/config-loader.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
+import { SUBVOLUME_PROBE, SUBVOLUME_REFUSED } from '../helpers/btrfs-subvolume-probe.js';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
 import { docker, ownSandboxImage, SANDBOX_CAP_BOUNDING_SET, sshRun } from '../helpers/docker-sandbox.js';
 import {
@@ -169,6 +170,13 @@ describe('sandbox protections on a two-node swarm', { timeout: 600_000 }, () => 
       for (const s of sandboxes) {
         const result = await login(s, 'grep -E "^(CapBnd|NoNewPrivs):" /proc/$$/status');
         assert.deepEqual(result.stdout.trim().split('\n'), [`CapBnd:\t${SANDBOX_CAP_BOUNDING_SET}`, 'NoNewPrivs:\t1'], s.host);
+      }
+    });
+
+    it('refuses the client a btrfs subvolume on each node (the nodes run the sandboxes\' seccomp profile)', async () => {
+      for (const s of sandboxes) {
+        const result = await login(s, SUBVOLUME_PROBE);
+        assert.equal(result.stdout.trim(), SUBVOLUME_REFUSED, `${s.host}: ${result.stdout}${result.stderr}`);
       }
     });
 

@@ -7,6 +7,7 @@ import { registerCall } from './call.js';
 import { registerDashboardUrl } from './dashboard-url.js';
 import { registerFl } from './fl.js';
 import { registerRegenRsa, registerRegenTls } from './regen-keys.js';
+import { registerSeccompProfile } from './seccomp-profile.js';
 import { registerServerLifecycle } from './server-lifecycle.js';
 import { registerStat } from './stat.js';
 import { registerVersion } from './version.js';
@@ -20,6 +21,7 @@ export const commands: CommandRegistrar[] = [
   registerRegenRsa,
   registerRegenTls,
   registerBuildImage,
+  registerSeccompProfile,
   registerFl,
   registerDashboardUrl,
   registerVersion,

@@ -1,4 +1,4 @@
-// What a swarm sandbox gets through its node before any credential exists, where Docker's service API (1.41) cannot carry it: the disk limit, the swap limit, no_new_privs.
+// What a swarm sandbox gets through its node before any credential exists, where Docker's service API (1.41) cannot carry it: the disk limit, the swap limit, no_new_privs, the seccomp profile's check.
 import type Docker from 'dockerode';
 import { BackendUnavailableError } from '../../shared/errors.js';
 import { runInContainer } from '../docker/container-exec.js';
@@ -24,6 +24,17 @@ export function noNewPrivsOf(status: string): boolean | undefined {
   const match = /^NoNewPrivs:\s*([01])\s*$/m.exec(status);
   return match === null ? undefined : match[1] === '1';
 }
+
+/**
+ * BTRFS_IOC_SUBVOL_CREATE on a fresh folder (a shell string: `sh -c`), as a stranger in the sandbox would try it to escape
+ * the disk limit; prints `CREATED` when the subvolume was made, `refused: <errno text>` otherwise.
+ */
+export const SUBVOLUME_PROBE =
+  'd=$(mktemp -d) && perl -e \'opendir(my $d, $ARGV[0]) or die "opendir: $!"; open(my $fh, "<", $ARGV[0]) or die "open: $!"; ' +
+  'my $args = pack("q Z4088", 0, "sub"); my $r = ioctl($fh, 0x5000940e, $args); print $r ? "CREATED\\n" : "refused: $!\\n";\' "$d"';
+
+/** The answer of a node whose dockerd runs the sandboxes' profile (`dockerd --seccomp-profile`): the ioctl is denied by seccomp. */
+export const SUBVOLUME_REFUSED = 'refused: Operation not permitted';
 
 export interface SandboxHardeningOptions {
   clientSudo: boolean;
@@ -71,6 +82,24 @@ export class SandboxHardening {
       const status = await runInContainer(docker, containerId, ['cat', '/proc/1/status'], { timeoutMs: 10_000, signal });
       if (noNewPrivsOf(status.stdout) !== true) {
         throw new Error(`PID 1 runs without no_new_privs (an image older than ${NO_NEW_PRIVS_ENV} support: rebuild it with build-image)`);
+      }
+    });
+  }
+
+  /**
+   * With a disk limit, before any credential: a service cannot carry a seccomp profile, so the node's dockerd must run the
+   * sandboxes' one; the probe runs as root (which seccomp filters all the same) and anything but its refusal fails the node.
+   */
+  async verifySeccomp(node: SwarmNode, docker: Docker, containerId: string, signal?: AbortSignal): Promise<void> {
+    if (this.options.diskLimitMiB === null) return;
+    await this.step(node, signal, 'seccomp profile', async () => {
+      const probe = await runInContainer(docker, containerId, ['sh', '-c', SUBVOLUME_PROBE], { timeoutMs: 10_000, signal });
+      if (probe.stdout.trim() !== SUBVOLUME_REFUSED) {
+        const answer = probe.stdout.trim() || probe.stderr.trim() || `exit ${probe.exitCode}`;
+        throw new Error(
+          `the sandbox could create a btrfs subvolume, whose writes escape the disk limit (probe: ${answer.slice(0, 200)}); ` +
+            "run the node's dockerd with --seccomp-profile FILE (anweddol-server seccomp-profile --out FILE)",
+        );
       }
     });
   }

@@ -248,13 +248,14 @@ export class SwarmVirtualization extends EventEmitter implements VirtualizationI
       // The node's bridge exists now; nobody can log in before provisioning: the rules go in first.
       await this.preparation.ensureRules(node, docker);
       const t1 = performance.now();
-      // Limits, then no_new_privs once sshd runs as PID 1, then the login: nobody holds a credential before all three.
+      // Limits and the seccomp check, then no_new_privs once sshd runs as PID 1, then the login: nobody holds a credential before all of them.
       // Through the mesh the port answers here too (and clients connect here straight, no forwarder); else on its node.
       const reach = this.publishMode === 'ingress' ? LOCAL_MESH_ADDRESS : node.address;
       const [, , info] = await Promise.all([
         this.wait.waitUntilReady({ host: reach, port }, signal),
         this.hardening.limit(node, docker, task.containerId, signal),
         docker.getContainer(task.containerId).inspect(),
+        this.hardening.verifySeccomp(node, docker, task.containerId, signal),
       ]);
       await this.hardening.verifyNoNewPrivs(node, docker, task.containerId, signal);
       await provisionLogin(docker, task.containerId, spec, this.settings.clientSudo, signal);

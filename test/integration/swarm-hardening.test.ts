@@ -157,7 +157,8 @@ describe('sandbox protections on a two-node swarm', { timeout: 600_000 }, () => 
 
     it('stops a write past container.disk_limit with "Disk quota exceeded" on each node', async (t) => {
       for (const s of sandboxes) {
-        const result = await login(s, `dd if=/dev/zero of=$HOME/fill bs=1M count=${DISK_LIMIT_MiB} 2>&1; sync; stat -c %s $HOME/fill`);
+        // The file goes afterwards: the other tests log into the same sandboxes.
+        const result = await login(s, `dd if=/dev/zero of=$HOME/fill bs=1M count=${DISK_LIMIT_MiB} 2>&1; sync; stat -c %s $HOME/fill; rm -f $HOME/fill`);
         const lines = result.stdout.trim().split('\n');
         const bytes = Number(lines.at(-1));
         t.diagnostic(`${s.host}: dd wrote ${(bytes / MiB).toFixed(1)} MiB under a ${DISK_LIMIT_MiB} MiB limit: ${lines[0]}`);

@@ -4,6 +4,7 @@ import { BackendUnavailableError } from '../../shared/errors.js';
 import { runInContainer } from '../docker/container-exec.js';
 import { describe } from '../docker/docker-engine.js';
 import { NodeDiskLimits } from './node-disk-limit.js';
+import type { ExecResult } from '../virtualization-interface.js';
 import type { SwarmNode } from './swarm-state.js';
 
 /** The entrypoint (iso/entrypoint.sh) re-executes itself under `setpriv --no-new-privs` when this is 1: sshd and every login inherit it. */
@@ -35,6 +36,16 @@ export const SUBVOLUME_PROBE =
 
 /** The answer of a node whose dockerd runs the sandboxes' profile (`dockerd --seccomp-profile`): the ioctl is denied by seccomp. */
 export const SUBVOLUME_REFUSED = 'refused: Operation not permitted';
+
+/** Why a probe's answer does not prove the seccomp refusal (a subvolume made, or a probe that could not run); undefined when it does. */
+export function subvolumeProbeProblem(probe: ExecResult): string | undefined {
+  if (probe.stdout.trim() === SUBVOLUME_REFUSED) return undefined;
+  const answer = (probe.stdout.trim() || probe.stderr.trim() || `exit ${probe.exitCode}`).slice(0, 200);
+  return (
+    `the sandbox could create a btrfs subvolume, whose writes escape the disk limit, or the probe could not tell (probe: ${answer}); ` +
+    "run the node's dockerd with --seccomp-profile FILE (anweddol-server seccomp-profile --out FILE)"
+  );
+}
 
 export interface SandboxHardeningOptions {
   clientSudo: boolean;
@@ -93,14 +104,8 @@ export class SandboxHardening {
   async verifySeccomp(node: SwarmNode, docker: Docker, containerId: string, signal?: AbortSignal): Promise<void> {
     if (this.options.diskLimitMiB === null) return;
     await this.step(node, signal, 'seccomp profile', async () => {
-      const probe = await runInContainer(docker, containerId, ['sh', '-c', SUBVOLUME_PROBE], { timeoutMs: 10_000, signal });
-      if (probe.stdout.trim() !== SUBVOLUME_REFUSED) {
-        const answer = probe.stdout.trim() || probe.stderr.trim() || `exit ${probe.exitCode}`;
-        throw new Error(
-          `the sandbox could create a btrfs subvolume, whose writes escape the disk limit (probe: ${answer.slice(0, 200)}); ` +
-            "run the node's dockerd with --seccomp-profile FILE (anweddol-server seccomp-profile --out FILE)",
-        );
-      }
+      const problem = subvolumeProbeProblem(await runInContainer(docker, containerId, ['sh', '-c', SUBVOLUME_PROBE], { timeoutMs: 10_000, signal }));
+      if (problem !== undefined) throw new Error(problem);
     });
   }
 

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { NodeDiskLimits, qgroupLimitArgs, rwSubvolumeId } from '../../../src/virtualization/swarm/node-disk-limit.js';
-import { noNewPrivsOf, SandboxHardening, SandboxHardeningError, withNoNewPrivs } from '../../../src/virtualization/swarm/sandbox-hardening.js';
+import {
+  noNewPrivsOf,
+  SandboxHardening,
+  SandboxHardeningError,
+  SUBVOLUME_REFUSED,
+  subvolumeProbeProblem,
+  withNoNewPrivs,
+} from '../../../src/virtualization/swarm/sandbox-hardening.js';
 import type { SwarmNode } from '../../../src/virtualization/swarm/swarm-state.js';
 
 const MOUNT_ID = 'a44b03ce285ea47076f8a2a22850c2124947ecebe6578e8fcb1eaf0a8e97a125';
@@ -52,6 +59,24 @@ describe('swarm sandbox hardening', () => {
 
   it('runs a backend exec under no_new_privs, as the engine does for a no-new-privileges container', () => {
     assert.deepEqual(withNoNewPrivs(['sh', '-c', 'x']), ['setpriv', '--no-new-privs', 'sh', '-c', 'x']);
+  });
+
+  it("accepts the seccomp refusal of the subvolume probe as proof of the node's profile", () => {
+    assert.equal(subvolumeProbeProblem({ exitCode: 0, stdout: `${SUBVOLUME_REFUSED}\n`, stderr: '' }), undefined);
+  });
+
+  it('fails a node whose sandbox created the subvolume, naming the dockerd flag that fixes it', () => {
+    assert.match(subvolumeProbeProblem({ exitCode: 0, stdout: 'CREATED\n', stderr: '' })!, /btrfs subvolume.*\(probe: CREATED\); run the node's dockerd with --seccomp-profile FILE/);
+  });
+
+  it('fails a node where the probe could not tell (another errno, no perl)', () => {
+    assert.match(subvolumeProbeProblem({ exitCode: 0, stdout: 'refused: Inappropriate ioctl for device\n', stderr: '' })!, /probe: refused: Inappropriate ioctl/);
+    assert.match(subvolumeProbeProblem({ exitCode: 127, stdout: '', stderr: 'sh: 1: perl: not found\n' })!, /probe: sh: 1: perl: not found/);
+  });
+
+  it('runs no probe without a disk limit (nothing to escape)', async () => {
+    const hardening = new SandboxHardening({ clientSudo: false, memoryMiB: 512, diskLimitMiB: null, btrfsOf: () => null, onNodeFailure: () => assert.fail('no failure') });
+    await hardening.verifySeccomp(node, { getContainer: () => assert.fail('no engine call') } as unknown as Docker, 'c1');
   });
 
   it('refuses a node without a btrfs command before asking its engine anything', async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { createTestInstall, jsonOf, runCli, type TestInstall } from '../helpers/cli-runner.js';
 
-const COMMANDS = ['start', 'stop', 'restart', 'status', 'stat', 'access-tk', 'regen-rsa', 'regen-tls', 'build-image', 'version'];
+const COMMANDS = ['start', 'stop', 'restart', 'status', 'stat', 'access-tk', 'regen-rsa', 'regen-tls', 'build-image', 'seccomp-profile', 'version'];
 
 describe('anweddol-server CLI (no daemon)', () => {
   let install: TestInstall;

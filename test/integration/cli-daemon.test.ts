@@ -15,6 +15,16 @@ function startInstallForeground(install: TestInstall, extra: string[]): Foregrou
   return startForeground(['start', '--foreground', '--config', install.configPath, ...extra]);
 }
 
+/** Starts in the foreground, serves one STAT, stops on SIGTERM (exit 0): what it printed and logged on the way is the caller's. */
+async function serveOnce(install: TestInstall): Promise<Foreground> {
+  const daemon = startInstallForeground(install, ['--json']);
+  await daemon.firstLine;
+  assert.equal((await (await tcpClient(install)).stat()).message, 'OK');
+  daemon.child.kill('SIGTERM');
+  assert.equal(await daemon.exit, 0);
+  return daemon;
+}
+
 describe('start --foreground', () => {
   let install: TestInstall;
   before(async () => {
@@ -73,16 +83,27 @@ describe('start --foreground', () => {
     install.config.server!.bind_address = '0.0.0.0';
     install.save();
     try {
-      const daemon = startInstallForeground(install, ['--json']);
-      await daemon.firstLine;
-      assert.equal((await (await tcpClient(install)).stat()).message, 'OK');
-      daemon.child.kill('SIGTERM');
-      assert.equal(await daemon.exit, 0);
+      const daemon = await serveOnce(install);
       const warning = /tcp listens on 0\.0\.0\.0:\d+ with access tokens off/;
       assert.match(daemon.stderr(), new RegExp(`^warning: ${warning.source}`, 'm'));
       assert.match(readFileSync(join(install.dir, 'log/server.log'), 'utf8'), new RegExp(`WARN ${warning.source}`));
     } finally {
       install.config.server!.bind_address = '127.0.0.1';
+      install.save();
+    }
+  });
+
+  it('warns on stderr and in its log that btrfs subvolumes escape disk_limit when container.seccomp_profile is null', async () => {
+    const saved = install.config.container;
+    install.config.container = { ...saved, seccomp_profile: null };
+    install.save();
+    try {
+      const daemon = await serveOnce(install);
+      const warning = /container\.seccomp_profile is null: .* can create btrfs subvolumes whose writes escape container\.disk_limit/;
+      assert.match(daemon.stderr(), new RegExp(`^warning: ${warning.source}`, 'm'));
+      assert.match(readFileSync(join(install.dir, 'log/server.log'), 'utf8'), new RegExp(`WARN ${warning.source}`));
+    } finally {
+      install.config.container = saved;
       install.save();
     }
   });

@@ -195,7 +195,8 @@ export const registerServerLifecycle: CommandRegistrar = (program: Command, ctx)
     if (!options.skipCheck) await checkBeforeStart(loaded, options);
     const web = options.web === true || loaded.config.web_server.enabled;
     const { exposureWarnings } = await import('../../daemon/exposure-warnings.js');
-    for (const warning of exposureWarnings(loaded.config, { web })) output.warning(warning);
+    const { seccompProfileWarnings } = await import('../../daemon/seccomp-profile-file.js');
+    for (const warning of [...exposureWarnings(loaded.config, { web }), ...seccompProfileWarnings(loaded.config)]) output.warning(warning);
     if (options.foreground) return runForeground(loaded, options, output);
     if (options.enableStdoutLog) output.progress(`note: --enable-stdout-log applies with -d only; the detached server logs to ${loaded.config.server.log_file_path}`);
     return startInBackground(loaded, options, ctx, output);

@@ -56,6 +56,8 @@ const NO_SESSION_HASH = sha256Hex('no session');
 export class SandboxManager {
   /** Sessions this process is destroying right now (their rows say 'destroying'). */
   private readonly destroying = new Set<number>();
+  /** Each session's sandbox uuid (a session keeps only its hash), so destroyed_container names it however the sandbox ends. */
+  private readonly uuids = new Map<string, string>();
   /** CREATEs in flight per client digest: they have no session row yet but count against max_per_client. */
   private readonly creating = new ClientCounter(null);
   private readonly endedListener = (ended: { id: string; uuid?: string; reason: SandboxEndReason }) => {
@@ -100,7 +102,9 @@ export class SandboxManager {
   private async restoreForwarders(virtualization: VirtualizationInterface): Promise<void> {
     if (!virtualization.isAvailable()) return;
     const { sessions, forwarders } = this.options;
-    for (const id of await forwarders.restore(await virtualization.list(), (containerId) => sessions.findByContainerId(containerId)?.port)) {
+    const listed = await virtualization.list();
+    for (const sandbox of listed) if (sessions.findByContainerId(sandbox.id) !== undefined) this.uuids.set(sandbox.id, sandbox.uuid);
+    for (const id of await forwarders.restore(listed, (containerId) => sessions.findByContainerId(containerId)?.port)) {
       const session = sessions.findByContainerId(id);
       if (session !== undefined) await this.destroySession(session.id, 'vetoed');
     }
@@ -206,6 +210,7 @@ export class SandboxManager {
         // Idle from birth: the client has idle_timeout to log in.
         idleSince: this.options.lifetime.idleTimeoutMs === null ? null : createdAt,
       });
+      this.uuids.set(sandbox.id, sandbox.uuid);
       slot.release();
       announced = true;
       const refusal = await this.announceCreated(createdPayload(sandbox, client, null));
@@ -330,9 +335,11 @@ export class SandboxManager {
   }
 
   async announceDestroyed(payload: DestroyedSandboxPayload): Promise<void> {
+    const containerUuid = payload.container_uuid ?? this.uuids.get(payload.container_id) ?? null;
+    this.uuids.delete(payload.container_id);
     // A slot came free: the pool may take it back.
     this.options.pool?.refill();
-    await this.options.events.emit('destroyed_container', payload);
+    await this.options.events.emit('destroyed_container', { ...payload, container_uuid: containerUuid });
   }
 
   async close(): Promise<void> {

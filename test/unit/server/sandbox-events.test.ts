@@ -100,6 +100,24 @@ describe('destroyed_container', () => {
     assert.deepEqual(destroyed.map((d) => d.reason), ['server_stopped', 'server_stopped']);
   });
 
+  it('names the uuid of a sandbox the server ends itself (stop, expiry), though sessions keep only its hash', async () => {
+    const { server, call, destroyed } = await startServer();
+    const uuid = (await call('CREATE')).data.container_uuid;
+    await server.stop();
+    assert.deepEqual(destroyed.map((d) => [d.container_uuid, d.reason]), [[uuid, 'server_stopped']]);
+  });
+
+  it('names the uuid of a sandbox kept across a restart when the restarted server ends it', async () => {
+    const fake = new FakeVirtualization();
+    const sessions = new MemorySessionStore();
+    const first = await startServer({ sessions, destroyOnStop: false }, fake);
+    const uuid = (await first.call('CREATE')).data.container_uuid;
+    await first.server.stop();
+    const second = await startServer({ sessions }, fake);
+    await second.server.stop();
+    assert.deepEqual(second.destroyed.map((d) => [d.container_uuid, d.reason]), [[uuid, 'server_stopped']]);
+  });
+
   it('fires with reason undelivered when a CREATE response never reached its client', async () => {
     const { server, call, destroyed, fake } = await startServer();
     const response = await call('CREATE');

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnweddolTcpClient } from '../src/client/tcp-client.js';
 import { docker, dockerHost } from '../test/helpers/docker-sandbox.js';
-import { buildDist, startDaemon, stopDaemon } from './daemon-harness.js';
+import { buildDist, startDaemon, stopDaemon, type Created } from './daemon-harness.js';
 import { dockerProxyPid, measurePaths, printFigures, shapeContainerEgress, type ThroughputPath } from './ssh-throughput.js';
 
 const args = process.argv.slice(2);
@@ -22,14 +22,6 @@ const MIB = option('--mib', 200);
 const ROUNDS = option('--rounds', 3);
 const LINK_MBIT = option('--link', 1000);
 const PORT_RANGE: [number, number] = [14500, 14599];
-
-interface Created {
-  container_uuid: string;
-  client_token: string;
-  container_username: string;
-  container_password: string;
-  container_listen_port: number;
-}
 
 async function main(): Promise<void> {
   const host = dockerHost();

@@ -26,19 +26,12 @@ import {
 } from '../helpers/swarm-harness.js';
 import { testClientKeyPair } from '../helpers/test-keys.js';
 import { until } from '../helpers/until.js';
+import type { CreatedSandbox as Created } from '../../src/server/sandbox-manager.js';
 
 const MiB = 1024 * 1024;
 /** Small enough to fill quickly, above the image (≈ 300 MiB, which btrfs counts too) plus room to log in. */
 const DISK_LIMIT_MiB = 410;
 const MEMORY_MiB = 512;
-
-interface Created {
-  container_uuid: string;
-  client_token: string;
-  container_username: string;
-  container_password: string;
-  container_listen_port: number;
-}
 
 type Placed = Created & { host: string };
 type NodeCommands = { manager: string[]; worker: string[] };

@@ -6,6 +6,7 @@ import { AnweddolTcpClient } from '../../src/client/tcp-client.js';
 import { loadConfig } from '../../src/daemon/config/config-loader.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import { serverIdFor } from '../../src/daemon/virtualization-factory.js';
+import type { CreatedSandbox as Created } from '../../src/server/sandbox-manager.js';
 import type { DestroyedSandboxPayload } from '../../src/server/server-events.js';
 import { egressChains } from '../../src/virtualization/egress/egress-firewall.js';
 import { ipvsAvailable, NO_IPVS_MESSAGE } from '../../src/virtualization/swarm/routing-mesh.js';
@@ -30,14 +31,6 @@ import {
 import { testClientKeyPair } from '../helpers/test-keys.js';
 
 const DIGITS = fileURLToPath(new URL('../fixtures/digits.csv.gz', import.meta.url));
-
-interface Created {
-  container_uuid: string;
-  client_token: string;
-  container_username: string;
-  container_password: string;
-  container_listen_port: number;
-}
 
 /** A sandbox and the node it runs on; clients only ever see the server's forwarded port. */
 type Placed = Created & { host: string };
